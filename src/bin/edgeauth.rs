@@ -1,0 +1,317 @@
+//! `edgeauth`: keys, tokens and password hashes from the command line.
+//!
+//! Exit codes: 0 success, 1 refused (`verify`), 2 bad input or usage.
+
+use clap::{Parser, Subcommand};
+use edgeauth::password::{self, PasswordHash};
+use edgeauth::{claims, jwk, Claims, KeySet, SigningKey, Validation};
+use serde_json::{Map, Value};
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Parser)]
+#[command(
+    name = "edgeauth",
+    version,
+    about = "Keys, session tokens and password hashes for edgeauth"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a signing key: the private JWK on stdout, its kid and public JWK on stderr.
+    ///
+    /// Store it as the Worker secret directly: `edgeauth keygen | npx wrangler secret put SIGNING_KEY`.
+    Keygen,
+    /// Print the public JWKS of one or more keys (private JWKs, public JWKs or JWKS files).
+    Jwks {
+        /// Key files; `-` reads standard input.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Mint a session token (for tests and service tokens).
+    Mint {
+        /// Private JWK file; `-` reads standard input.
+        #[arg(long)]
+        key: String,
+        /// Issuer (`iss`).
+        #[arg(long)]
+        iss: String,
+        /// Audience (`aud`).
+        #[arg(long)]
+        aud: String,
+        /// User id (`sub`).
+        #[arg(long)]
+        sub: String,
+        /// Roles, comma-separated.
+        #[arg(long, default_value = "", value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Lifetime in seconds (`exp - iat`).
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Session id; random 128 bits when omitted.
+        #[arg(long)]
+        sid: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// When the user authenticated (Unix seconds); defaults to now.
+        #[arg(long)]
+        auth_time: Option<u64>,
+        /// Extra claim as NAME=JSON (repeatable).
+        #[arg(long = "claim", value_name = "NAME=JSON")]
+        extra: Vec<String>,
+        /// Pretend the time is this (Unix seconds).
+        #[arg(long)]
+        now: Option<u64>,
+    },
+    /// Verify a token: print its claims, or the exact reason it is refused (exit 1).
+    Verify {
+        /// Key files (JWK or JWKS, public or private); `-` reads standard input.
+        #[arg(long = "keys", required = true)]
+        keys: Vec<String>,
+        /// Expected issuer.
+        #[arg(long)]
+        iss: String,
+        /// Expected audience.
+        #[arg(long)]
+        aud: String,
+        /// Clock leeway in seconds.
+        #[arg(long, default_value_t = edgeauth::validation::DEFAULT_LEEWAY_SECS)]
+        leeway: u64,
+        /// Maximum session age (`now - auth_time`) in seconds.
+        #[arg(long, default_value_t = edgeauth::validation::DEFAULT_MAX_SESSION_AGE_SECS)]
+        max_age: u64,
+        /// Maximum token length in bytes.
+        #[arg(long, default_value_t = edgeauth::validation::DEFAULT_MAX_TOKEN_BYTES)]
+        max_bytes: usize,
+        /// Pretend the time is this (Unix seconds).
+        #[arg(long)]
+        now: Option<u64>,
+        /// The token; `-` or omitted reads standard input.
+        token: Option<String>,
+    },
+    /// Hash a password read from standard input as a PHC string (PBKDF2-HMAC-SHA256).
+    HashPassword {
+        /// PBKDF2 iterations (10,000 to 100,000, the Workers limit).
+        #[arg(long, default_value_t = password::ITERATIONS)]
+        iterations: u32,
+    },
+}
+
+/// A failure with the exit code it deserves.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        code: 2,
+        message: message.into(),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("edgeauth: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Keygen => keygen(),
+        Command::Jwks { keys } => {
+            let keys = KeySet::verify_only(read_public_keys(&keys)?);
+            println!("{}", keys.to_jwks());
+            Ok(())
+        }
+        Command::Mint {
+            key,
+            iss,
+            aud,
+            sub,
+            roles,
+            ttl,
+            sid,
+            name,
+            email,
+            auth_time,
+            extra,
+            now,
+        } => {
+            let key = SigningKey::from_jwk(&read_input(&key)?)
+                .map_err(|e| usage(format!("{key}: {e}")))?;
+            let now = now.unwrap_or_else(unix_now);
+            let sid = match sid {
+                Some(sid) => sid,
+                None => claims::session_id(random()?),
+            };
+            let claims = Claims {
+                iss,
+                aud: vec![aud],
+                sub,
+                sid,
+                iat: now,
+                exp: now + ttl,
+                nbf: None,
+                auth_time: auth_time.unwrap_or(now),
+                roles: roles.into_iter().filter(|r| !r.is_empty()).collect(),
+                name,
+                email,
+                extra: parse_extra_claims(&extra)?,
+            };
+            println!("{}", edgeauth::mint(&claims, &key));
+            Ok(())
+        }
+        Command::Verify {
+            keys,
+            iss,
+            aud,
+            leeway,
+            max_age,
+            max_bytes,
+            now,
+            token,
+        } => {
+            let keys = KeySet::verify_only(read_public_keys(&keys)?);
+            let token = match token {
+                Some(token) if token != "-" => token,
+                _ => read_input("-")?,
+            };
+            let mut rules = Validation::new(iss, aud);
+            rules.leeway_secs = leeway;
+            rules.max_session_age_secs = max_age;
+            rules.max_token_bytes = max_bytes;
+            // Exactly one trailing newline (from a pipe or file) is tolerated, nothing else.
+            let token = token.strip_suffix('\n').unwrap_or(&token);
+            match edgeauth::verify(token, &keys, &rules, now.unwrap_or_else(unix_now)) {
+                Ok(verified) => {
+                    let pretty = serde_json::to_string_pretty(verified.claims())
+                        .map_err(|e| usage(e.to_string()))?;
+                    println!("{pretty}");
+                    eprintln!("verified with kid {}", verified.kid());
+                    Ok(())
+                }
+                Err(e) => Err(Failure {
+                    code: 1,
+                    message: format!("refused: {e} ({})", e.code()),
+                }),
+            }
+        }
+        Command::HashPassword { iterations } => {
+            if !(password::MIN_ITERATIONS..=password::MAX_ITERATIONS).contains(&iterations) {
+                return Err(usage(
+                    "--iterations must be 10000 to 100000 (the Workers limit)",
+                ));
+            }
+            if std::io::stdin().is_terminal() {
+                eprintln!("Type the password, then Enter:");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| usage(format!("reading the password: {e}")))?;
+            let password = line.strip_suffix('\n').unwrap_or(&line);
+            let password = password.strip_suffix('\r').unwrap_or(password);
+            if password.is_empty() {
+                return Err(usage("empty password on standard input"));
+            }
+            let salt: [u8; password::SALT_BYTES] = random()?;
+            let hash = password::native::hash(password.as_bytes(), &salt, iterations);
+            // Round-trip through the parser so we never print a hash the edge would refuse.
+            let phc = hash.to_phc();
+            PasswordHash::parse(&phc).map_err(|e| usage(e.to_string()))?;
+            println!("{phc}");
+            Ok(())
+        }
+    }
+}
+
+fn keygen() -> Result<(), Failure> {
+    let key = SigningKey::generate().map_err(|e| usage(e.to_string()))?;
+    println!("{}", key.to_private_jwk().as_str());
+    eprintln!("kid: {}", key.kid());
+    eprintln!("public JWK: {}", key.verifying_key().to_jwk());
+    eprintln!("stdout is the PRIVATE key: store it as the SIGNING_KEY secret, never in a file you commit.");
+    Ok(())
+}
+
+fn read_public_keys(sources: &[String]) -> Result<Vec<edgeauth::VerifyingKey>, Failure> {
+    let mut keys = Vec::new();
+    for source in sources {
+        let text = read_input(source)?;
+        keys.extend(
+            jwk::public_keys_from_json(&text).map_err(|e| usage(format!("{source}: {e}")))?,
+        );
+    }
+    Ok(keys)
+}
+
+fn read_input(source: &str) -> Result<String, Failure> {
+    if source == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| usage(format!("reading standard input: {e}")))?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(source).map_err(|e| usage(format!("{source}: {e}")))
+    }
+}
+
+fn parse_extra_claims(pairs: &[String]) -> Result<Map<String, Value>, Failure> {
+    const REGISTERED: [&str; 12] = [
+        "iss",
+        "aud",
+        "sub",
+        "sid",
+        "iat",
+        "exp",
+        "nbf",
+        "auth_time",
+        "roles",
+        "name",
+        "email",
+        "jti",
+    ];
+    let mut extra = Map::new();
+    for pair in pairs {
+        let (name, json) = pair
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--claim {pair}: expected NAME=JSON")))?;
+        if REGISTERED.contains(&name) {
+            return Err(usage(format!("--claim {name}: use the dedicated flag")));
+        }
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| usage(format!("--claim {name}: value is not JSON: {e}")))?;
+        if extra.insert(name.to_owned(), value).is_some() {
+            return Err(usage(format!("--claim {name} given twice")));
+        }
+    }
+    Ok(extra)
+}
+
+fn random<const N: usize>() -> Result<[u8; N], Failure> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| usage(format!("no randomness available: {e}")))?;
+    Ok(bytes)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,96 @@
+//! The JWS compact serialization layer (RFC 7515) for Ed25519 (RFC 8037): split, decode,
+//! read the protected header, check the signature. It knows nothing about sessions.
+
+use crate::base64url;
+use crate::error::{Error, Malformed};
+use crate::keys::VerifyingKey;
+use crate::strict_json::{self, StrictJsonError};
+use serde_json::Value;
+
+/// Header parameters we refuse outright: they ask the verifier to trust keys or semantics
+/// carried by the token itself.
+const FORBIDDEN_HEADERS: [&str; 5] = ["crit", "jku", "jwk", "x5u", "x5c"];
+
+/// A compact JWS whose shape is valid but whose signature has not been checked.
+///
+/// Everything read from it is attacker-controlled until [`UntrustedJws::verify_signature`]
+/// succeeds.
+#[derive(Debug)]
+pub struct UntrustedJws<'a> {
+    signing_input: &'a str,
+    kid: Option<String>,
+    payload: Vec<u8>,
+    signature: [u8; 64],
+}
+
+impl<'a> UntrustedJws<'a> {
+    /// Parses `token` in verification order: size cap, three segments, strict base64url,
+    /// header JSON (no duplicates), `alg`, forbidden parameters, `typ`, `kid`, signature length.
+    pub fn parse(token: &'a str, max_bytes: usize) -> Result<Self, Error> {
+        if token.len() > max_bytes {
+            return Err(Malformed::TooLarge.into());
+        }
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
+            return Err(Malformed::Segments.into());
+        };
+        let decode = |segment| base64url::decode(segment).ok_or(Malformed::Base64);
+        let header = decode(header_b64)?;
+        let payload = decode(payload_b64)?;
+        let signature = decode(signature_b64)?;
+
+        let header = strict_json::parse_object(&header).map_err(|e| match e {
+            StrictJsonError::DuplicateMember => Malformed::DuplicateMember,
+            StrictJsonError::Invalid => Malformed::Header,
+        })?;
+        if !matches!(
+            header.get("alg").and_then(Value::as_str),
+            Some("EdDSA" | "Ed25519")
+        ) {
+            return Err(Malformed::Algorithm.into());
+        }
+        if FORBIDDEN_HEADERS
+            .iter()
+            .any(|name| header.contains_key(*name))
+        {
+            return Err(Malformed::ForbiddenHeader.into());
+        }
+        match header.get("typ") {
+            None => {}
+            Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => {}
+            Some(_) => return Err(Malformed::Type.into()),
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(kid)) if !kid.is_empty() => Some(kid.clone()),
+            Some(_) => return Err(Malformed::MissingKeyId.into()),
+        };
+        let signature: [u8; 64] = signature
+            .try_into()
+            .map_err(|_| Malformed::SignatureLength)?;
+
+        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+        Ok(UntrustedJws {
+            signing_input,
+            kid,
+            payload,
+            signature,
+        })
+    }
+
+    /// The header's `kid`, if any. Untrusted: use it only to look up a key.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// Checks the signature with `key` (`verify_strict`) and returns the now-authentic payload.
+    pub fn verify_signature(self, key: &VerifyingKey) -> Result<Vec<u8>, Error> {
+        key.verify(self.signing_input.as_bytes(), &self.signature)?;
+        Ok(self.payload)
+    }
+}

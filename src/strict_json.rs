@@ -1,0 +1,127 @@
+//! JSON parsing that refuses duplicate member names at any depth.
+//!
+//! RFC 7515 §4 lets a parser either refuse duplicates or take the last one; two parsers taking
+//! different ones is how a token can mean one thing to us and another to the origin. We refuse.
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Why strict parsing failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictJsonError {
+    /// A JSON object has two members with the same name.
+    DuplicateMember,
+    /// Not JSON, not UTF-8, or the top level is not an object.
+    Invalid,
+}
+
+const DUPLICATE: &str = "duplicate member name";
+
+/// Parses `bytes` as one JSON object, refusing duplicate member names anywhere inside it.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, StrictJsonError> {
+    match serde_json::from_slice::<StrictValue>(bytes) {
+        Ok(StrictValue(Value::Object(map))) => Ok(map),
+        Ok(_) => Err(StrictJsonError::Invalid),
+        Err(e) if e.to_string().starts_with(DUPLICATE) => Err(StrictJsonError::DuplicateMember),
+        Err(_) => Err(StrictJsonError::Invalid),
+    }
+}
+
+struct StrictValue(Value);
+
+impl<'de> de::Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let StrictValue(value) = access.next_value()?;
+            if map.insert(key, value).is_some() {
+                return Err(de::Error::custom(DUPLICATE));
+            }
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_objects() {
+        let map = parse_object(br#"{"a":1,"b":{"c":[1,{"d":2}]}}"#).expect("valid");
+        assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn refuses_duplicates_at_any_depth() {
+        for text in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":{"b":1,"b":1}}"#,
+            r#"{"a":[{"b":1,"b":2}]}"#,
+            // An escaped name is the same name.
+            r#"{"exp":1,"\u0065xp":2}"#,
+        ] {
+            assert_eq!(
+                parse_object(text.as_bytes()),
+                Err(StrictJsonError::DuplicateMember),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_non_objects_and_invalid_utf8() {
+        for bytes in [
+            &b"[]"[..],
+            b"1",
+            b"\"x\"",
+            b"{",
+            b"{\"a\":\"\xff\"}",
+            b"{} {}",
+        ] {
+            assert_eq!(parse_object(bytes), Err(StrictJsonError::Invalid));
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Session tokens: minting, and verification from untrusted text to [`VerifiedClaims`].
+
+use crate::base64url;
+use crate::claims::{Claims, VerifiedClaims};
+use crate::error::{Error, Malformed};
+use crate::jws::UntrustedJws;
+use crate::keys::{KeySet, SigningKey};
+use crate::strict_json::{self, StrictJsonError};
+use crate::validation::Validation;
+
+/// A session token that parsed but is not verified. Anything read from it is untrusted.
+#[derive(Debug)]
+pub struct UntrustedToken<'a> {
+    jws: UntrustedJws<'a>,
+    kid: String,
+}
+
+impl<'a> UntrustedToken<'a> {
+    /// Parses `token` as a session token: a valid compact JWS whose header has a `kid`.
+    pub fn parse(token: &'a str, max_bytes: usize) -> Result<Self, Error> {
+        let jws = UntrustedJws::parse(token, max_bytes)?;
+        let kid = jws.kid().ok_or(Malformed::MissingKeyId)?.to_owned();
+        Ok(UntrustedToken { jws, kid })
+    }
+
+    /// The `kid` the token claims to be signed with. Untrusted.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Looks the key up in `keys`, checks the signature, then every claim rule at time `now`.
+    pub fn verify(
+        self,
+        keys: &KeySet,
+        validation: &Validation,
+        now: u64,
+    ) -> Result<VerifiedClaims, Error> {
+        let key = keys.find(&self.kid).ok_or(Error::UnknownKey)?;
+        let payload = self.jws.verify_signature(key)?;
+        let claims = parse_claims(&payload)?;
+        check_claims(&claims, validation, now)?;
+        Ok(VerifiedClaims::new(claims, self.kid))
+    }
+}
+
+/// Verifies a session token at time `now` (Unix seconds).
+///
+/// Order: size cap, strict base64url, header, key lookup by `kid`, `verify_strict` signature,
+/// then claims (`exp`, `nbf`/`iat`/`auth_time` not in the future, `iss`, `aud`, session age).
+pub fn verify(
+    token: &str,
+    keys: &KeySet,
+    validation: &Validation,
+    now: u64,
+) -> Result<VerifiedClaims, Error> {
+    UntrustedToken::parse(token, validation.max_token_bytes)?.verify(keys, validation, now)
+}
+
+/// Mints a session token: `{"alg":"EdDSA","typ":"JWT","kid":…}` over `claims`, signed by `key`.
+pub fn mint(claims: &Claims, key: &SigningKey) -> String {
+    let header = format!(
+        r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#,
+        key.kid() // a thumbprint: base64url, nothing to escape
+    );
+    // Serializing our own claims cannot fail: every map key is a string.
+    let payload = serde_json::to_vec(claims).expect("claims serialize to JSON");
+    let mut token = base64url::encode(header.as_bytes());
+    token.push('.');
+    token.push_str(&base64url::encode(&payload));
+    let signature = key.sign(token.as_bytes());
+    token.push('.');
+    token.push_str(&base64url::encode(&signature));
+    token
+}
+
+fn parse_claims(payload: &[u8]) -> Result<Claims, Error> {
+    let object = strict_json::parse_object(payload).map_err(|e| match e {
+        StrictJsonError::DuplicateMember => Malformed::DuplicateMember,
+        StrictJsonError::Invalid => Malformed::Claims,
+    })?;
+    let claims: Claims =
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| Malformed::Claims)?;
+    if claims.sub.is_empty() || claims.sid.is_empty() {
+        return Err(Malformed::Claims.into());
+    }
+    Ok(claims)
+}
+
+fn check_claims(claims: &Claims, rules: &Validation, now: u64) -> Result<(), Error> {
+    let leeway = rules.leeway_secs;
+    if now >= claims.exp.saturating_add(leeway) {
+        return Err(Error::Expired);
+    }
+    let latest_start = now.saturating_add(leeway);
+    if claims.iat > latest_start
+        || claims.auth_time > latest_start
+        || claims.nbf.is_some_and(|nbf| nbf > latest_start)
+    {
+        return Err(Error::NotYetValid);
+    }
+    if claims.iss != rules.issuer {
+        return Err(Error::WrongIssuer);
+    }
+    if !claims.has_audience(&rules.audience) {
+        return Err(Error::WrongAudience);
+    }
+    if now.saturating_sub(claims.auth_time) > rules.max_session_age_secs {
+        return Err(Error::TooOld);
+    }
+    Ok(())
+}

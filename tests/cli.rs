@@ -1,0 +1,178 @@
+//! The `edgeauth` binary as a user drives it: exit codes, stdout/stderr split, round trips.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn edgeauth(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgeauth"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("binary finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8")
+}
+
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("edgeauth-cli-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).expect("write temp file");
+        TempFile(path)
+    }
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn keygen_mint_verify_round_trip() {
+    let keygen = edgeauth(&["keygen"], "");
+    assert!(keygen.status.success());
+    let private = stdout(&keygen);
+    assert_eq!(
+        private.lines().count(),
+        1,
+        "stdout is exactly the private JWK line"
+    );
+    let stderr = String::from_utf8_lossy(&keygen.stderr);
+    let key = edgeauth::SigningKey::from_jwk(&private).expect("keygen output imports");
+    assert!(stderr.contains(key.kid()), "stderr names the kid");
+    assert!(
+        !stderr.contains("\"d\""),
+        "stderr never shows the private key"
+    );
+    let key_file = TempFile::new("key.json", &private);
+
+    let jwks = edgeauth(&["jwks", key_file.path()], "");
+    assert!(jwks.status.success());
+    assert!(!stdout(&jwks).contains("\"d\""), "JWKS is public only");
+    let jwks_file = TempFile::new("jwks.json", &stdout(&jwks));
+
+    let minted = edgeauth(
+        &[
+            "mint",
+            "--key",
+            key_file.path(),
+            "--iss",
+            "https://a.test",
+            "--aud",
+            "app",
+            "--sub",
+            "alice",
+            "--roles",
+            "admin,ops",
+            "--claim",
+            "team=\"blue\"",
+        ],
+        "",
+    );
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    let token = stdout(&minted);
+
+    let args = [
+        "verify",
+        "--keys",
+        jwks_file.path(),
+        "--iss",
+        "https://a.test",
+        "--aud",
+        "app",
+    ];
+    let verified = edgeauth(&args, &token);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let claims: serde_json::Value = serde_json::from_str(&stdout(&verified)).expect("claims JSON");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["roles"], serde_json::json!(["admin", "ops"]));
+    assert_eq!(claims["team"], "blue");
+    assert_eq!(
+        claims["sid"].as_str().map(str::len),
+        Some(22),
+        "128-bit random sid"
+    );
+
+    let wrong_aud = edgeauth(
+        &[
+            "verify",
+            "--keys",
+            jwks_file.path(),
+            "--iss",
+            "https://a.test",
+            "--aud",
+            "other",
+            token.trim(),
+        ],
+        "",
+    );
+    assert_eq!(wrong_aud.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong_aud.stderr).contains("wrong audience"));
+    assert!(wrong_aud.stdout.is_empty());
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_line() {
+    let missing = edgeauth(&["jwks", "/nonexistent/key.json"], "");
+    assert_eq!(missing.status.code(), Some(2));
+    let not_a_key = edgeauth(&["jwks", "-"], r#"{"kty":"RSA"}"#);
+    assert_eq!(not_a_key.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&not_a_key.stderr).lines().count(),
+        1
+    );
+    let public_as_private = edgeauth(
+        &[
+            "mint", "--key", "-", "--iss", "i", "--aud", "a", "--sub", "s",
+        ],
+        &edgeauth::SigningKey::from_seed(&mut [5u8; 32])
+            .verifying_key()
+            .to_jwk()
+            .to_string(),
+    );
+    assert_eq!(public_as_private.status.code(), Some(2));
+    let too_many_iterations = edgeauth(&["hash-password", "--iterations", "100001"], "pw\n");
+    assert_eq!(too_many_iterations.status.code(), Some(2));
+}
+
+#[test]
+fn hash_password_output_verifies() {
+    let out = edgeauth(&["hash-password"], "correct horse battery\n");
+    assert!(out.status.success());
+    let phc = stdout(&out);
+    assert!(phc.starts_with("$pbkdf2-sha256$i=100000$"));
+    let parsed = edgeauth::password::PasswordHash::parse(phc.trim()).expect("parses");
+    assert_eq!(parsed.salt.len(), 16);
+    assert!(edgeauth::password::native::verify(
+        b"correct horse battery",
+        &parsed
+    ));
+    assert!(!edgeauth::password::native::verify(
+        b"correct horse battery\n",
+        &parsed
+    ));
+}
