@@ -28,6 +28,16 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, StrictJsonError>
     }
 }
 
+/// Parses `bytes` as one JSON array, refusing duplicate member names anywhere inside it.
+pub fn parse_array(bytes: &[u8]) -> Result<Vec<Value>, StrictJsonError> {
+    match serde_json::from_slice::<StrictValue>(bytes) {
+        Ok(StrictValue(Value::Array(items))) => Ok(items),
+        Ok(_) => Err(StrictJsonError::Invalid),
+        Err(e) if e.to_string().starts_with(DUPLICATE) => Err(StrictJsonError::DuplicateMember),
+        Err(_) => Err(StrictJsonError::Invalid),
+    }
+}
+
 struct StrictValue(Value);
 
 impl<'de> de::Deserialize<'de> for StrictValue {

@@ -1,0 +1,333 @@
+//! The gateway's configuration: read once per isolate from Worker vars and secrets into one
+//! typed, validated value. Any error is fatal for every request (500), never a pass-through.
+
+use crate::cookie;
+use crate::headers::{self, IdentityHeaders};
+use crate::jwk;
+use crate::keys::{KeySet, SigningKey};
+use crate::rules::AccessRules;
+use crate::validation::{self, Validation};
+use std::fmt;
+
+/// Default `iss` of minted sessions (set `ISSUER` to your public URL).
+pub const DEFAULT_ISSUER: &str = "edgeauth";
+/// Default `aud` of session tokens.
+pub const DEFAULT_SESSION_AUDIENCE: &str = "edgeauth";
+/// Default `aud` of the assertions the origin receives.
+pub const DEFAULT_ASSERTION_AUDIENCE: &str = "origin";
+/// Default session lifetime in seconds (`exp - iat`).
+pub const DEFAULT_SESSION_TTL_SECS: u64 = 3600;
+
+/// Everything the gateway needs, validated.
+#[derive(Debug)]
+pub struct GatewayConfig {
+    /// The signing key and every key accepted for verification.
+    pub keys: KeySet,
+    /// How session tokens are verified (`iss`, `aud`, leeway, maximum age, size cap).
+    pub session: Validation,
+    /// `aud` of the `X-Auth-Assertion` token (`ASSERTION_AUDIENCE`).
+    pub assertion_audience: String,
+    /// Lifetime of new sessions in seconds (`SESSION_TTL_SECS`).
+    pub session_ttl_secs: u64,
+    /// The origin's base URL without a trailing slash; `None` serves the built-in demo origin.
+    pub origin: Option<String>,
+    /// Access rules (`ACCESS_RULES`).
+    pub rules: AccessRules,
+    /// Session cookie name (`SESSION_COOKIE`).
+    pub cookie_name: String,
+    /// Whether the session cookie is forwarded to the origin (`FORWARD_SESSION_COOKIE`).
+    pub forward_session_cookie: bool,
+    /// Identity header names and the reserved-header rule.
+    pub headers: IdentityHeaders,
+}
+
+/// A configuration problem, precise enough to fix from the log. Never contains secret values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl GatewayConfig {
+    /// Builds the configuration from a lookup of vars and secrets by name.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let text = |name: &str, default: &str| get(name).unwrap_or_else(|| default.to_owned());
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| ConfigError(format!("{name}: {v:?} is not a whole number"))),
+            }
+        };
+        let flag = |name: &str, default: bool| -> Result<bool, ConfigError> {
+            match get(name).as_deref() {
+                None => Ok(default),
+                Some("true" | "1" | "yes") => Ok(true),
+                Some("false" | "0" | "no") => Ok(false),
+                Some(v) => Err(ConfigError(format!("{name}: {v:?} is not true or false"))),
+            }
+        };
+
+        let signing = get("SIGNING_KEY").ok_or_else(|| {
+            ConfigError(
+                "SIGNING_KEY secret is missing (a private Ed25519 JWK; see `edgeauth keygen`)"
+                    .into(),
+            )
+        })?;
+        let signing =
+            SigningKey::from_jwk(&signing).map_err(|e| ConfigError(format!("SIGNING_KEY: {e}")))?;
+        let previous = match get("PREVIOUS_KEYS") {
+            None => Vec::new(),
+            Some(text) => jwk::public_keys_from_json(&text)
+                .map_err(|e| ConfigError(format!("PREVIOUS_KEYS: {e}")))?,
+        };
+        let keys = KeySet::new(signing, previous);
+
+        let mut session = Validation::new(
+            text("ISSUER", DEFAULT_ISSUER),
+            text("SESSION_AUDIENCE", DEFAULT_SESSION_AUDIENCE),
+        );
+        session.leeway_secs = number("LEEWAY_SECS", validation::DEFAULT_LEEWAY_SECS)?;
+        session.max_session_age_secs = number(
+            "MAX_SESSION_AGE_SECS",
+            validation::DEFAULT_MAX_SESSION_AGE_SECS,
+        )?;
+        session.max_token_bytes = usize::try_from(number(
+            "MAX_TOKEN_BYTES",
+            validation::DEFAULT_MAX_TOKEN_BYTES as u64,
+        )?)
+        .map_err(|_| ConfigError("MAX_TOKEN_BYTES is too large".into()))?;
+        if !(512..=16384).contains(&session.max_token_bytes) {
+            return Err(ConfigError("MAX_TOKEN_BYTES must be 512 to 16384".into()));
+        }
+        let assertion_audience = text("ASSERTION_AUDIENCE", DEFAULT_ASSERTION_AUDIENCE);
+        if assertion_audience == session.audience {
+            return Err(ConfigError(
+                "ASSERTION_AUDIENCE must differ from SESSION_AUDIENCE, or an assertion seen by the origin would work as a session".into(),
+            ));
+        }
+        let session_ttl_secs = number("SESSION_TTL_SECS", DEFAULT_SESSION_TTL_SECS)?;
+        if session_ttl_secs == 0 || session_ttl_secs > session.max_session_age_secs {
+            return Err(ConfigError(
+                "SESSION_TTL_SECS must be positive and at most MAX_SESSION_AGE_SECS".into(),
+            ));
+        }
+
+        let origin = get("ORIGIN_URL")
+            .map(|url| parse_origin(&url))
+            .transpose()?;
+        let rules = AccessRules::from_json(
+            &text("ACCESS_RULES", "[]"),
+            flag("PATHS_CASE_INSENSITIVE", false)?,
+        )
+        .map_err(ConfigError)?;
+
+        let cookie_name = text("SESSION_COOKIE", cookie::DEFAULT_NAME);
+        if cookie_name.is_empty()
+            || !cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(ConfigError(format!(
+                "SESSION_COOKIE: {cookie_name:?} is not a cookie name"
+            )));
+        }
+
+        let reserved: Vec<String> = text("RESERVED_HEADERS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let mut headers = IdentityHeaders::default().with_reserved(
+            &text("IDENTITY_HEADER_PREFIX", headers::DEFAULT_PREFIX),
+            &reserved,
+        );
+        for (var, slot) in [
+            ("HEADER_USER", &mut headers.user),
+            ("HEADER_ROLES", &mut headers.roles),
+            ("HEADER_SESSION", &mut headers.session),
+            ("HEADER_EXPIRES", &mut headers.expires),
+            ("HEADER_ASSERTION", &mut headers.assertion),
+        ] {
+            if let Some(name) = get(var) {
+                if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    return Err(ConfigError(format!("{var}: {name:?} is not a header name")));
+                }
+                *slot = name;
+            }
+        }
+
+        Ok(GatewayConfig {
+            keys,
+            session,
+            assertion_audience,
+            session_ttl_secs,
+            origin,
+            rules,
+            cookie_name,
+            forward_session_cookie: flag("FORWARD_SESSION_COOKIE", false)?,
+            headers,
+        })
+    }
+
+    /// The signing key (a `GatewayConfig` always has one).
+    pub fn signing_key(&self) -> &SigningKey {
+        // `from_lookup` builds `keys` with `KeySet::new`, which always holds a signing key.
+        self.keys
+            .signing_key()
+            .expect("a gateway key set always has a signing key")
+    }
+}
+
+/// Accepts `http(s)://host[:port][/base]` with no query, fragment or credentials.
+fn parse_origin(text: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(text)
+        .map_err(|e| ConfigError(format!("ORIGIN_URL: {text:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError(format!(
+            "ORIGIN_URL: {text:?} is not an http(s) URL"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError(
+            "ORIGIN_URL must not have a query or fragment".into(),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError("ORIGIN_URL must not carry credentials".into()));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn key() -> String {
+        SigningKey::from_seed(&mut [4u8; 32])
+            .to_private_jwk()
+            .to_string()
+    }
+
+    fn config(vars: &[(&str, &str)]) -> Result<GatewayConfig, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        GatewayConfig::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_with_only_a_signing_key() {
+        let config = config(&[("SIGNING_KEY", &key())]).expect("valid");
+        assert_eq!(config.session.issuer, DEFAULT_ISSUER);
+        assert_eq!(config.cookie_name, "__Host-edgeauth");
+        assert!(config.origin.is_none());
+        assert!(!config.forward_session_cookie);
+        assert!(config.rules.is_empty());
+        assert_eq!(config.keys.keys().len(), 1);
+    }
+
+    #[test]
+    fn every_error_is_reported_and_none_leaks_the_key() {
+        let key = key();
+        let d = key
+            .split("\"d\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("d");
+        let broken_key = key.replace("\"x\":\"", "\"x\":\"A");
+        for (vars, expect) in [
+            (vec![], "SIGNING_KEY secret is missing"),
+            (vec![("SIGNING_KEY", "not json")], "SIGNING_KEY"),
+            (vec![("SIGNING_KEY", broken_key.as_str())], "SIGNING_KEY"),
+            (
+                vec![("SIGNING_KEY", key.as_str()), ("ORIGIN_URL", "ftp://x")],
+                "ORIGIN_URL",
+            ),
+            (
+                vec![
+                    ("SIGNING_KEY", key.as_str()),
+                    ("ORIGIN_URL", "http://x/?a=1"),
+                ],
+                "ORIGIN_URL",
+            ),
+            (
+                vec![
+                    ("SIGNING_KEY", key.as_str()),
+                    ("ORIGIN_URL", "http://u:p@x/"),
+                ],
+                "ORIGIN_URL",
+            ),
+            (
+                vec![("SIGNING_KEY", key.as_str()), ("ORIGIN_URL", "not a url")],
+                "ORIGIN_URL",
+            ),
+            (
+                vec![("SIGNING_KEY", key.as_str()), ("ACCESS_RULES", "[{")],
+                "ACCESS_RULES",
+            ),
+            (
+                vec![("SIGNING_KEY", key.as_str()), ("LEEWAY_SECS", "-1")],
+                "LEEWAY_SECS",
+            ),
+            (
+                vec![("SIGNING_KEY", key.as_str()), ("PREVIOUS_KEYS", "{}")],
+                "PREVIOUS_KEYS",
+            ),
+            (
+                vec![
+                    ("SIGNING_KEY", key.as_str()),
+                    ("FORWARD_SESSION_COOKIE", "maybe"),
+                ],
+                "FORWARD_SESSION_COOKIE",
+            ),
+            (
+                vec![
+                    ("SIGNING_KEY", key.as_str()),
+                    ("ASSERTION_AUDIENCE", "edgeauth"),
+                ],
+                "ASSERTION_AUDIENCE",
+            ),
+            (
+                vec![
+                    ("SIGNING_KEY", key.as_str()),
+                    ("HEADER_USER", "X-User\r\nX"),
+                ],
+                "HEADER_USER",
+            ),
+            (
+                vec![("SIGNING_KEY", key.as_str()), ("SESSION_COOKIE", "a;b")],
+                "SESSION_COOKIE",
+            ),
+        ] {
+            let err = config(&vars).expect_err(expect);
+            assert!(err.0.contains(expect), "{err}");
+            assert!(!err.0.contains(d), "error leaks the private key: {err}");
+        }
+    }
+
+    #[test]
+    fn origin_url_is_normalized() {
+        let key = key();
+        let config = config(&[
+            ("SIGNING_KEY", &key),
+            ("ORIGIN_URL", "http://127.0.0.1:9000/"),
+        ])
+        .expect("ok");
+        assert_eq!(config.origin.as_deref(), Some("http://127.0.0.1:9000"));
+    }
+}

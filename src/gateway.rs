@@ -1,0 +1,189 @@
+//! The per-request decision, as a pure function: which path, which identity, or which refusal;
+//! and the exact headers the origin receives.
+
+use crate::claims::{Claims, VerifiedClaims};
+use crate::config::GatewayConfig;
+use crate::cookie;
+use crate::credentials::{self, Source};
+use crate::headers::{self, UnrepresentableClaim};
+use crate::path;
+use crate::refusal::Refusal;
+use crate::rules::Access;
+use crate::token;
+
+/// What the edge reads from a request to decide.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inbound<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// The path as received (no query).
+    pub path: &'a str,
+    /// The `Accept` header.
+    pub accept: Option<&'a str>,
+    /// The `Cookie` header.
+    pub cookie: Option<&'a str>,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+}
+
+/// A request the edge lets through.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    /// The normalized path that was checked and must be forwarded.
+    pub path: String,
+    /// The verified session, if one was presented and valid.
+    pub identity: Option<VerifiedClaims>,
+    /// Where the verified token came from.
+    pub source: Option<Source>,
+    /// Why a presented token was ignored on a public route (for the log).
+    pub ignored: Option<&'static str>,
+}
+
+/// A request the edge refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// What the client is told.
+    pub refusal: Refusal,
+    /// Why, for the log only.
+    pub reason: &'static str,
+    /// The normalized path, when it could be normalized.
+    pub path: Option<String>,
+    /// The verified user, when the refusal came after verification (missing role).
+    pub sub: Option<String>,
+}
+
+/// Decides a request at time `now`: normalize the path, find its rule, read and verify the
+/// session if the rule (or the client) brings one.
+pub fn admit(config: &GatewayConfig, inbound: &Inbound, now: u64) -> Result<Admitted, Denied> {
+    let deny = |refusal, reason, path: Option<&str>| Denied {
+        refusal,
+        reason,
+        path: path.map(str::to_owned),
+        sub: None,
+    };
+    let path =
+        path::normalize(inbound.path).map_err(|_| deny(Refusal::BadRequest, "bad_path", None))?;
+    let access = config.rules.access_for(inbound.method, &path);
+    let presented =
+        credentials::extract(inbound.cookie, inbound.authorization, &config.cookie_name)
+            .map_err(|_| deny(Refusal::BadRequest, "ambiguous_credentials", Some(&path)))?;
+    let verified = presented.map(|(token, source)| {
+        token::verify(token, &config.keys, &config.session, now).map(|claims| (claims, source))
+    });
+
+    let unauthenticated = if is_navigation(inbound) {
+        Refusal::LoginRequired
+    } else {
+        Refusal::Unauthenticated
+    };
+    match (access, verified) {
+        (Access::Public, None) => Ok(admitted(path, None, None)),
+        (Access::Public, Some(Ok((claims, source)))) => {
+            Ok(admitted(path, Some(claims), Some(source)))
+        }
+        (Access::Public, Some(Err(e))) => {
+            let mut admitted = admitted(path, None, None);
+            admitted.ignored = Some(e.code());
+            Ok(admitted)
+        }
+        (_, None) => Err(deny(unauthenticated, "no_token", Some(&path))),
+        (_, Some(Err(e))) => Err(deny(unauthenticated, e.code(), Some(&path))),
+        (Access::Authenticated, Some(Ok((claims, source)))) => {
+            Ok(admitted(path, Some(claims), Some(source)))
+        }
+        (Access::AnyRole(roles), Some(Ok((claims, source)))) => {
+            if roles.iter().any(|role| claims.claims().has_role(role)) {
+                Ok(admitted(path, Some(claims), Some(source)))
+            } else {
+                Err(Denied {
+                    refusal: Refusal::Forbidden,
+                    reason: "missing_role",
+                    path: Some(path),
+                    sub: Some(claims.claims().sub.clone()),
+                })
+            }
+        }
+    }
+}
+
+fn admitted(path: String, identity: Option<VerifiedClaims>, source: Option<Source>) -> Admitted {
+    Admitted {
+        path,
+        identity,
+        source,
+        ignored: None,
+    }
+}
+
+/// A top-level browser navigation: `GET`/`HEAD` that accepts HTML.
+fn is_navigation(inbound: &Inbound) -> bool {
+    matches!(inbound.method, "GET" | "HEAD")
+        && inbound
+            .accept
+            .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
+}
+
+/// The login page URL that returns to `path` (and `query`) afterwards.
+pub fn login_location(path: &str, query: Option<&str>) -> String {
+    let mut next = path.to_owned();
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        next.push('?');
+        next.push_str(query);
+    }
+    format!("/auth/login?next={}", encode_component(&next))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The token the origin receives as `X-Auth-Assertion`: the session's claims restated for the
+/// origin's audience, issued now, expiring with the session.
+pub fn assertion(config: &GatewayConfig, claims: &Claims, now: u64) -> String {
+    let mut claims = claims.clone();
+    claims.aud = vec![config.assertion_audience.clone()];
+    claims.iat = now.min(claims.exp);
+    token::mint(&claims, config.signing_key())
+}
+
+/// The headers sent to the origin: inbound headers minus hop-by-hop and every reserved identity
+/// header (in any spelling), minus the session cookie (unless configured) and a used bearer
+/// `Authorization`, plus our identity headers when there is a session.
+pub fn forward_headers(
+    config: &GatewayConfig,
+    inbound: impl IntoIterator<Item = (String, String)>,
+    admitted: &Admitted,
+    assertion: Option<&str>,
+) -> Result<Vec<(String, String)>, UnrepresentableClaim> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, value) in inbound {
+        if headers::is_hop_by_hop(&name) || config.headers.is_reserved(&name) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("authorization") && admitted.source == Some(Source::Bearer) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("cookie") && !config.forward_session_cookie {
+            if let Some(rest) = cookie::without(&value, &config.cookie_name) {
+                out.push((name, rest));
+            }
+            continue;
+        }
+        out.push((name, value));
+    }
+    if let (Some(identity), Some(assertion)) = (&admitted.identity, assertion) {
+        for (name, value) in config.headers.values(identity.claims(), assertion)? {
+            out.push((name.to_owned(), value));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,204 @@
+//! Which inbound headers are ours (and so thrown away), and the identity headers we add.
+
+use crate::claims::Claims;
+
+/// Default prefix of the headers the edge owns: any inbound header starting with it is dropped.
+pub const DEFAULT_PREFIX: &str = "x-auth-";
+
+/// Headers meaningful only for one connection (RFC 9110 §7.6.1); never forwarded either way.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// The identity headers the origin receives, and the rule for spotting forged ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    /// The user id (`sub`). Default `X-Auth-User`.
+    pub user: String,
+    /// Roles, comma-separated. Default `X-Auth-Roles`.
+    pub roles: String,
+    /// The session id (`sid`). Default `X-Auth-Session`.
+    pub session: String,
+    /// Session expiry, Unix seconds. Default `X-Auth-Expires`.
+    pub expires: String,
+    /// A token signed by the edge that the origin can verify with the JWKS. Default `X-Auth-Assertion`.
+    pub assertion: String,
+    prefix: String,
+    reserved: Vec<String>,
+}
+
+/// A verified claim that cannot be put in a header without changing its meaning
+/// (a control character, a non-ASCII byte, or a comma inside a role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnrepresentableClaim(pub &'static str);
+
+impl Default for IdentityHeaders {
+    fn default() -> Self {
+        IdentityHeaders {
+            user: "X-Auth-User".into(),
+            roles: "X-Auth-Roles".into(),
+            session: "X-Auth-Session".into(),
+            expires: "X-Auth-Expires".into(),
+            assertion: "X-Auth-Assertion".into(),
+            prefix: DEFAULT_PREFIX.into(),
+            reserved: Vec::new(),
+        }
+    }
+}
+
+impl IdentityHeaders {
+    /// Sets the owned prefix and the extra reserved names (compared after [`canonical`]).
+    pub fn with_reserved(mut self, prefix: &str, reserved: &[String]) -> Self {
+        self.prefix = canonical(prefix);
+        self.reserved = reserved.iter().map(|name| canonical(name)).collect();
+        self
+    }
+
+    /// Whether an inbound header must be dropped because it could impersonate the edge:
+    /// it carries our prefix, is configured as reserved, or is one of our output names —
+    /// after lowercasing and mapping `_` and `.` to `-`, as many servers do.
+    pub fn is_reserved(&self, name: &str) -> bool {
+        let name = canonical(name);
+        (!self.prefix.is_empty() && name.starts_with(&self.prefix))
+            || self.reserved.contains(&name)
+            || self.output_names().iter().any(|out| canonical(out) == name)
+    }
+
+    fn output_names(&self) -> [&str; 5] {
+        [
+            &self.user,
+            &self.roles,
+            &self.session,
+            &self.expires,
+            &self.assertion,
+        ]
+    }
+
+    /// The identity headers for verified `claims`, with the signed `assertion`.
+    pub fn values(
+        &self,
+        claims: &Claims,
+        assertion: &str,
+    ) -> Result<[(&str, String); 5], UnrepresentableClaim> {
+        if !is_header_text(&claims.sub) {
+            return Err(UnrepresentableClaim("sub"));
+        }
+        if !is_header_text(&claims.sid) {
+            return Err(UnrepresentableClaim("sid"));
+        }
+        if claims
+            .roles
+            .iter()
+            .any(|role| role.is_empty() || role.contains(',') || !is_header_text(role))
+        {
+            return Err(UnrepresentableClaim("roles"));
+        }
+        Ok([
+            (&self.user, claims.sub.clone()),
+            (&self.roles, claims.roles.join(",")),
+            (&self.session, claims.sid.clone()),
+            (&self.expires, claims.exp.to_string()),
+            (&self.assertion, assertion.to_owned()),
+        ])
+    }
+}
+
+/// Whether `name` is a hop-by-hop header.
+pub fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// The form used to compare header names: lowercase, `_` and `.` mapped to `-`.
+pub fn canonical(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'_' | b'.' => '-',
+            b => b.to_ascii_lowercase() as char,
+        })
+        .collect()
+}
+
+/// Visible ASCII and inner spaces only: no controls, no CR/LF, nothing a header could mangle.
+fn is_header_text(value: &str) -> bool {
+    !value.is_empty()
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spoofed_identity_headers_are_reserved_in_every_spelling() {
+        let headers =
+            IdentityHeaders::default().with_reserved("x-auth-", &["X-Remote-User".into()]);
+        for name in [
+            "X-Auth-User",
+            "x-auth-user",
+            "X_Auth_User",
+            "X.Auth.User",
+            "x-AUTH_roles",
+            "X-Auth-Anything-New",
+            "x-remote-user",
+            "X_Remote.User",
+        ] {
+            assert!(headers.is_reserved(name), "{name}");
+        }
+        for name in [
+            "X-Authx",
+            "Authorization",
+            "X-Forwarded-For",
+            "Cookie",
+            "X-Auth",
+        ] {
+            assert!(!headers.is_reserved(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn renamed_output_headers_are_still_reserved() {
+        let mut headers = IdentityHeaders::default().with_reserved("x-auth-", &[]);
+        headers.user = "Remote-User".into();
+        assert!(headers.is_reserved("remote_user"));
+    }
+
+    #[test]
+    fn empty_prefix_reserves_only_named_headers() {
+        let headers = IdentityHeaders::default().with_reserved("", &[]);
+        assert!(!headers.is_reserved("Accept"));
+        assert!(headers.is_reserved("x-auth-user"));
+    }
+
+    #[test]
+    fn refuses_claims_that_would_change_meaning_in_a_header() {
+        let claims: Claims = serde_json::from_value(serde_json::json!({
+            "iss": "i", "aud": "a", "sub": "alice", "sid": "s", "iat": 1, "exp": 2,
+            "auth_time": 1, "roles": ["a", "b"]
+        }))
+        .expect("claims");
+        let headers = IdentityHeaders::default();
+        let values = headers.values(&claims, "tok").expect("plain claims");
+        assert_eq!(values[1], ("X-Auth-Roles", "a,b".to_owned()));
+        for (field, bad) in [
+            ("sub", "alice\r\nX-Auth-User: admin"),
+            ("sub", "jos\u{e9}"),
+            ("roles", "a,admin"),
+        ] {
+            let mut claims = claims.clone();
+            match field {
+                "sub" => claims.sub = bad.into(),
+                _ => claims.roles = vec![bad.into()],
+            }
+            assert!(headers.values(&claims, "tok").is_err(), "{bad:?}");
+        }
+    }
+}
