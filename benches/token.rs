@@ -53,6 +53,14 @@ fn main() {
         black_box(verify(black_box(&token), &keys, &rules, NOW).is_ok());
     });
     println!("token: {} bytes", token.len());
-    println!("native mint:   {:>9.0} /s  ({:.1} µs each)", mint_rate, 1e6 / mint_rate);
-    println!("native verify: {:>9.0} /s  ({:.1} µs each)", verify_rate, 1e6 / verify_rate);
+    println!(
+        "native mint:   {:>9.0} /s  ({:.1} µs each)",
+        mint_rate,
+        1e6 / mint_rate
+    );
+    println!(
+        "native verify: {:>9.0} /s  ({:.1} µs each)",
+        verify_rate,
+        1e6 / verify_rate
+    );
 }
