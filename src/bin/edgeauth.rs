@@ -204,10 +204,16 @@ fn run(command: Command) -> Result<(), Failure> {
                     eprintln!("verified with kid {}", verified.kid());
                     Ok(())
                 }
-                Err(e) => Err(Failure {
-                    code: 1,
-                    message: format!("refused: {e} ({})", e.code()),
-                }),
+                Err(e) => {
+                    let code = match e {
+                        edgeauth::Error::Malformed(m) => format!("malformed:{}", m.code()),
+                        e => e.code().to_owned(),
+                    };
+                    Err(Failure {
+                        code: 1,
+                        message: format!("refused: {e} ({code})"),
+                    })
+                }
             }
         }
         Command::HashPassword { iterations } => {
