@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make dev`: set up what is missing, build, and run the worker under `wrangler dev` on
+# 127.0.0.1:${EDGEAUTH_PORT:-8787}. Extra arguments go to wrangler, e.g.
+#   scripts/dev.sh --var ORIGIN_URL:http://127.0.0.1:3000
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+PORT="${EDGEAUTH_PORT:-8787}"
+HOST=127.0.0.1
+
+check_port_free() {
+  if (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; then
+    fail "port $PORT on $HOST is already in use" \
+      "stop whatever listens there (ss -ltnp 'sport = :$PORT' shows it) or run: EDGEAUTH_PORT=8788 make dev"
+  fi
+}
+
+check_port_free # before a long set-up, and again after it
+"$EDGEAUTH_ROOT/scripts/setup.sh"
+"$EDGEAUTH_ROOT/scripts/build.sh"
+check_port_free
+
+export_wrangler_env
+say "dev: starting wrangler dev on http://$HOST:$PORT (Ctrl-C stops it)"
+say "dev: try  curl -s http://$HOST:$PORT/healthz  and  curl -s 'http://$HOST:$PORT/hello?name=edge'"
+exec "$EDGEAUTH_ROOT/node_modules/.bin/wrangler" dev --ip "$HOST" --port "$PORT" \
+  --show-interactive-dev-session=false "$@"

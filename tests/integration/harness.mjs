@@ -1,0 +1,223 @@
+// Integration harness: a real origin server on loopback and real `wrangler dev` (workerd)
+// instances running the built worker. Every process it starts is in its own process group and
+// is stopped by group, whatever the outcome: after the tests, on failure, on SIGINT/SIGTERM and
+// at exit.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const WRANGLER = path.join(ROOT, 'node_modules', '.bin', 'wrangler');
+const LOG_DIR = path.join(ROOT, 'target', 'logs');
+const HOST = '127.0.0.1';
+/** How long a `wrangler dev` may take to answer its first /healthz (a bound, not a sleep). */
+const READY_BOUND_MS = 90_000;
+const POLL_EVERY_MS = 100;
+
+const running = new Set();
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+process.on('exit', () => {
+  for (const worker of running) killGroup(worker.pid, 'SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    for (const worker of running) killGroup(worker.pid, 'SIGKILL');
+    process.exit(128 + os.constants.signals[signal]);
+  });
+}
+
+/** A loopback port that was free a moment ago (nothing listens on it when this returns). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The crate version from Cargo.toml's [package] table: what /healthz must report. */
+export function crateVersion() {
+  const toml = fs.readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8');
+  const pkg = toml.split(/^\[/m).find((table) => table.startsWith('package]'));
+  const match = pkg && pkg.match(/^version\s*=\s*"([^"]+)"/m);
+  if (!match) throw new Error('no [package] version in Cargo.toml');
+  return match[1];
+}
+
+/**
+ * Starts the test origin: a node HTTP server on a free loopback port that answers every request
+ * with JSON describing what it received (method, url, path, query, headers, body as base64).
+ * `/respond?status=N&location=L` answers with that status (and Location) instead.
+ * Every received request is also kept in `received`, in order.
+ */
+export async function startOrigin() {
+  const received = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const url = new URL(req.url, `http://${req.headers.host ?? HOST}`);
+      const seen = {
+        method: req.method,
+        url: req.url,
+        path: url.pathname,
+        query: url.search.slice(1),
+        headers: req.headers,
+        body_base64: Buffer.concat(chunks).toString('base64'),
+      };
+      received.push(seen);
+      const headers = { 'content-type': 'application/json', 'x-test-origin': '1' };
+      let status = 200;
+      if (url.pathname === '/respond') {
+        status = Number(url.searchParams.get('status') ?? 200);
+        const location = url.searchParams.get('location');
+        if (location) headers.location = location;
+      }
+      res.writeHead(status, headers);
+      res.end(JSON.stringify(seen));
+    });
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, HOST, resolve);
+  });
+  const { port } = server.address();
+  return {
+    url: `http://${HOST}:${port}`,
+    received,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function isReady(url) {
+  try {
+    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+    await response.arrayBuffer();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function logTail(file, lines = 30) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Starts `wrangler dev` on a free loopback port with the already built worker, `vars` given as
+ * `--var NAME:VALUE` (overriding wrangler.toml), and its own local state directory. Resolves
+ * once /healthz answers 200; rejects with the log's tail if wrangler exits or the bound passes.
+ * Its output goes to target/logs/wrangler-<name>.log.
+ */
+export async function startWorker({ name, vars = {} }) {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const url = `http://${HOST}:${port}`;
+  const persistTo = fs.mkdtempSync(path.join(os.tmpdir(), `edgeauth-${name}-`));
+  fs.mkdirSync(LOG_DIR, { recursive: true });
+  const logFile = path.join(LOG_DIR, `wrangler-${name}.log`);
+  const log = fs.openSync(logFile, 'w');
+  const args = [
+    'dev',
+    '--ip', HOST,
+    '--port', String(port),
+    '--inspector-port', String(inspectorPort),
+    '--persist-to', persistTo,
+    '--show-interactive-dev-session=false',
+    ...Object.entries(vars).flatMap(([key, value]) => ['--var', `${key}:${value}`]),
+  ];
+  const child = spawn(WRANGLER, args, {
+    cwd: ROOT,
+    detached: true, // its own process group, so stopping it also stops workerd
+    stdio: ['ignore', log, log],
+    env: {
+      ...process.env,
+      CI: 'true',
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      WRANGLER_HIDE_BANNER: 'true',
+    },
+  });
+  fs.closeSync(log);
+  let exited = null;
+  const exitedPromise = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve();
+    });
+  });
+
+  const worker = {
+    name,
+    pid: child.pid,
+    url,
+    logFile,
+    async stop() {
+      if (!running.has(worker)) return;
+      killGroup(child.pid, 'SIGTERM');
+      let timer;
+      const gone = await Promise.race([
+        exitedPromise.then(() => true),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, 5_000, false);
+        }),
+      ]);
+      clearTimeout(timer);
+      // Whatever is left of the group (workerd), and the leader if it ignored SIGTERM.
+      killGroup(child.pid, 'SIGKILL');
+      if (!gone) await exitedPromise;
+      running.delete(worker);
+      fs.rmSync(persistTo, { recursive: true, force: true });
+    },
+  };
+  running.add(worker);
+
+  const deadline = Date.now() + READY_BOUND_MS;
+  while (!(await isReady(url))) {
+    if (exited) {
+      await worker.stop();
+      throw new Error(
+        `wrangler dev (${name}) exited (${JSON.stringify(exited)}) before it was ready; ` +
+          `log ${logFile}:\n${logTail(logFile)}`,
+      );
+    }
+    if (Date.now() > deadline) {
+      await worker.stop();
+      throw new Error(
+        `wrangler dev (${name}) was not ready within ${READY_BOUND_MS / 1000}s; ` +
+          `log ${logFile}:\n${logTail(logFile)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_EVERY_MS));
+  }
+  return worker;
+}
+
+/** Stops every worker this process started; safe to call more than once. */
+export async function stopAll() {
+  await Promise.all([...running].map((worker) => worker.stop()));
+}
