@@ -17,6 +17,8 @@ pub const DEFAULT_SESSION_AUDIENCE: &str = "edgeauth";
 pub const DEFAULT_ASSERTION_AUDIENCE: &str = "origin";
 /// Default session lifetime in seconds (`exp - iat`).
 pub const DEFAULT_SESSION_TTL_SECS: u64 = 3600;
+/// Default time the origin has to answer, in milliseconds.
+pub const DEFAULT_ORIGIN_TIMEOUT_MS: u64 = 15_000;
 
 /// Everything the gateway needs, validated.
 #[derive(Debug)]
@@ -31,6 +33,8 @@ pub struct GatewayConfig {
     pub session_ttl_secs: u64,
     /// The origin's base URL without a trailing slash; `None` serves the built-in demo origin.
     pub origin: Option<String>,
+    /// How long the origin has to answer before the edge gives up with 504 (`ORIGIN_TIMEOUT_MS`).
+    pub origin_timeout_ms: u64,
     /// Access rules (`ACCESS_RULES`).
     pub rules: AccessRules,
     /// Session cookie name (`SESSION_COOKIE`).
@@ -127,6 +131,12 @@ impl GatewayConfig {
         let origin = get("ORIGIN_URL")
             .map(|url| parse_origin(&url))
             .transpose()?;
+        let origin_timeout_ms = number("ORIGIN_TIMEOUT_MS", DEFAULT_ORIGIN_TIMEOUT_MS)?;
+        if !(100..=120_000).contains(&origin_timeout_ms) {
+            return Err(ConfigError(
+                "ORIGIN_TIMEOUT_MS must be 100 to 120000".into(),
+            ));
+        }
         let rules = AccessRules::from_json(
             &text("ACCESS_RULES", "[]"),
             flag("PATHS_CASE_INSENSITIVE", false)?,
@@ -175,6 +185,7 @@ impl GatewayConfig {
             assertion_audience,
             session_ttl_secs,
             origin,
+            origin_timeout_ms,
             rules,
             cookie_name,
             forward_session_cookie: flag("FORWARD_SESSION_COOKIE", false)?,

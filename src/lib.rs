@@ -9,6 +9,7 @@
 #[cfg(target_arch = "wasm32")]
 mod adapter;
 
+pub mod audit;
 pub mod base64url;
 pub mod claims;
 pub mod config;

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use worker::{Request, Response};
 
-use super::respond::{self, EdgeError};
+use super::respond;
 
 /// Describes `req` (method, path, query, headers, body size) as a JSON response.
-pub async fn answer(mut req: Request) -> Result<Response, EdgeError> {
+pub async fn answer(mut req: Request) -> worker::Result<Response> {
     let url = req.url()?;
     let headers: BTreeMap<String, String> = req.headers().entries().collect();
     let body_bytes = req.bytes().await?.len();
@@ -24,6 +24,7 @@ pub async fn answer(mut req: Request) -> Result<Response, EdgeError> {
             "headers": headers,
             "body_bytes": body_bytes,
         }),
+        "no-store",
     )?;
     response.headers().set("x-edgeauth-demo-origin", "1")?;
     Ok(response)

@@ -1,86 +1,174 @@
-//! Placeholder forwarding: every request the edge does not answer itself goes to the origin,
-//! unchanged but for one added header. The gateway (issue 4) replaces this file.
+//! The gateway on the request path: decide with the core, then forward exactly the checked
+//! path, with the identity headers, to the origin (or the built-in demo origin).
 
-use worker::{Env, Fetch, Request, RequestInit, RequestRedirect, Response, Url};
+use std::time::Duration;
 
-use super::demo_origin;
-use super::respond::EdgeError;
+use crate::audit::AuditEvent;
+use crate::config::GatewayConfig;
+use crate::gateway::{self, Inbound};
+use crate::headers::is_hop_by_hop;
+use crate::refusal::Refusal;
+use futures_util::future::{select, Either};
+use worker::{
+    AbortController, Date, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
+};
 
-/// The `[vars]` entry naming the origin; unset or empty selects the built-in demo origin.
-const ORIGIN_URL_VAR: &str = "ORIGIN_URL";
+use super::{demo_origin, respond};
 
-/// The header added to every forwarded request, so the origin can see it came through the edge.
-pub const FORWARDED_HEADER: &str = "x-edgeauth-forwarded";
+/// The URL the demo origin sees when `ORIGIN_URL` is unset: it never leaves the isolate.
+const DEMO_ORIGIN: &str = "http://demo-origin.invalid";
 
-/// Where forwarded requests go.
-pub enum Origin {
-    /// A real origin: scheme, host, port and an optional path prefix.
-    Remote(Url),
-    /// The origin built into the worker, for `make dev` with nothing else running.
-    Demo,
-}
-
-impl Origin {
-    /// Reads `ORIGIN_URL`; unset or blank means [`Origin::Demo`], anything else must be an
-    /// absolute `http(s)` URL.
-    pub fn from_env(env: &Env) -> Result<Self, EdgeError> {
-        let raw = env
-            .var(ORIGIN_URL_VAR)
-            .map(|var| var.to_string())
-            .unwrap_or_default();
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Ok(Origin::Demo);
+/// Decides `req` and either refuses it or forwards it and streams the origin's answer back.
+pub async fn handle(req: Request, config: &GatewayConfig, audit: &mut AuditEvent) -> Response {
+    match decide_and_forward(req, config, audit).await {
+        Ok(response) => response,
+        Err((refusal, location)) => {
+            respond::refusal(refusal, &audit.request_id, location.as_deref())
         }
-        let url = Url::parse(raw)
-            .map_err(|e| EdgeError::Config(format!("{ORIGIN_URL_VAR} is not a URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(EdgeError::Config(format!(
-                "{ORIGIN_URL_VAR} must be an absolute http(s) URL"
-            )));
-        }
-        Ok(Origin::Remote(url))
     }
 }
 
-/// Sends `req` to `origin` (method, headers, streamed body and query unchanged, plus
-/// [`FORWARDED_HEADER`]) and returns the origin's response as it came, redirects included.
-pub async fn forward(req: Request, origin: &Origin) -> Result<Response, EdgeError> {
-    let incoming = req.url()?;
-    let target = match origin {
-        Origin::Remote(base) => target_url(base, &incoming),
-        Origin::Demo => incoming,
+type Refused = (Refusal, Option<String>);
+
+async fn decide_and_forward(
+    req: Request,
+    config: &GatewayConfig,
+    audit: &mut AuditEvent,
+) -> Result<Response, Refused> {
+    let internal = |audit: &mut AuditEvent, reason: String| {
+        audit.event = "error";
+        audit.reason = Some(reason);
+        (Refusal::Internal, None)
     };
-    let outgoing = outgoing_request(&req, &target)?;
-    match origin {
-        Origin::Remote(_) => Fetch::Request(outgoing)
-            .send()
-            .await
-            .map_err(EdgeError::OriginUnreachable),
-        Origin::Demo => demo_origin::answer(outgoing).await,
+    let url = req
+        .url()
+        .map_err(|e| internal(audit, format!("request url: {e}")))?;
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let (accept, cookie, authorization) =
+        (header("accept"), header("cookie"), header("authorization"));
+    let method = req.method().to_string();
+    let inbound = Inbound {
+        method: &method,
+        path: url.path(),
+        accept: accept.as_deref(),
+        cookie: cookie.as_deref(),
+        authorization: authorization.as_deref(),
+    };
+    let now = Date::now().as_millis() / 1000;
+
+    let admitted = match gateway::admit(config, &inbound, now) {
+        Ok(admitted) => admitted,
+        Err(denied) => {
+            audit.event = "deny";
+            audit.reason = Some(denied.reason.into());
+            audit.sub = denied.sub;
+            let location = denied
+                .path
+                .as_deref()
+                .map(|path| gateway::login_location(path, url.query()));
+            audit.path = denied.path;
+            return Err((denied.refusal, location));
+        }
+    };
+    audit.event = "allow";
+    audit.path = Some(admitted.path.clone());
+    audit.reason = admitted
+        .ignored
+        .map(|why| format!("public_route_ignored_token:{why}"));
+    if let Some(identity) = &admitted.identity {
+        audit.sub = Some(identity.claims().sub.clone());
+        audit.sid = Some(identity.claims().sid.clone());
+        audit.kid = Some(identity.kid().to_owned());
     }
-}
 
-/// The origin's URL with the incoming path appended to its own path prefix, and the incoming
-/// query.
-fn target_url(base: &Url, incoming: &Url) -> Url {
-    let mut target = base.clone();
-    let prefix = base.path().trim_end_matches('/');
-    target.set_path(&format!("{prefix}{}", incoming.path()));
-    target.set_query(incoming.query());
-    target.set_fragment(None);
-    target
-}
+    let assertion = admitted
+        .identity
+        .as_ref()
+        .map(|identity| gateway::assertion(config, identity.claims(), now));
+    let forwarded =
+        gateway::forward_headers(config, headers.entries(), &admitted, assertion.as_deref())
+            .map_err(|e| {
+                audit.event = "deny";
+                audit.reason = Some(format!("claim_not_representable:{}", e.0));
+                (Refusal::Forbidden, None)
+            })?;
+    let out_headers = Headers::new();
+    for (name, value) in &forwarded {
+        if name.eq_ignore_ascii_case("host") {
+            continue; // the target URL decides the Host
+        }
+        out_headers
+            .append(name, value)
+            .map_err(|e| internal(audit, format!("forward header {name}: {e}")))?;
+    }
 
-fn outgoing_request(req: &Request, target: &Url) -> Result<Request, EdgeError> {
-    let headers = req.headers().clone();
-    // The target URL decides the Host, not the name the client used for the edge.
-    headers.delete("host")?;
-    headers.set(FORWARDED_HEADER, "1")?;
+    let mut target = config.origin.as_deref().unwrap_or(DEMO_ORIGIN).to_owned();
+    target.push_str(&admitted.path);
+    if let Some(query) = url.query() {
+        target.push('?');
+        target.push_str(query);
+    }
     let mut init = RequestInit::new();
     init.with_method(req.method())
-        .with_headers(headers)
+        .with_headers(out_headers)
         .with_redirect(RequestRedirect::Manual)
         .with_body(req.inner().body().map(Into::into));
-    Ok(Request::new_with_init(target.as_str(), &init)?)
+    let outgoing = Request::new_with_init(&target, &init)
+        .map_err(|e| internal(audit, format!("build origin request: {e}")))?;
+
+    if config.origin.is_none() {
+        return demo_origin::answer(outgoing)
+            .await
+            .map_err(|e| internal(audit, format!("demo origin: {e}")));
+    }
+    let response = send_with_timeout(outgoing, config.origin_timeout_ms)
+        .await
+        .map_err(|(refusal, reason)| {
+            audit.event = "error";
+            audit.reason = Some(reason);
+            (refusal, None)
+        })?;
+    without_hop_by_hop(response).map_err(|e| internal(audit, format!("origin response: {e}")))
+}
+
+async fn send_with_timeout(
+    request: Request,
+    timeout_ms: u64,
+) -> Result<Response, (Refusal, String)> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(request);
+    let sending = std::pin::pin!(fetch.send_with_signal(&signal));
+    let timer = std::pin::pin!(Delay::from(Duration::from_millis(timeout_ms)));
+    match select(sending, timer).await {
+        Either::Left((Ok(response), _)) => Ok(response),
+        Either::Left((Err(e), _)) => Err((
+            Refusal::OriginUnavailable,
+            format!("origin_unreachable: {e}"),
+        )),
+        Either::Right(_) => {
+            controller.abort();
+            Err((
+                Refusal::OriginTimeout,
+                format!("origin_timeout_after_ms:{timeout_ms}"),
+            ))
+        }
+    }
+}
+
+/// The origin's response with its status, headers (less hop-by-hop ones) and streamed body.
+fn without_hop_by_hop(response: Response) -> worker::Result<Response> {
+    let status = response.status_code();
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        if !is_hop_by_hop(&name) {
+            headers.append(&name, &value)?;
+        }
+    }
+    let (_, body) = response.into_parts();
+    Ok(Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .body(body))
 }

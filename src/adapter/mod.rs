@@ -1,43 +1,86 @@
 //! The Cloudflare Workers adapter: the `fetch` entry point and a small router.
 //!
-//! Thin on purpose: the edge answers `/healthz` itself and hands everything else to
-//! [`forward`], which the gateway (issue 4) replaces. Every failure becomes an [`EdgeError`] and
-//! leaves through the one error→HTTP table in [`respond`].
+//! Thin on purpose: configuration comes from [`state`], every decision from the pure core
+//! (`crate::gateway`), every refusal leaves through [`respond`], and one audit line is
+//! logged per request.
 
 mod demo_origin;
 mod forward;
 mod respond;
+mod state;
 
-use worker::{event, Context, Env, Method, Request, Response};
+use crate::audit::AuditEvent;
+use crate::refusal::Refusal;
+use worker::{console_error, console_log, event, Context, Env, Method, Request, Response};
 
-use forward::Origin;
-use respond::EdgeError;
-
-/// The health check answered by the edge itself, never forwarded.
+/// The health check answered by the edge itself.
 const HEALTH_PATH: &str = "/healthz";
+/// The public keys, for origins verifying `X-Auth-Assertion`.
+const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    match route(req, &env).await {
-        Ok(response) => Ok(response),
-        Err(err) => respond::error(&err),
+    let mut audit = AuditEvent {
+        request_id: request_id(&req),
+        method: req.method().to_string(),
+        ip: req.headers().get("cf-connecting-ip").ok().flatten(),
+        country: req.cf().and_then(|cf| cf.country()),
+        ..AuditEvent::default()
+    };
+    let response = match state::get(&env) {
+        Err(config_error) => {
+            audit.event = "config_error";
+            audit.reason = Some(config_error.to_string());
+            respond::refusal(Refusal::Internal, &audit.request_id, None)
+        }
+        Ok(state) => route(req, state, &mut audit).await,
+    };
+    audit.status = response.status_code();
+    if audit.status >= 500 {
+        console_error!("{}", audit.to_line());
+    } else {
+        console_log!("{}", audit.to_line());
+    }
+    Ok(response)
+}
+
+async fn route(req: Request, state: &state::State, audit: &mut AuditEvent) -> Response {
+    let path = req.path();
+    match (req.method(), path.as_str()) {
+        (Method::Get | Method::Head, HEALTH_PATH) => {
+            audit.event = "health";
+            respond::json_text(
+                200,
+                &format!(
+                    r#"{{"status":"ok","version":"{}"}}"#,
+                    env!("CARGO_PKG_VERSION")
+                ),
+                "no-store",
+            )
+        }
+        (Method::Get | Method::Head, JWKS_PATH) => {
+            audit.event = "jwks";
+            respond::json_text(200, &state.jwks, "public, max-age=300")
+        }
+        (_, p) if p == "/auth" || p.starts_with("/auth/") => {
+            audit.event = "deny";
+            audit.reason = Some("unknown_auth_path".into());
+            respond::refusal(Refusal::NotFound, &audit.request_id, None)
+        }
+        _ => forward::handle(req, &state.config, audit).await,
     }
 }
 
-async fn route(req: Request, env: &Env) -> Result<Response, EdgeError> {
-    match (req.method(), req.path().as_str()) {
-        (Method::Get | Method::Head, HEALTH_PATH) => health(),
-        _ => {
-            let origin = Origin::from_env(env)?;
-            forward::forward(req, &origin).await
+/// The Cloudflare ray id when present, else 16 random hex digits.
+fn request_id(req: &Request) -> String {
+    if let Ok(Some(ray)) = req.headers().get("cf-ray") {
+        if !ray.is_empty() && ray.len() <= 64 && ray.bytes().all(|b| b.is_ascii_graphic()) {
+            return ray;
         }
     }
-}
-
-/// `GET /healthz`: 200 with the version of this build.
-fn health() -> Result<Response, EdgeError> {
-    respond::json(
-        200,
-        &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-    )
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return "unknown".into();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

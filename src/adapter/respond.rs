@@ -1,59 +1,49 @@
-//! The one place where an error becomes an HTTP response.
-//!
-//! Bodies are generic JSON and never say what exactly failed; the detail goes to the log.
+//! Responses the edge writes itself. Refusals go through the one error→HTTP table,
+//! [`crate::refusal::Refusal::http`]; bodies are generic JSON with the request id.
 
+use crate::refusal::Refusal;
 use serde::Serialize;
-use worker::{console_error, Response};
+use worker::{Headers, Response};
 
-/// Everything that can go wrong while the edge handles a request.
-#[derive(Debug)]
-pub enum EdgeError {
-    /// The worker's configuration is missing or invalid (500). The text is for the log only.
-    Config(String),
-    /// The origin could not be reached or did not answer (502).
-    OriginUnreachable(worker::Error),
-    /// Any other failure inside the edge (500).
-    Internal(worker::Error),
-}
-
-impl From<worker::Error> for EdgeError {
-    fn from(err: worker::Error) -> Self {
-        EdgeError::Internal(err)
-    }
-}
-
-/// Status, machine-readable code and human message for each error: the error→HTTP table.
-fn table(err: &EdgeError) -> (u16, &'static str, &'static str) {
-    match err {
-        EdgeError::Config(_) | EdgeError::Internal(_) => (
-            500,
-            "internal_error",
-            "The gateway could not handle this request.",
-        ),
-        EdgeError::OriginUnreachable(_) => (502, "bad_gateway", "The origin could not be reached."),
-    }
-}
-
-/// Logs `err` in full and answers with its generic JSON body and status.
-pub fn error(err: &EdgeError) -> worker::Result<Response> {
-    let (status, code, message) = table(err);
-    match err {
-        EdgeError::Config(detail) => console_error!("edgeauth: configuration error: {detail}"),
-        EdgeError::OriginUnreachable(cause) => {
-            console_error!("edgeauth: origin fetch failed: {cause}")
+/// The refusal's generic JSON response (302 with `Location` for the login redirect, 401 with
+/// `WWW-Authenticate`).
+pub fn refusal(refusal: Refusal, request_id: &str, location: Option<&str>) -> Response {
+    let (status, _, _) = refusal.http();
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    let _ = headers.set("cache-control", "no-store");
+    match refusal {
+        Refusal::Unauthenticated => {
+            let _ = headers.set("www-authenticate", "Bearer realm=\"edgeauth\"");
         }
-        EdgeError::Internal(cause) => console_error!("edgeauth: internal error: {cause}"),
+        Refusal::LoginRequired => {
+            let _ = headers.set("location", location.unwrap_or("/auth/login"));
+        }
+        Refusal::TooManyRequests => {
+            let _ = headers.set("retry-after", "60");
+        }
+        _ => {}
     }
-    json(
-        status,
-        &serde_json::json!({ "error": code, "message": message }),
-    )
-    .map_err(|_| worker::Error::RustError(format!("could not build the {status} response")))
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(refusal.body(request_id).into_bytes())
 }
 
-/// A JSON response with `status` that no cache keeps.
-pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response, EdgeError> {
+/// A JSON response with `status` and `cache-control`.
+pub fn json<T: Serialize>(status: u16, body: &T, cache_control: &str) -> worker::Result<Response> {
     let response = Response::from_json(body)?.with_status(status);
-    response.headers().set("cache-control", "no-store")?;
+    response.headers().set("cache-control", cache_control)?;
     Ok(response)
+}
+
+/// A pre-serialized JSON body.
+pub fn json_text(status: u16, body: &str, cache_control: &str) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    let _ = headers.set("cache-control", cache_control);
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.as_bytes().to_vec())
 }

@@ -35,7 +35,7 @@ enum Command {
     },
     /// Mint a session token (for tests and service tokens).
     Mint {
-        /// Private JWK file; `-` reads standard input.
+        /// Private JWK file (or a `.dev.vars` holding `SIGNING_KEY='…'`); `-` reads standard input.
         #[arg(long)]
         key: String,
         /// Issuer (`iss`).
@@ -151,7 +151,7 @@ fn run(command: Command) -> Result<(), Failure> {
             extra,
             now,
         } => {
-            let key = SigningKey::from_jwk(&read_input(&key)?)
+            let key = SigningKey::from_jwk(&signing_key_text(&read_input(&key)?))
                 .map_err(|e| usage(format!("{key}: {e}")))?;
             let now = now.unwrap_or_else(unix_now);
             let sid = match sid {
@@ -275,6 +275,14 @@ fn read_input(source: &str) -> Result<String, Failure> {
     } else {
         std::fs::read_to_string(source).map_err(|e| usage(format!("{source}: {e}")))
     }
+}
+
+/// A private JWK, or the `SIGNING_KEY='…'` line of a `.dev.vars` file (for local testing).
+fn signing_key_text(text: &str) -> String {
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("SIGNING_KEY="))
+        .map(|value| value.trim().trim_matches('\'').to_owned())
+        .unwrap_or_else(|| text.to_owned())
 }
 
 fn parse_extra_claims(pairs: &[String]) -> Result<Map<String, Value>, Failure> {

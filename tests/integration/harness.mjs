@@ -63,7 +63,8 @@ export function crateVersion() {
 /**
  * Starts the test origin: a node HTTP server on a free loopback port that answers every request
  * with JSON describing what it received (method, url, path, query, headers, body as base64).
- * `/respond?status=N&location=L` answers with that status (and Location) instead.
+ * `/respond?status=N&location=L` answers with that status (and Location) instead;
+ * `/slow?ms=N` answers after N milliseconds.
  * Every received request is also kept in `received`, in order.
  */
 export async function startOrigin() {
@@ -84,6 +85,15 @@ export async function startOrigin() {
       received.push(seen);
       const headers = { 'content-type': 'application/json', 'x-test-origin': '1' };
       let status = 200;
+      if (url.pathname === '/slow') {
+        // Answers after ?ms= milliseconds: for the edge's origin timeout.
+        const timer = setTimeout(() => {
+          res.writeHead(200, headers);
+          res.end(JSON.stringify(seen));
+        }, Number(url.searchParams.get('ms') ?? 0));
+        res.on('close', () => clearTimeout(timer));
+        return;
+      }
       if (url.pathname === '/respond') {
         status = Number(url.searchParams.get('status') ?? 200);
         const location = url.searchParams.get('location');
@@ -109,11 +119,11 @@ export async function startOrigin() {
   };
 }
 
-async function isReady(url) {
+async function isReady(url, readyStatus) {
   try {
     const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
     await response.arrayBuffer();
-    return response.status === 200;
+    return response.status === readyStatus;
   } catch {
     return false;
   }
@@ -131,9 +141,10 @@ function logTail(file, lines = 30) {
  * Starts `wrangler dev` on a free loopback port with the already built worker, `vars` given as
  * `--var NAME:VALUE` (overriding wrangler.toml), and its own local state directory. Resolves
  * once /healthz answers 200; rejects with the log's tail if wrangler exits or the bound passes.
- * Its output goes to target/logs/wrangler-<name>.log.
+ * Its output goes to target/logs/wrangler-<name>.log. A worker expected to be misconfigured
+ * passes `readyStatus: 500`: it is ready when /healthz answers that.
  */
-export async function startWorker({ name, vars = {} }) {
+export async function startWorker({ name, vars = {}, readyStatus = 200 }) {
   const port = await freePort();
   const inspectorPort = await freePort();
   const url = `http://${HOST}:${port}`;
@@ -197,7 +208,7 @@ export async function startWorker({ name, vars = {} }) {
   running.add(worker);
 
   const deadline = Date.now() + READY_BOUND_MS;
-  while (!(await isReady(url))) {
+  while (!(await isReady(url, readyStatus))) {
     if (exited) {
       await worker.stop();
       throw new Error(

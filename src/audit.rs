@@ -1,0 +1,68 @@
+//! One structured JSON log line per decision, for `wrangler tail` and log pipelines.
+//!
+//! It never holds a token, a password or a key: only ids, reasons and request metadata.
+
+use serde::Serialize;
+
+/// A decision record. Empty fields are omitted from the line.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditEvent {
+    /// What happened: `allow`, `deny`, `error`, `login`, `logout`, `renew`, `config_error`, …
+    pub event: &'static str,
+    /// Request id (the `cf-ray` when present), also in every error body.
+    pub request_id: String,
+    /// HTTP status sent to the client.
+    pub status: u16,
+    /// Why, for refusals and errors (e.g. `expired`, `missing_role`, `bad_path`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// The normalized path (or the raw one when it could not be normalized: never logged raw).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The user, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The session id, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The id of the key that signed the session, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// Client IP (`cf-connecting-ip`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Client country from `request.cf`, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl AuditEvent {
+    /// The record as one line of JSON.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"event":"log_error"}"#.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_without_empty_fields() {
+        let event = AuditEvent {
+            event: "deny",
+            request_id: "r1".into(),
+            status: 401,
+            reason: Some("expired".into()),
+            method: "GET".into(),
+            path: Some("/app".into()),
+            ..AuditEvent::default()
+        };
+        let line = event.to_line();
+        assert!(!line.contains('\n'));
+        assert!(!line.contains("sub"));
+        assert!(line.contains(r#""reason":"expired""#));
+    }
+}
