@@ -195,6 +195,15 @@ step_npm() {
   cp package-lock.json "$stamp"
 }
 
+# Debian's Chromium, driven by playwright-core in the browser tests. Playwright's own browser
+# download cannot work here; the tests launch /usr/bin/chromium instead.
+CHROMIUM_BIN=/usr/bin/chromium
+step_chromium() {
+  [ -x "$CHROMIUM_BIN" ] && return
+  apt_install chromium
+  [ -x "$CHROMIUM_BIN" ] || fail "chromium installed but $CHROMIUM_BIN is missing" "apt-get install -y --reinstall chromium"
+}
+
 step_python_packages() {
   [ -f "$PYTHON_REQUIREMENTS" ] || return 0
   local dir log
@@ -216,7 +225,7 @@ step_dev_key() {
   local log key
   log="$(log_file setup-dev-key)"
   say "setup: generating a dev-only signing key into .dev.vars (log: $log)"
-  key="$(cargo run --quiet --locked --release --bin edgeauth -- keygen 2>"$log")" ||
+  key="$(cargo run --quiet --locked --bin edgeauth -- keygen 2>"$log")" ||
     fail "generating the dev signing key with 'edgeauth keygen'" "see $log"
   case "$key" in
     \{*\}) ;;
@@ -248,6 +257,7 @@ case "${1:-all}" in
     step_wasm_std
     step_host_tools
     step_npm
+    step_chromium
     step_python_packages
     step_dev_key
     ;;

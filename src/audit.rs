@@ -36,6 +36,9 @@ pub struct AuditEvent {
     /// Client country from `request.cf`, when present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// Whether the session was renewed on this response.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub renewed: bool,
 }
 
 impl AuditEvent {

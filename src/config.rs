@@ -20,6 +20,25 @@ pub const DEFAULT_SESSION_TTL_SECS: u64 = 3600;
 /// Default time the origin has to answer, in milliseconds.
 pub const DEFAULT_ORIGIN_TIMEOUT_MS: u64 = 15_000;
 
+/// Default time the upstream user store has to answer, in milliseconds.
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 5_000;
+/// Default fraction of a session's lifetime after which it is renewed.
+pub const DEFAULT_RENEW_AFTER: f64 = 0.5;
+
+/// Which store authenticates logins (`USER_STORE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserStore {
+    /// Workers KV (`USERS` binding): `user:<name>` → a JSON record with a PBKDF2 PHC hash.
+    Kv,
+    /// An HTTP endpoint that answers `POST {username, password}` with 200 and the identity.
+    Upstream {
+        /// `UPSTREAM_AUTH_URL`.
+        url: String,
+        /// `UPSTREAM_TIMEOUT_MS`.
+        timeout_ms: u64,
+    },
+}
+
 /// Everything the gateway needs, validated.
 #[derive(Debug)]
 pub struct GatewayConfig {
@@ -43,6 +62,11 @@ pub struct GatewayConfig {
     pub forward_session_cookie: bool,
     /// Identity header names and the reserved-header rule.
     pub headers: IdentityHeaders,
+    /// Where logins are checked.
+    pub user_store: UserStore,
+    /// Renew a cookie session once this fraction of its lifetime has passed (`RENEW_AFTER`,
+    /// 0 to 1; 1 disables renewal).
+    pub renew_after: f64,
 }
 
 /// A configuration problem, precise enough to fix from the log. Never contains secret values.
@@ -179,6 +203,42 @@ impl GatewayConfig {
             }
         }
 
+        let user_store = match text("USER_STORE", "kv").as_str() {
+            "kv" => UserStore::Kv,
+            "upstream" => {
+                let url = get("UPSTREAM_AUTH_URL").ok_or_else(|| {
+                    ConfigError("USER_STORE is upstream but UPSTREAM_AUTH_URL is not set".into())
+                })?;
+                let url = url::Url::parse(&url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                    .ok_or_else(|| ConfigError("UPSTREAM_AUTH_URL is not an http(s) URL".into()))?;
+                let timeout_ms = number("UPSTREAM_TIMEOUT_MS", DEFAULT_UPSTREAM_TIMEOUT_MS)?;
+                if !(100..=60_000).contains(&timeout_ms) {
+                    return Err(ConfigError(
+                        "UPSTREAM_TIMEOUT_MS must be 100 to 60000".into(),
+                    ));
+                }
+                UserStore::Upstream {
+                    url: url.to_string(),
+                    timeout_ms,
+                }
+            }
+            other => {
+                return Err(ConfigError(format!(
+                    "USER_STORE: {other:?} is not \"kv\" or \"upstream\""
+                )))
+            }
+        };
+        let renew_after = match get("RENEW_AFTER") {
+            None => DEFAULT_RENEW_AFTER,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|f| (0.0..=1.0).contains(f))
+                .ok_or_else(|| ConfigError(format!("RENEW_AFTER: {v:?} is not between 0 and 1")))?,
+        };
+
         Ok(GatewayConfig {
             keys,
             session,
@@ -190,6 +250,8 @@ impl GatewayConfig {
             cookie_name,
             forward_session_cookie: flag("FORWARD_SESSION_COOKIE", false)?,
             headers,
+            user_store,
+            renew_after,
         })
     }
 

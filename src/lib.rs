@@ -21,6 +21,8 @@ pub mod headers;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
+pub mod login;
+pub mod login_page;
 pub mod password;
 pub mod path;
 pub mod refusal;

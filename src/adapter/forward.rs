@@ -5,9 +5,13 @@ use std::time::Duration;
 
 use crate::audit::AuditEvent;
 use crate::config::GatewayConfig;
+use crate::cookie;
+use crate::credentials::Source;
 use crate::gateway::{self, Inbound};
 use crate::headers::is_hop_by_hop;
+use crate::login;
 use crate::refusal::Refusal;
+use crate::token;
 use futures_util::future::{select, Either};
 use worker::{
     AbortController, Date, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
@@ -129,10 +133,41 @@ async fn decide_and_forward(
             audit.reason = Some(reason);
             (refusal, None)
         })?;
-    without_hop_by_hop(response).map_err(|e| internal(audit, format!("origin response: {e}")))
+    let response = without_hop_by_hop(response)
+        .map_err(|e| internal(audit, format!("origin response: {e}")))?;
+    renew_cookie(&response, config, &admitted, now, audit);
+    Ok(response)
 }
 
-async fn send_with_timeout(
+/// Sliding renewal: a cookie session past `RENEW_AFTER` of its lifetime gets a re-minted token
+/// (same `sid` and `auth_time`, new `iat`/`exp`, never past the maximum age) on the response.
+fn renew_cookie(
+    response: &Response,
+    config: &GatewayConfig,
+    admitted: &gateway::Admitted,
+    now: u64,
+    audit: &mut AuditEvent,
+) {
+    let (Some(identity), Some(Source::Cookie)) = (&admitted.identity, admitted.source) else {
+        return;
+    };
+    let Some(renewed) = login::renewal(
+        identity.claims(),
+        now,
+        config.renew_after,
+        config.session_ttl_secs,
+        config.session.max_session_age_secs,
+    ) else {
+        return;
+    };
+    let token = token::mint(&renewed, config.signing_key());
+    let value = cookie::set(&config.cookie_name, &token, renewed.exp.saturating_sub(now));
+    if response.headers().append("set-cookie", &value).is_ok() {
+        audit.renewed = true;
+    }
+}
+
+pub(super) async fn send_with_timeout(
     request: Request,
     timeout_ms: u64,
 ) -> Result<Response, (Refusal, String)> {

@@ -6,8 +6,10 @@
 
 mod demo_origin;
 mod forward;
+mod login;
 mod respond;
 mod state;
+mod webcrypto;
 
 use crate::audit::AuditEvent;
 use crate::refusal::Refusal;
@@ -33,7 +35,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             audit.reason = Some(config_error.to_string());
             respond::refusal(Refusal::Internal, &audit.request_id, None)
         }
-        Ok(state) => route(req, state, &mut audit).await,
+        Ok(state) => route(req, &env, state, &mut audit).await,
     };
     audit.status = response.status_code();
     if audit.status >= 500 {
@@ -44,7 +46,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     Ok(response)
 }
 
-async fn route(req: Request, state: &state::State, audit: &mut AuditEvent) -> Response {
+async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditEvent) -> Response {
     let path = req.path();
     match (req.method(), path.as_str()) {
         (Method::Get | Method::Head, HEALTH_PATH) => {
@@ -63,9 +65,7 @@ async fn route(req: Request, state: &state::State, audit: &mut AuditEvent) -> Re
             respond::json_text(200, &state.jwks, "public, max-age=300")
         }
         (_, p) if p == "/auth" || p.starts_with("/auth/") => {
-            audit.event = "deny";
-            audit.reason = Some("unknown_auth_path".into());
-            respond::refusal(Refusal::NotFound, &audit.request_id, None)
+            login::handle(req, env, &state.config, audit).await
         }
         _ => forward::handle(req, &state.config, audit).await,
     }

@@ -98,6 +98,30 @@ enum Command {
         /// The token; `-` or omitted reads standard input.
         token: Option<String>,
     },
+    /// Add or update a Workers KV user: reads the password from standard input and prints the
+    /// `wrangler kv key put` command that stores the record (or only the record).
+    AddUser {
+        /// The username (the session's `sub`).
+        username: String,
+        /// Roles, comma-separated.
+        #[arg(long, default_value = "", value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Store the user as disabled (refused at login).
+        #[arg(long)]
+        disabled: bool,
+        /// Print a command for the local `wrangler dev` store (`--local`).
+        #[arg(long)]
+        local: bool,
+        /// Print only the JSON record.
+        #[arg(long)]
+        record_only: bool,
+    },
     /// Hash a password read from standard input as a PHC string (PBKDF2-HMAC-SHA256).
     HashPassword {
         /// PBKDF2 iterations (10,000 to 100,000, the Workers limit).
@@ -216,24 +240,60 @@ fn run(command: Command) -> Result<(), Failure> {
                 }
             }
         }
+        Command::AddUser {
+            username,
+            roles,
+            name,
+            email,
+            disabled,
+            local,
+            record_only,
+        } => {
+            if !edgeauth::login::is_valid_username(&username) {
+                return Err(usage(format!(
+                    "username {username:?}: 1 to 128 visible ASCII characters, no comma"
+                )));
+            }
+            let roles: Vec<String> = roles.into_iter().filter(|r| !r.is_empty()).collect();
+            if let Some(bad) = roles.iter().find(|r| !edgeauth::login::is_valid_role(r)) {
+                return Err(usage(format!("role {bad:?}: visible ASCII, no comma")));
+            }
+            let password = read_password()?;
+            let salt: [u8; password::SALT_BYTES] = random()?;
+            let hash = password::native::hash(password.as_bytes(), &salt, password::ITERATIONS);
+            let mut record = serde_json::json!({
+                "password": hash.to_phc(),
+                "roles": roles,
+                "disabled": disabled,
+            });
+            if let Some(name) = name {
+                record["name"] = name.into();
+            }
+            if let Some(email) = email {
+                record["email"] = email.into();
+            }
+            let record = record.to_string();
+            // Never print a record the edge would refuse.
+            edgeauth::login::UserRecord::parse(&record).map_err(|e| usage(e.to_string()))?;
+            if record_only {
+                println!("{record}");
+            } else {
+                println!(
+                    "npx wrangler kv key put{} --binding USERS {} {}",
+                    if local { " --local" } else { "" },
+                    shell_quote(&edgeauth::login::user_key(&username)),
+                    shell_quote(&record)
+                );
+            }
+            Ok(())
+        }
         Command::HashPassword { iterations } => {
             if !(password::MIN_ITERATIONS..=password::MAX_ITERATIONS).contains(&iterations) {
                 return Err(usage(
                     "--iterations must be 10000 to 100000 (the Workers limit)",
                 ));
             }
-            if std::io::stdin().is_terminal() {
-                eprintln!("Type the password, then Enter:");
-            }
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| usage(format!("reading the password: {e}")))?;
-            let password = line.strip_suffix('\n').unwrap_or(&line);
-            let password = password.strip_suffix('\r').unwrap_or(password);
-            if password.is_empty() {
-                return Err(usage("empty password on standard input"));
-            }
+            let password = read_password()?;
             let salt: [u8; password::SALT_BYTES] = random()?;
             let hash = password::native::hash(password.as_bytes(), &salt, iterations);
             // Round-trip through the parser so we never print a hash the edge would refuse.
@@ -243,6 +303,28 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> Result<String, Failure> {
+    if std::io::stdin().is_terminal() {
+        eprintln!("Type the password, then Enter:");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| usage(format!("reading the password: {e}")))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err(usage("empty password on standard input"));
+    }
+    Ok(password.to_owned())
+}
+
+/// `text` as one POSIX shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 fn keygen() -> Result<(), Failure> {

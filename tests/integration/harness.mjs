@@ -187,6 +187,7 @@ export async function startWorker({ name, vars = {}, readyStatus = 200 }) {
     pid: child.pid,
     url,
     logFile,
+    persistTo,
     async stop() {
       if (!running.has(worker)) return;
       killGroup(child.pid, 'SIGTERM');
@@ -226,6 +227,26 @@ export async function startWorker({ name, vars = {}, readyStatus = 200 }) {
     await new Promise((resolve) => setTimeout(resolve, POLL_EVERY_MS));
   }
   return worker;
+}
+
+/**
+ * Writes `value` under `key` into `worker`'s local Workers KV binding (default `USERS`) with the
+ * real `wrangler kv key put --local`; a running `wrangler dev` sees it at once.
+ */
+export function kvPut(worker, key, value, binding = 'USERS') {
+  // Asynchronous on purpose: blocking the event loop here would leave idle keep-alive sockets
+  // that the server closed meanwhile looking alive to the next fetch.
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      WRANGLER,
+      ['kv', 'key', 'put', '--local', '--persist-to', worker.persistTo, '--binding', binding, key, value],
+      { cwd: ROOT, env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`wrangler kv key put ${key}: ${stderr}`))));
+  });
 }
 
 /** Stops every worker this process started; safe to call more than once. */
