@@ -9,6 +9,15 @@ OUT_WASM=build/index_bg.wasm
 OUT_JS=build/index.js
 INPUTS=(src Cargo.toml Cargo.lock rust-toolchain.toml scripts/build.sh)
 
+# The configuration is checked on every run, fresh bundle or not: wrangler runs this script when
+# `wrangler dev` or `wrangler deploy` starts, so a bad ACCESS_RULES or ORIGIN_URL stops it there
+# instead of answering 500 to every request.
+config_log="$(log_file check-config)"
+if ! cargo run --quiet --locked --bin edgeauth -- check-config wrangler.toml >"$config_log" 2>&1; then
+  tail -n 5 "$config_log" >&2
+  fail "wrangler.toml [vars] are not a valid edgeauth configuration" "fix the line above; full log: $config_log"
+fi
+
 if [ -f "$OUT_WASM" ] && [ -f "$OUT_JS" ] &&
   [ -z "$(find "${INPUTS[@]}" -newer "$OUT_WASM" -print -quit 2>/dev/null)" ] &&
   [ -z "$(find "${INPUTS[@]}" -newer "$OUT_JS" -print -quit 2>/dev/null)" ]; then

@@ -176,3 +176,22 @@ fn hash_password_output_verifies() {
         &parsed
     ));
 }
+
+#[test]
+fn check_config_accepts_the_shipped_config_and_refuses_conflicts_and_secrets() {
+    let shipped = format!("{}/wrangler.toml", env!("CARGO_MANIFEST_DIR"));
+    assert!(edgeauth(&["check-config", &shipped], "").status.success());
+    let conflicting = TempFile::new(
+        "conflict.toml",
+        r#"[vars]
+ACCESS_RULES = '[{"path": "/a/*", "access": "public"}, {"path": "/a/*", "roles": ["x"]}]'
+"#,
+    );
+    let out = edgeauth(&["check-config", conflicting.path()], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("conflicts"));
+    let secret_in_vars = TempFile::new("secret.toml", "[vars]\nSIGNING_KEY = 'x'\n");
+    let out = edgeauth(&["check-config", secret_in_vars.path()], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be a secret"));
+}

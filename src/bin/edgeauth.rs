@@ -122,6 +122,13 @@ enum Command {
         #[arg(long)]
         record_only: bool,
     },
+    /// Check the `[vars]` of a wrangler config the way the edge will at start (rules, origin,
+    /// headers, numbers), so mistakes stop the build instead of answering 500 at runtime.
+    CheckConfig {
+        /// The wrangler config file.
+        #[arg(default_value = "wrangler.toml")]
+        config: String,
+    },
     /// Hash a password read from standard input as a PHC string (PBKDF2-HMAC-SHA256).
     HashPassword {
         /// PBKDF2 iterations (10,000 to 100,000, the Workers limit).
@@ -287,6 +294,7 @@ fn run(command: Command) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::CheckConfig { config } => check_config(&config),
         Command::HashPassword { iterations } => {
             if !(password::MIN_ITERATIONS..=password::MAX_ITERATIONS).contains(&iterations) {
                 return Err(usage(
@@ -303,6 +311,36 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn check_config(path: &str) -> Result<(), Failure> {
+    let text = read_input(path)?;
+    let parsed: toml::Table =
+        toml::from_str(&text).map_err(|e| usage(format!("{path}: not TOML: {e}")))?;
+    let vars = match parsed.get("vars") {
+        None => toml::Table::new(),
+        Some(toml::Value::Table(vars)) => vars.clone(),
+        Some(_) => return Err(usage(format!("{path}: [vars] is not a table"))),
+    };
+    let mut strings = std::collections::HashMap::new();
+    for (name, value) in &vars {
+        if name == "SIGNING_KEY" {
+            return Err(usage(format!(
+                "{path}: SIGNING_KEY must be a secret (wrangler secret put / .dev.vars), never a [vars] entry"
+            )));
+        }
+        let toml::Value::String(value) = value else {
+            return Err(usage(format!("{path}: [vars] {name} must be a string")));
+        };
+        strings.insert(name.clone(), value.clone());
+    }
+    // The real key is a secret the build cannot see; a throwaway one lets everything else be checked.
+    let throwaway = SigningKey::generate().map_err(|e| usage(e.to_string()))?;
+    strings.insert("SIGNING_KEY".into(), throwaway.to_private_jwk().to_string());
+    edgeauth::config::GatewayConfig::from_lookup(|name| strings.get(name).cloned())
+        .map_err(|e| usage(format!("{path}: {e}")))?;
+    eprintln!("{path}: configuration is valid");
+    Ok(())
 }
 
 /// The first line of standard input, without its line ending.
