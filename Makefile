@@ -1,5 +1,5 @@
 # The README's commands. The logic lives in scripts/; each target is one script.
-.PHONY: help setup dev test build fmt lint
+.PHONY: help setup dev test build fmt lint bench
 
 help:
 	@echo "make dev    set up what is missing, build, run wrangler dev on 127.0.0.1:8787"
@@ -8,6 +8,7 @@ help:
 	@echo "make fmt    format the Rust code"
 	@echo "make lint   rustfmt check and clippy -D warnings, host and wasm32"
 	@echo "make setup  only the set-up steps (toolchain, host tools, npm, dev key)"
+	@echo "make bench  the comparative benchmark (workerd, native, end to end, bundle); a few minutes"
 
 setup:
 	@scripts/setup.sh
@@ -27,3 +28,6 @@ fmt:
 
 lint:
 	@scripts/lint.sh
+
+bench:
+	@scripts/bench.sh

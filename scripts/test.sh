@@ -25,6 +25,9 @@ cargo_counts="$(awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf 
 "$EDGEAUTH_ROOT/scripts/build.sh"
 phase_done build
 
+"$EDGEAUTH_ROOT/scripts/check_bundle.sh"
+phase_done deploy-dry-run
+
 say "test: integration tests under wrangler dev (node --test)"
 export_wrangler_env
 if [ -f "$PYTHON_REQUIREMENTS" ]; then

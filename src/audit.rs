@@ -42,6 +42,16 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// Whether this record is written, given `AUDIT_SAMPLE_ALLOWED` (`sample_allowed`, 0–1) and a
+    /// uniformly random `draw`. Only plain `allow` records are sampled: refusals, errors, logins,
+    /// logouts and renewals (`renewed`) are always written.
+    pub fn is_logged(&self, sample_allowed: f64, draw: u32) -> bool {
+        if self.event != "allow" || self.renewed || sample_allowed >= 1.0 {
+            return true;
+        }
+        f64::from(draw) < sample_allowed * 4_294_967_296.0
+    }
+
     /// The record as one line of JSON.
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| r#"{"event":"log_error"}"#.into())
@@ -67,5 +77,36 @@ mod tests {
         assert!(!line.contains('\n'));
         assert!(!line.contains("sub"));
         assert!(line.contains(r#""reason":"expired""#));
+    }
+
+    #[test]
+    fn only_plain_allows_are_sampled() {
+        let allow = AuditEvent {
+            event: "allow",
+            ..AuditEvent::default()
+        };
+        assert!(allow.is_logged(1.0, u32::MAX));
+        assert!(!allow.is_logged(0.0, 0));
+        assert!(allow.is_logged(0.5, u32::MAX / 2 - 1));
+        assert!(!allow.is_logged(0.5, u32::MAX / 2 + 2));
+        let renewed = AuditEvent {
+            renewed: true,
+            ..allow.clone()
+        };
+        assert!(renewed.is_logged(0.0, u32::MAX));
+        for event in [
+            "deny",
+            "error",
+            "login",
+            "login_failed",
+            "logout",
+            "config_error",
+        ] {
+            let record = AuditEvent {
+                event,
+                ..AuditEvent::default()
+            };
+            assert!(record.is_logged(0.0, u32::MAX), "{event}");
+        }
     }
 }

@@ -67,6 +67,12 @@ pub struct GatewayConfig {
     /// Renew a cookie session once this fraction of its lifetime has passed (`RENEW_AFTER`,
     /// 0 to 1; 1 disables renewal).
     pub renew_after: f64,
+    /// Entries of the per-isolate verified-session cache (`SESSION_CACHE_SIZE`, default 10,000;
+    /// 0 disables it).
+    pub session_cache_size: usize,
+    /// Fraction of plain `allow` decisions that are logged (`AUDIT_SAMPLE_ALLOWED`, 0–1, default
+    /// 1: all). Refusals, errors, logins, logouts and renewals are always logged.
+    pub audit_sample_allowed: f64,
 }
 
 /// A configuration problem, precise enough to fix from the log. Never contains secret values.
@@ -239,6 +245,29 @@ impl GatewayConfig {
                 .ok_or_else(|| ConfigError(format!("RENEW_AFTER: {v:?} is not between 0 and 1")))?,
         };
 
+        let audit_sample_allowed = match get("AUDIT_SAMPLE_ALLOWED") {
+            None => 1.0,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|f| (0.0..=1.0).contains(f))
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "AUDIT_SAMPLE_ALLOWED: {v:?} is not between 0 and 1"
+                    ))
+                })?,
+        };
+
+        let session_cache_size = number(
+            "SESSION_CACHE_SIZE",
+            crate::session_cache::DEFAULT_CAPACITY as u64,
+        )?;
+        if session_cache_size > 1_000_000 {
+            return Err(ConfigError(
+                "SESSION_CACHE_SIZE must be 0 to 1000000".into(),
+            ));
+        }
+
         Ok(GatewayConfig {
             keys,
             session,
@@ -252,6 +281,8 @@ impl GatewayConfig {
             headers,
             user_store,
             renew_after,
+            session_cache_size: session_cache_size as usize,
+            audit_sample_allowed,
         })
     }
 

@@ -5,6 +5,7 @@ use crate::claims::{Claims, VerifiedClaims};
 use crate::config::GatewayConfig;
 use crate::cookie;
 use crate::credentials::{self, Source};
+use crate::error::Error;
 use crate::headers::{self, UnrepresentableClaim};
 use crate::path;
 use crate::refusal::Refusal;
@@ -55,6 +56,20 @@ pub struct Denied {
 /// Decides a request at time `now`: normalize the path, find its rule, read and verify the
 /// session if the rule (or the client) brings one.
 pub fn admit(config: &GatewayConfig, inbound: &Inbound, now: u64) -> Result<Admitted, Denied> {
+    admit_with(config, inbound, |token| {
+        token::verify(token, &config.keys, &config.session, now)
+    })
+}
+
+/// [`admit`], with the session token verified by `verify` (called at most once, with the
+/// presented token) instead of [`token::verify`]: the adapter passes the verified-session cache
+/// ([`crate::session_cache`]), which must answer exactly as `token::verify` would.
+/// Rules and roles are checked here on every call, whatever `verify` is.
+pub fn admit_with(
+    config: &GatewayConfig,
+    inbound: &Inbound,
+    verify: impl FnOnce(&str) -> Result<VerifiedClaims, Error>,
+) -> Result<Admitted, Denied> {
     let deny = |refusal, reason, path: Option<&str>| Denied {
         refusal,
         reason,
@@ -67,9 +82,7 @@ pub fn admit(config: &GatewayConfig, inbound: &Inbound, now: u64) -> Result<Admi
     let presented =
         credentials::extract(inbound.cookie, inbound.authorization, &config.cookie_name)
             .map_err(|_| deny(Refusal::BadRequest, "ambiguous_credentials", Some(&path)))?;
-    let verified = presented.map(|(token, source)| {
-        token::verify(token, &config.keys, &config.session, now).map(|claims| (claims, source))
-    });
+    let verified = presented.map(|(token, source)| verify(token).map(|claims| (claims, source)));
 
     let unauthenticated = if is_navigation(inbound) {
         Refusal::LoginRequired

@@ -195,3 +195,64 @@ ACCESS_RULES = '[{"path": "/a/*", "access": "public"}, {"path": "/a/*", "roles":
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be a secret"));
 }
+
+#[test]
+fn key_rotation_steps_old_key_verifies_from_its_public_jwk_only() {
+    let old = stdout(&edgeauth(&["keygen"], ""));
+    let new = stdout(&edgeauth(&["keygen"], ""));
+    let old_file = TempFile::new("rotation-old.json", &old);
+    let new_file = TempFile::new("rotation-new.json", &new);
+    // Step 2: the retiring key's public JWK, for PREVIOUS_KEYS (also read from a .dev.vars).
+    let public = edgeauth(&["public-key", old_file.path()], "");
+    assert!(public.status.success());
+    let public_jwk = stdout(&public);
+    assert!(
+        !public_jwk.contains("\"d\""),
+        "public-key prints no private part"
+    );
+    let old_kid = edgeauth::SigningKey::from_jwk(&old)
+        .expect("key")
+        .kid()
+        .to_owned();
+    assert!(String::from_utf8_lossy(&public.stderr).contains(&old_kid));
+    let dev_vars = TempFile::new(
+        "rotation.dev.vars",
+        &format!("SIGNING_KEY='{}'\n", old.trim()),
+    );
+    assert_eq!(
+        stdout(&edgeauth(&["public-key", dev_vars.path()], "")),
+        public_jwk
+    );
+    let previous = TempFile::new("rotation-previous.json", &public_jwk);
+    // A session minted by the old key verifies against new signing key + previous public key,
+    // and not against the new key alone (after the old one is removed).
+    let token = stdout(&edgeauth(
+        &[
+            "mint",
+            "--key",
+            old_file.path(),
+            "--iss",
+            "i",
+            "--aud",
+            "a",
+            "--sub",
+            "alice",
+        ],
+        "",
+    ));
+    let verify = |keys: &[&str]| {
+        let mut args = vec!["verify", "--iss", "i", "--aud", "a"];
+        for key in keys {
+            args.extend(["--keys", key]);
+        }
+        args.push(token.trim());
+        edgeauth(&args, "").status.code()
+    };
+    assert_eq!(verify(&[new_file.path(), previous.path()]), Some(0));
+    assert_eq!(verify(&[new_file.path()]), Some(1));
+    // A public key is not a signing key.
+    assert_eq!(
+        edgeauth(&["public-key", previous.path()], "").status.code(),
+        Some(2)
+    );
+}

@@ -61,7 +61,19 @@ async fn decide_and_forward(
     };
     let now = Date::now().as_millis() / 1000;
 
-    let admitted = match gateway::admit(config, &inbound, now) {
+    // The verified-session cache stands in for `token::verify`; a hit also hands back the
+    // assertion minted at first sight (same claims, same `exp`), so it signs nothing either.
+    let mut cached_assertion = None;
+    let verified = super::state::with_session_cache(config.session_cache_size, |cache| {
+        gateway::admit_with(config, &inbound, |token| {
+            let session = cache.verify(token, &config.keys, &config.session, now, |claims| {
+                gateway::assertion(config, claims, now)
+            })?;
+            cached_assertion = Some(session.assertion);
+            Ok(session.verified)
+        })
+    });
+    let admitted = match verified {
         Ok(admitted) => admitted,
         Err(denied) => {
             audit.event = "deny";
@@ -86,10 +98,9 @@ async fn decide_and_forward(
         audit.kid = Some(identity.kid().to_owned());
     }
 
-    let assertion = admitted
-        .identity
-        .as_ref()
-        .map(|identity| gateway::assertion(config, identity.claims(), now));
+    let assertion = admitted.identity.as_ref().map(|identity| {
+        cached_assertion.unwrap_or_else(|| gateway::assertion(config, identity.claims(), now))
+    });
     let forwarded =
         gateway::forward_headers(config, headers.entries(), &admitted, assertion.as_deref())
             .map_err(|e| {

@@ -4,6 +4,8 @@
 //! (`crate::gateway`), every refusal leaves through [`respond`], and one audit line is
 //! logged per request.
 
+#[cfg(feature = "bench")]
+mod bench;
 mod demo_origin;
 mod forward;
 mod login;
@@ -29,15 +31,25 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         country: req.cf().and_then(|cf| cf.country()),
         ..AuditEvent::default()
     };
+    let mut sample_allowed = 1.0;
     let response = match state::get(&env) {
         Err(config_error) => {
             audit.event = "config_error";
             audit.reason = Some(config_error.to_string());
             respond::refusal(Refusal::Internal, &audit.request_id, None)
         }
-        Ok(state) => route(req, &env, state, &mut audit).await,
+        Ok(state) => {
+            sample_allowed = state.config.audit_sample_allowed;
+            route(req, &env, state, &mut audit).await
+        }
     };
     audit.status = response.status_code();
+    let mut draw = [0u8; 4];
+    // Without randomness the draw stays 0: the record is kept unless sampling is 0.
+    let _ = getrandom::fill(&mut draw);
+    if !audit.is_logged(sample_allowed, u32::from_le_bytes(draw)) {
+        return Ok(response);
+    }
     if audit.status >= 500 {
         console_error!("{}", audit.to_line());
     } else {
@@ -64,6 +76,8 @@ async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditE
             audit.event = "jwks";
             respond::json_text(200, &state.jwks, "public, max-age=300")
         }
+        #[cfg(feature = "bench")]
+        (Method::Post, bench::PATH) => bench::handle(req, &state.config).await,
         (_, p) if p == "/auth" || p.starts_with("/auth/") => {
             login::handle(req, env, &state.config, audit).await
         }

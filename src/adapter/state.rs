@@ -3,9 +3,11 @@
 //! A configuration error is kept too, so every request of the isolate answers 500 with the same
 //! log line instead of re-reading a broken configuration (and never passes anything through).
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use crate::config::{ConfigError, GatewayConfig};
+use crate::session_cache::SessionCache;
 use worker::Env;
 
 /// What every request of this isolate shares.
@@ -33,4 +35,18 @@ fn lookup(env: &Env, name: &str) -> Option<String> {
         .map(|v| v.to_string())
         .or_else(|_| env.secret(name).map(|s| s.to_string()))
         .ok()
+}
+
+thread_local! {
+    /// The isolate's verified-session cache (an isolate runs one request at a time per thread
+    /// of JavaScript, and the cache is only borrowed inside synchronous code).
+    static SESSION_CACHE: RefCell<Option<SessionCache>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the isolate's verified-session cache, created with `capacity` on first use.
+pub fn with_session_cache<R>(capacity: usize, f: impl FnOnce(&mut SessionCache) -> R) -> R {
+    SESSION_CACHE.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        f(cache.get_or_insert_with(|| SessionCache::new(capacity)))
+    })
 }

@@ -33,6 +33,12 @@ enum Command {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// Print the public JWK (one line) of a private JWK, or of the `SIGNING_KEY` in a `.dev.vars`:
+    /// what goes into `PREVIOUS_KEYS` when the key is retired, and its kid on stderr.
+    PublicKey {
+        /// Private JWK file (or `.dev.vars`); `-` reads standard input.
+        key: String,
+    },
     /// Mint a session token (for tests and service tokens).
     Mint {
         /// Private JWK file (or a `.dev.vars` holding `SIGNING_KEY='…'`); `-` reads standard input.
@@ -166,6 +172,13 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Jwks { keys } => {
             let keys = KeySet::verify_only(read_public_keys(&keys)?);
             println!("{}", keys.to_jwks());
+            Ok(())
+        }
+        Command::PublicKey { key } => {
+            let key = SigningKey::from_jwk(&signing_key_text(&read_input(&key)?))
+                .map_err(|e| usage(e.to_string()))?;
+            println!("{}", key.verifying_key().to_jwk());
+            eprintln!("kid: {}", key.kid());
             Ok(())
         }
         Command::Mint {

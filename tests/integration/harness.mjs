@@ -65,9 +65,10 @@ export function crateVersion() {
  * with JSON describing what it received (method, url, path, query, headers, body as base64).
  * `/respond?status=N&location=L` answers with that status (and Location) instead;
  * `/slow?ms=N` answers after N milliseconds.
- * Every received request is also kept in `received`, in order.
+ * Every received request is also kept in `received`, in order. `port` (default: a free one)
+ * lets a test stop the origin and start it again at the same address.
  */
-export async function startOrigin() {
+export async function startOrigin({ port: listenPort = 0 } = {}) {
   const received = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -105,7 +106,7 @@ export async function startOrigin() {
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, HOST, resolve);
+    server.listen(listenPort, HOST, resolve);
   });
   const { port } = server.address();
   return {
@@ -142,9 +143,10 @@ function logTail(file, lines = 30) {
  * `--var NAME:VALUE` (overriding wrangler.toml), and its own local state directory. Resolves
  * once /healthz answers 200; rejects with the log's tail if wrangler exits or the bound passes.
  * Its output goes to target/logs/wrangler-<name>.log. A worker expected to be misconfigured
- * passes `readyStatus: 500`: it is ready when /healthz answers that.
+ * passes `readyStatus: 500`: it is ready when /healthz answers that. `args` are extra arguments
+ * for `wrangler dev`, e.g. `['-c', 'tests/integration/some.toml']` for another configuration.
  */
-export async function startWorker({ name, vars = {}, readyStatus = 200 }) {
+export async function startWorker({ name, vars = {}, readyStatus = 200, args: extraArgs = [] }) {
   const port = await freePort();
   const inspectorPort = await freePort();
   const url = `http://${HOST}:${port}`;
@@ -160,6 +162,7 @@ export async function startWorker({ name, vars = {}, readyStatus = 200 }) {
     '--persist-to', persistTo,
     '--show-interactive-dev-session=false',
     ...Object.entries(vars).flatMap(([key, value]) => ['--var', `${key}:${value}`]),
+    ...extraArgs,
   ];
   const child = spawn(WRANGLER, args, {
     cwd: ROOT,
@@ -234,6 +237,16 @@ export async function startWorker({ name, vars = {}, readyStatus = 200 }) {
  * real `wrangler kv key put --local`; a running `wrangler dev` sees it at once.
  */
 export function kvPut(worker, key, value, binding = 'USERS') {
+  // One write at a time per worker: concurrent local writes can fail with a 500 from the store.
+  const previous = kvQueues.get(worker.persistTo) ?? Promise.resolve();
+  const next = previous.then(() => kvPutNow(worker, key, value, binding));
+  kvQueues.set(worker.persistTo, next.catch(() => {}));
+  return next;
+}
+
+const kvQueues = new Map();
+
+function kvPutNow(worker, key, value, binding) {
   // Asynchronous on purpose: blocking the event loop here would leave idle keep-alive sockets
   // that the server closed meanwhile looking alive to the next fetch.
   return new Promise((resolve, reject) => {

@@ -1,0 +1,183 @@
+// The measuring half of `make bench` (scripts/bench.sh prepares the builds, key, token and
+// native figures, then runs this). Starts one loopback origin and two `wrangler dev` workers
+// (edgeauth built with the `bench` feature; the plain JS comparison worker), measures, prints one
+// Markdown table and writes it to bench/results/latest.md. Every process is stopped by process
+// group (the integration harness), whatever happens. Every loop is bounded in count and time.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT, startOrigin, startWorker, stopAll } from '../tests/integration/harness.mjs';
+
+const BENCH = path.join(ROOT, 'target', 'bench');
+const env = process.env;
+const ROUNDS = Number(env.BENCH_ROUNDS || 3);
+const WRK_SECONDS = Number(env.BENCH_WRK_SECONDS || 8);
+const WRK_CONNECTIONS = Number(env.BENCH_CONNECTIONS || 8);
+const N_VERIFY = Number(env.BENCH_N_VERIFY || 2000);
+const N_HIT = Number(env.BENCH_N_HIT || 200000);
+
+const token = fs.readFileSync(path.join(BENCH, 'token.txt'), 'utf8').trim();
+const privateJwk = fs.readFileSync(path.join(BENCH, 'key.jwk'), 'utf8').trim();
+const { d: _secret, ...publicJwk } = JSON.parse(privateJwk);
+const native = JSON.parse(fs.readFileSync(path.join(BENCH, 'native.json'), 'utf8'));
+const bundle = JSON.parse(fs.readFileSync(path.join(BENCH, 'bundle.json'), 'utf8'));
+const ISSUER = 'edgeauth-bench';
+const AUDIENCE = 'edgeauth';
+
+// A token with one signature character changed: well-formed, refused at the signature.
+const sig = token.lastIndexOf('.') + 10;
+const badToken = token.slice(0, sig) + (token[sig] === 'A' ? 'B' : 'A') + token.slice(sig + 1);
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+async function perOp(base, route, n) {
+  const res = await fetch(`${base}${route}${route.includes('?') ? '&' : '?'}n=${n}`, {
+    method: 'POST',
+    body: token,
+    signal: AbortSignal.timeout(120_000),
+  });
+  const body = await res.json();
+  if (res.status !== 200 || body.ok !== body.n) {
+    throw new Error(`${route}: ${res.status} ${JSON.stringify(body)}`);
+  }
+  return body.us_per_op;
+}
+
+// Asynchronous on purpose: the origin runs in this process, so its event loop must stay free.
+const execFileAsync = promisify(execFile);
+
+async function wrk(url, headers, seconds = WRK_SECONDS) {
+  const args = ['-t', '2', '-c', String(WRK_CONNECTIONS), '-d', `${seconds}s`, '--latency'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  const { stdout: out } = await execFileAsync('wrk', [...args, url], {
+    timeout: (seconds + 30) * 1000,
+  });
+  const ms = (label) => {
+    const m = out.match(new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm'));
+    if (!m) throw new Error(`no ${label}% in wrk output:\n${out}`);
+    return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+  };
+  const rps = Number((out.match(/Requests\/sec:\s+([\d.]+)/) || [])[1]);
+  const non2xx = Number((out.match(/Non-2xx or 3xx responses:\s+(\d+)/) || [0, 0])[1]);
+  const total = Number((out.match(/(\d+) requests in/) || [0, 0])[1]);
+  return { rps, p50: ms('50'), p99: ms('99'), non2xx, total };
+}
+
+async function main() {
+  const origin = await startOrigin();
+  const [edge, js] = await Promise.all([
+    startWorker({
+      name: 'bench-edgeauth',
+      vars: { SIGNING_KEY: privateJwk, ISSUER, ORIGIN_URL: origin.url, ACCESS_RULES: '[]' },
+      args: ['-c', path.join(BENCH, 'edgeauth', 'wrangler.toml')],
+    }),
+    startWorker({
+      name: 'bench-js',
+      vars: { PUBLIC_JWK: JSON.stringify(publicJwk), ISSUER, AUDIENCE, ORIGIN_URL: origin.url },
+      args: ['-c', path.join(BENCH, 'js', 'wrangler.toml')],
+    }),
+  ]);
+
+  // 1. Verify cost per token inside workerd: warm up, then ROUNDS interleaved rounds; medians.
+  const ways = {
+    first: () => perOp(edge.url, '/__bench/verify?mode=first', N_VERIFY),
+    hit: () => perOp(edge.url, '/__bench/verify?mode=hit', N_HIT),
+    webcrypto: () => perOp(js.url, '/__bench/webcrypto', N_VERIFY),
+    jose: () => perOp(js.url, '/__bench/jose', N_VERIFY),
+  };
+  for (const way of Object.values(ways)) await way();
+  const samples = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, way] of Object.entries(ways)) samples[name].push(await way());
+  }
+  const us = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+
+  // 4. Cold start of edgeauth's production wasm: instantiate inside workerd (which compiles
+  // modules at load and forbids compiling at run time), compile in this process's V8 (the engine
+  // workerd embeds), each copy made unique by a custom section so no compile cache answers.
+  const instantiateMs = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    instantiateMs.push((await perOp(js.url, '/__bench/instantiate', 20)) / 1000);
+  }
+  const wasm = fs.readFileSync(path.join(ROOT, 'build', 'index_bg.wasm'));
+  const compileMs = [];
+  try {
+    for (let r = 0; r < 5; r++) {
+      const unique = Buffer.concat([wasm, Buffer.from([0, 6, 1, 0x78, r, 0, 0, 0])]);
+      const t0 = process.hrtime.bigint();
+      await WebAssembly.compile(unique);
+      compileMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  } catch (e) {
+    // Node 20's V8 predates the exception-handling opcodes wasm-bindgen now emits.
+    console.error(`bench: compile not measured in node ${process.version}: ${String(e).slice(0, 120)}`);
+  }
+  const coldMs = {
+    compile: compileMs.length ? median(compileMs) : NaN,
+    instantiate: median(instantiateMs),
+  };
+
+  // 3. End to end: same origin, same concurrency, bounded duration.
+  const cookie = (t) => ({ cookie: `__Host-edgeauth=${t}` });
+  await wrk(`${js.url}/app`, {}, 2); // warm-up
+  await wrk(`${edge.url}/app`, cookie(token), 2);
+  const e2e = {
+    pass: await wrk(`${js.url}/app`, {}),
+    valid: await wrk(`${edge.url}/app`, cookie(token)),
+    bad: await wrk(`${edge.url}/app`, { ...cookie(badToken), accept: 'application/json' }),
+  };
+  if (e2e.pass.non2xx || e2e.valid.non2xx) {
+    throw new Error(`unexpected refusals: ${JSON.stringify(e2e)}`);
+  }
+  if (e2e.bad.non2xx !== e2e.bad.total) throw new Error(`bad token admitted: ${JSON.stringify(e2e.bad)}`);
+
+  await stopAll();
+
+  const f1 = (x) => x.toFixed(1);
+  const f2 = (x) => x.toFixed(2);
+  const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+  const mark = (ok) => (ok ? 'met' : '**not met**');
+  const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.+)/) || [])[1];
+  const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const rows = [
+    `## edgeauth benchmark — ${when}`,
+    '',
+    `Machine: ${cpu || 'unknown CPU'}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; node ${process.version}; wrangler dev (local workerd). ` +
+      `Token: ${token.length} bytes, EdDSA. Medians of ${ROUNDS} rounds; loopback only; noisy shared machine: compare ratios.`,
+    '',
+    '| # | what | figure | ratio / target |',
+    '| --- | --- | --- | --- |',
+    `| 1a | verify in workerd: edgeauth first sight (ed25519-dalek in wasm, no cache) | ${f1(us.first)} µs/token | ${ratio(us.first, us.jose)} jose (target ≤ 1.00×: ${mark(us.first <= us.jose)}); ${ratio(us.first, us.webcrypto)} WebCrypto (target ≤ 1.15×: ${mark(us.first <= 1.15 * us.webcrypto)}) |`,
+    `| 1b | verify in workerd: edgeauth cache hit | ${f2(us.hit)} µs/token | ${ratio(us.hit, us.jose)} jose (target ≤ 0.05× and ≤ 5 µs: ${mark(us.hit <= 5 && us.hit <= 0.05 * us.jose)}) |`,
+    `| 1c | verify in workerd: WebCrypto \`Ed25519\` by hand (JS worker) | ${f1(us.webcrypto)} µs/token | |`,
+    `| 1d | verify in workerd: \`jose\` \`jwtVerify\`, key imported once (JS worker) | ${f1(us.jose)} µs/token | |`,
+    `| 2a | native mint (host, release) | ${Math.round(native.mint_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.mint_per_s)} µs each |`,
+    `| 2b | native verify (host, release) | ${Math.round(native.verify_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.verify_per_s)} µs each; workerd first sight is ${ratio(us.first, 1e6 / native.verify_per_s)} native |`,
+    `| 3a | end to end, pass-through JS worker → origin (${WRK_CONNECTIONS} connections, ${WRK_SECONDS} s) | ${Math.round(e2e.pass.rps)} req/s, p50 ${f2(e2e.pass.p50)} ms, p99 ${f2(e2e.pass.p99)} ms | baseline |`,
+    `| 3b | end to end, edgeauth, valid session cookie → origin | ${Math.round(e2e.valid.rps)} req/s, p50 ${f2(e2e.valid.p50)} ms, p99 ${f2(e2e.valid.p99)} ms | ${ratio(e2e.valid.rps, e2e.pass.rps)} req/s (target ≥ 0.95×: ${mark(e2e.valid.rps >= 0.95 * e2e.pass.rps)}); ${ratio(e2e.valid.p99, e2e.pass.p99)} p99 (target ≤ 1.10×: ${mark(e2e.valid.p99 <= 1.1 * e2e.pass.p99)}) |`,
+    `| 3c | end to end, edgeauth refusing a bad token (401, origin not called) | ${Math.round(e2e.bad.rps)} req/s, p50 ${f2(e2e.bad.p50)} ms, p99 ${f2(e2e.bad.p99)} ms | ${ratio(e2e.bad.rps, e2e.pass.rps)} req/s of 3a |`,
+    `| 4a | bundle: \`build/index_bg.wasm\` (production build) | ${bundle.raw.toLocaleString('en')} B raw, ${bundle.gzip.toLocaleString('en')} B gzip -9 | target ≤ 200,000 B gzip: ${mark(bundle.gzip <= 200_000)} |`,
+    `| 4b | cold start of that wasm: \`WebAssembly.compile\` (V8 of node ${process.version}) + \`instantiate\` (in workerd) | ${Number.isNaN(coldMs.compile) ? `instantiate ${f2(coldMs.instantiate)} ms` : `${f2(coldMs.compile + coldMs.instantiate)} ms`} | compile ${Number.isNaN(coldMs.compile) ? 'not measurable here (workerd compiles at load and forbids run-time compiles; node 20 cannot compile this wasm)' : `${f2(coldMs.compile)} ms`} + instantiate ${f2(coldMs.instantiate)} ms |`,
+    '',
+    'Reproduce: `make bench` (knobs: `BENCH_ROUNDS`, `BENCH_WRK_SECONDS`, `BENCH_CONNECTIONS`, `BENCH_N_VERIFY`, `BENCH_N_HIT`).',
+  ];
+  const table = rows.join('\n') + '\n';
+  fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.md'), table);
+  fs.writeFileSync(
+    path.join(ROOT, 'bench', 'results', 'latest.json'),
+    JSON.stringify({ when, us, coldMs, e2e, native, bundle }, null, 2),
+  );
+  process.stdout.write(table);
+}
+
+main().catch(async (e) => {
+  console.error(`bench: FAILED: ${e.stack || e}`);
+  await stopAll();
+  process.exit(1);
+});

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `make bench`: the comparative benchmark of issue 7. Sets up, builds the production bundle (its
+# size and cold start are measured) and a bench build (the same crate with the `bench` cargo
+# feature, which adds the timed verify route; built into target/bench/, never into build/),
+# measures native mint/verify, then runs bench/run.mjs: one loopback origin, edgeauth and a plain
+# JS comparison worker under `wrangler dev`, wrk for the end-to-end rows. Everything it starts is
+# stopped by process group. Prints one table and writes it to bench/results/latest.md.
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+BENCH_DIR=target/bench
+start=$SECONDS
+
+"$EDGEAUTH_ROOT/scripts/setup.sh"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  say "bench: installing wrk (Debian package)"
+  log="$(log_file apt-wrk)"
+  { apt-get update && apt-get install -y wrk; } >"$log" 2>&1 ||
+    fail "installing wrk" "apt-get install -y wrk (as root); log: $log"
+fi
+
+say "bench: production bundle"
+"$EDGEAUTH_ROOT/scripts/build.sh"
+mkdir -p "$BENCH_DIR/edgeauth" "$BENCH_DIR/js"
+printf '{"raw":%s,"gzip":%s}\n' "$(wc -c <build/index_bg.wasm)" "$(gzip -9c build/index_bg.wasm | wc -c)" \
+  >"$BENCH_DIR/bundle.json"
+
+say "bench: edgeauth with the bench route (cargo feature bench) into $BENCH_DIR/edgeauth/build"
+export_build_env
+log="$(log_file bench-build)"
+if ! "$WORKER_BUILD_BIN" --release --out-dir "$BENCH_DIR/edgeauth/build" . --features bench >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  fail "building the bench worker" "fix the error above; full log: $log"
+fi
+
+compat="$(awk -F'"' '/^compatibility_date/ { print $2; exit }' wrangler.toml)"
+cat >"$BENCH_DIR/edgeauth/wrangler.toml" <<EOF
+# Written by scripts/bench.sh: edgeauth built with the bench feature. Vars come from bench/run.mjs.
+name = "edgeauth-bench"
+main = "build/index.js"
+compatibility_date = "$compat"
+EOF
+cp bench/js-worker.mjs "$BENCH_DIR/js/worker.mjs"
+cp build/index_bg.wasm "$BENCH_DIR/js/edgeauth.wasm"
+cat >"$BENCH_DIR/js/wrangler.toml" <<EOF
+# Written by scripts/bench.sh: the plain JS comparison worker (bench/js-worker.mjs).
+name = "edgeauth-bench-js"
+main = "worker.mjs"
+compatibility_date = "$compat"
+EOF
+
+say "bench: key and token"
+cli=(cargo run --quiet --locked --release --bin edgeauth --)
+"${cli[@]}" keygen >"$BENCH_DIR/key.jwk" 2>/dev/null
+"${cli[@]}" mint --key "$BENCH_DIR/key.jwk" --iss edgeauth-bench --aud edgeauth --sub user-8c1f2a \
+  --roles user,billing:read,ops --name "Ada Lovelace" --email ada@example.com --ttl 3600 \
+  >"$BENCH_DIR/token.txt"
+
+say "bench: native mint/verify (cargo bench --bench token)"
+log="$(log_file bench-native)"
+cargo bench --quiet --locked --bench token >"$log" 2>&1 || fail "cargo bench --bench token" "see $log"
+awk '/native mint:/ { m = $3 } /native verify:/ { v = $3 } END { printf "{\"mint_per_s\":%s,\"verify_per_s\":%s}\n", m, v }' \
+  "$log" >"$BENCH_DIR/native.json"
+
+say "bench: workerd and end to end (bench/run.mjs)"
+export_wrangler_env
+node bench/run.mjs
+say "bench: done in $((SECONDS - start))s; table in bench/results/latest.md"

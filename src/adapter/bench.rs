@@ -1,0 +1,69 @@
+//! Bench-only route, compiled in only with the `bench` cargo feature (which only `make bench`
+//! passes, into its own output directory): no var, secret or request can turn it on in a
+//! production bundle, because the code is not there.
+//!
+//! `POST /__bench/verify?mode=first|hit&n=N` with the token in the body verifies it `N` times in
+//! this one request and answers `{"n","ms","us_per_op","ok"}`: `first` runs `token::verify`
+//! each time (what a request without a cache hit pays), `hit` asks a verified-session cache that
+//! already holds the token (what a repeat request pays instead).
+
+use crate::config::GatewayConfig;
+use crate::gateway;
+use crate::session_cache::SessionCache;
+use crate::token;
+use worker::{Date, Request, Response};
+
+use super::respond;
+
+/// Path of the bench route.
+pub const PATH: &str = "/__bench/verify";
+
+/// Runs the timed loop described in the module documentation.
+pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
+    let url = match req.url() {
+        Ok(url) => url,
+        Err(_) => return respond::json_text(400, r#"{"error":"url"}"#, "no-store"),
+    };
+    let (mut mode, mut n) = (String::from("first"), 1000u64);
+    for (name, value) in url.query_pairs() {
+        match name.as_ref() {
+            "mode" => mode = value.into_owned(),
+            "n" => n = value.parse().unwrap_or(1000).clamp(1, 10_000_000),
+            _ => {}
+        }
+    }
+    let token = req.text().await.unwrap_or_default();
+    let token = token.trim();
+    let now = Date::now().as_millis() / 1000;
+    let mut ok = 0u64;
+    let start = Date::now().as_millis();
+    match mode.as_str() {
+        "hit" => {
+            let mut cache = SessionCache::new(16);
+            let mint = |claims: &crate::claims::Claims| gateway::assertion(config, claims, now);
+            let _ = cache.verify(token, &config.keys, &config.session, now, mint);
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let answer = cache.verify(token, &config.keys, &config.session, now, mint);
+                ok += u64::from(std::hint::black_box(answer).is_ok());
+            }
+            return timed(n, Date::now().as_millis() - start, ok);
+        }
+        _ => {
+            for _ in 0..n {
+                let answer = token::verify(token, &config.keys, &config.session, now);
+                ok += u64::from(std::hint::black_box(answer).is_ok());
+            }
+        }
+    }
+    timed(n, Date::now().as_millis() - start, ok)
+}
+
+fn timed(n: u64, ms: u64, ok: u64) -> Response {
+    let us = ms as f64 * 1000.0 / n as f64;
+    respond::json_text(
+        200,
+        &format!(r#"{{"n":{n},"ms":{ms},"us_per_op":{us:.3},"ok":{ok}}}"#),
+        "no-store",
+    )
+}
