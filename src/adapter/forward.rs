@@ -48,7 +48,7 @@ async fn decide_and_forward(
         .url()
         .map_err(|e| internal(audit, format!("request url: {e}")))?;
     let headers = req.headers();
-    let header = |name: &str| headers.get(name).ok().flatten();
+    let header = |name| respond::header(&req, name);
     let (accept, cookie, authorization) =
         (header("accept"), header("cookie"), header("authorization"));
     let method = req.method().to_string();

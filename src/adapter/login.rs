@@ -22,8 +22,6 @@ const USERS: &str = "USERS";
 /// Rate Limiting bindings: attempts per client IP and per username.
 const IP_LIMIT: &str = "LOGIN_IP_LIMIT";
 const USER_LIMIT: &str = "LOGIN_USER_LIMIT";
-/// Seconds a limited client is told to wait (the limiters' period).
-const RETRY_AFTER_SECS: &str = "60";
 /// The page's security headers: nothing but our own files, never framed.
 const PAGE_CSP: &str =
     "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
@@ -62,11 +60,7 @@ pub async fn handle(
             audit.event = "deny";
         }
         audit.reason.get_or_insert_with(|| reason.to_owned());
-        let response = respond::refusal(refusal, &audit.request_id, None);
-        if refusal == Refusal::TooManyRequests {
-            let _ = response.headers().set("retry-after", RETRY_AFTER_SECS);
-        }
-        response
+        respond::refusal(refusal, &audit.request_id, None)
     })
 }
 
@@ -78,12 +72,7 @@ async fn login(
 ) -> Result<Response, Refused> {
     audit.event = "login";
     same_origin(req)?;
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|len| len.parse::<usize>().ok());
+    let declared = respond::header(req, "content-length").and_then(|len| len.parse::<usize>().ok());
     if declared.is_some_and(|len| len > login::MAX_LOGIN_BODY_BYTES) {
         return Err((Refusal::PayloadTooLarge, "body_too_large"));
     }
@@ -91,7 +80,7 @@ async fn login(
         .bytes()
         .await
         .map_err(|_| (Refusal::BadRequest, "body_unreadable"))?;
-    let content_type = req.headers().get("content-type").ok().flatten();
+    let content_type = respond::header(req, "content-type");
     let request = match LoginRequest::parse(content_type.as_deref(), &body) {
         Ok(request) => request,
         Err(LoginError::TooLarge) => return Err((Refusal::PayloadTooLarge, "body_too_large")),
@@ -289,12 +278,8 @@ fn logout(
 ) -> Result<Response, Refused> {
     audit.event = "logout";
     same_origin(req)?;
-    let wants_page = req
-        .headers()
-        .get("accept")
-        .ok()
-        .flatten()
-        .is_some_and(|accept| accept.contains("text/html"));
+    let wants_page =
+        respond::header(req, "accept").is_some_and(|accept| accept.contains("text/html"));
     let response = if wants_page {
         redirect("/auth/login")
     } else {
@@ -317,9 +302,8 @@ fn session(
     audit: &mut AuditEvent,
 ) -> Result<Response, Refused> {
     audit.event = "session";
-    let headers = req.headers();
-    let cookie_header = headers.get("cookie").ok().flatten();
-    let authorization = headers.get("authorization").ok().flatten();
+    let cookie_header = respond::header(req, "cookie");
+    let authorization = respond::header(req, "authorization");
     let presented = credentials::extract(
         cookie_header.as_deref(),
         authorization.as_deref(),
@@ -398,9 +382,8 @@ fn redirect(location: &str) -> Response {
 fn same_origin(req: &Request) -> Result<(), Refused> {
     let url = req.url().map_err(|_| (Refusal::BadRequest, "bad_url"))?;
     let expected = url.origin().ascii_serialization();
-    let headers = req.headers();
-    let origin = headers.get("origin").ok().flatten();
-    let site = headers.get("sec-fetch-site").ok().flatten();
+    let origin = respond::header(req, "origin");
+    let site = respond::header(req, "sec-fetch-site");
     if login::is_same_origin(origin.as_deref(), site.as_deref(), &expected) {
         Ok(())
     } else {

@@ -27,7 +27,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let mut audit = AuditEvent {
         request_id: request_id(&req),
         method: req.method().to_string(),
-        ip: req.headers().get("cf-connecting-ip").ok().flatten(),
+        ip: respond::header(&req, "cf-connecting-ip"),
         country: req.cf().and_then(|cf| cf.country()),
         ..AuditEvent::default()
     };
@@ -45,8 +45,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     };
     audit.status = response.status_code();
     let mut draw = [0u8; 4];
-    // Without randomness the draw stays 0: the record is kept unless sampling is 0.
-    let _ = getrandom::fill(&mut draw);
+    if sample_allowed < 1.0 {
+        // Without randomness the draw stays 0: the record is kept unless sampling is 0.
+        let _ = getrandom::fill(&mut draw);
+    }
     if !audit.is_logged(sample_allowed, u32::from_le_bytes(draw)) {
         return Ok(response);
     }
@@ -87,7 +89,7 @@ async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditE
 
 /// The Cloudflare ray id when present, else 16 random hex digits.
 fn request_id(req: &Request) -> String {
-    if let Ok(Some(ray)) = req.headers().get("cf-ray") {
+    if let Some(ray) = respond::header(req, "cf-ray") {
         if !ray.is_empty() && ray.len() <= 64 && ray.bytes().all(|b| b.is_ascii_graphic()) {
             return ray;
         }

@@ -3,7 +3,15 @@
 
 use crate::refusal::Refusal;
 use serde::Serialize;
-use worker::{Headers, Response};
+use worker::{Headers, Request, Response};
+
+/// Seconds a rate-limited client is told to wait (the login limiters' period).
+pub const RETRY_AFTER_SECS: &str = "60";
+
+/// A request header's value; an unreadable header counts as absent.
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
 
 /// The refusal's generic JSON response (302 with `Location` for the login redirect, 401 with
 /// `WWW-Authenticate`).
@@ -20,7 +28,7 @@ pub fn refusal(refusal: Refusal, request_id: &str, location: Option<&str>) -> Re
             let _ = headers.set("location", location.unwrap_or("/auth/login"));
         }
         Refusal::TooManyRequests => {
-            let _ = headers.set("retry-after", "60");
+            let _ = headers.set("retry-after", RETRY_AFTER_SECS);
         }
         _ => {}
     }

@@ -245,10 +245,18 @@ describe('logout and session', () => {
     await crossSite.arrayBuffer();
   });
 
-  test('GET /auth/session without a session is 401', async () => {
+  test('GET /auth/session without a session, or with a forged, expired or malformed one, is 401', async () => {
     const r = await request(`${edge.url}/auth/session`);
     assert.equal(r.status, 401);
     await r.arrayBuffer();
+    for (const name of ['signature_bit_flipped', 'kid_unknown', 'exp_past', 'alg_none_unsigned', 'segments_two']) {
+      const token = vectors.build(doc.cases.find((c) => c.name === name), now());
+      const refused = await request(`${edge.url}/auth/session`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(refused.status, 401, name);
+      const body = await refused.json();
+      assert.equal(body.error, 'unauthorized', name);
+      assert.equal(body.sub, undefined, `${name}: no claims leak`);
+    }
   });
 });
 
