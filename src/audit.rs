@@ -39,6 +39,13 @@ pub struct AuditEvent {
     /// Whether the session was renewed on this response.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub renewed: bool,
+    /// What this request revoked (`{"sid":…}` or `{"sub":…,"before":…}`), on `logout` and
+    /// `revoke` records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<serde_json::Value>,
+    /// The revocation document's revision after this request's write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
 }
 
 impl AuditEvent {
@@ -100,6 +107,7 @@ mod tests {
             "login",
             "login_failed",
             "logout",
+            "revoke",
             "config_error",
         ] {
             let record = AuditEvent {

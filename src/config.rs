@@ -73,6 +73,15 @@ pub struct GatewayConfig {
     /// Fraction of plain `allow` decisions that are logged (`AUDIT_SAMPLE_ALLOWED`, 0–1, default
     /// 1: all). Refusals, errors, logins, logouts and renewals are always logged.
     pub audit_sample_allowed: f64,
+    /// How often an isolate re-reads the revocation document (`REVOCATION_REFRESH_SECS`,
+    /// default 30; 0 re-reads on every request that carries a session).
+    pub revocation_refresh_secs: u64,
+    /// How long an isolate keeps using its last good copy when re-reading fails
+    /// (`REVOCATION_MAX_STALE_SECS`, default 300); past that, protected routes fail closed.
+    pub revocation_max_stale_secs: u64,
+    /// The role that may revoke sessions through `POST /auth/revoke` (`REVOKE_ROLE`,
+    /// default `admin`).
+    pub revoke_role: String,
 }
 
 /// A configuration problem, precise enough to fix from the log. Never contains secret values.
@@ -268,6 +277,22 @@ impl GatewayConfig {
             ));
         }
 
+        let revocation_refresh_secs = number(
+            "REVOCATION_REFRESH_SECS",
+            crate::revocation::DEFAULT_REFRESH_SECS,
+        )?;
+        let revocation_max_stale_secs = number(
+            "REVOCATION_MAX_STALE_SECS",
+            crate::revocation::DEFAULT_MAX_STALE_SECS,
+        )?;
+        if revocation_refresh_secs > 3600 || revocation_max_stale_secs > 86_400 {
+            return Err(ConfigError(
+                "REVOCATION_REFRESH_SECS must be 0 to 3600 and REVOCATION_MAX_STALE_SECS 0 to 86400"
+                    .into(),
+            ));
+        }
+        let revoke_role = text("REVOKE_ROLE", "admin");
+
         Ok(GatewayConfig {
             keys,
             session,
@@ -283,6 +308,9 @@ impl GatewayConfig {
             renew_after,
             session_cache_size: session_cache_size as usize,
             audit_sample_allowed,
+            revocation_refresh_secs,
+            revocation_max_stale_secs,
+            revoke_role,
         })
     }
 
@@ -343,6 +371,9 @@ mod tests {
         assert!(!config.forward_session_cookie);
         assert!(config.rules.is_empty());
         assert_eq!(config.keys.keys().len(), 1);
+        assert_eq!(config.revocation_refresh_secs, 30);
+        assert_eq!(config.revocation_max_stale_secs, 300);
+        assert_eq!(config.revoke_role, "admin");
     }
 
     #[test]
@@ -398,6 +429,20 @@ mod tests {
                     ("FORWARD_SESSION_COOKIE", "maybe"),
                 ],
                 "FORWARD_SESSION_COOKIE",
+            ),
+            (
+                vec![
+                    ("SIGNING_KEY", key.as_str()),
+                    ("REVOCATION_REFRESH_SECS", "soon"),
+                ],
+                "REVOCATION_REFRESH_SECS",
+            ),
+            (
+                vec![
+                    ("SIGNING_KEY", key.as_str()),
+                    ("REVOCATION_MAX_STALE_SECS", "100000"),
+                ],
+                "REVOCATION_MAX_STALE_SECS",
             ),
             (
                 vec![

@@ -29,6 +29,8 @@ pub enum Refusal {
     OriginUnavailable,
     /// The origin did not answer in time.
     OriginTimeout,
+    /// A store the edge must write to (the revocation document) is unavailable: nothing changed.
+    StoreUnavailable,
 }
 
 impl Refusal {
@@ -59,6 +61,11 @@ impl Refusal {
             Refusal::OriginTimeout => {
                 (504, "gateway_timeout", "The origin did not answer in time.")
             }
+            Refusal::StoreUnavailable => (
+                503,
+                "unavailable",
+                "The change could not be stored. Try again later.",
+            ),
         }
     }
 

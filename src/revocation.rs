@@ -177,6 +177,76 @@ impl RevocationList {
     }
 }
 
+/// One revocation, as `POST /auth/revoke` and `edgeauth revoke` take it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// One session, by `sid`.
+    Session {
+        /// The session id.
+        sid: String,
+    },
+    /// Every session of `sub` that began before `before`.
+    User {
+        /// The user id.
+        sub: String,
+        /// Cut-off (Unix seconds): sessions with `auth_time` before it are refused.
+        before: u64,
+    },
+}
+
+/// Longest `sid` or `sub` a revocation names (a token's are far shorter).
+pub const MAX_ID_BYTES: usize = 256;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevocationBody {
+    sid: Option<String>,
+    sub: Option<String>,
+    before: Option<u64>,
+}
+
+impl Revocation {
+    /// Parses a request body: `{"sid":"…"}`, or `{"sub":"…"}` with an optional `"before"`
+    /// (Unix seconds, default `now`; never in the future, so it cannot block later logins).
+    pub fn from_json(body: &[u8], now: u64) -> Result<Self, &'static str> {
+        let body: RevocationBody =
+            serde_json::from_slice(body).map_err(|_| "revocation_body_malformed")?;
+        let valid = |id: &str| !id.is_empty() && id.len() <= MAX_ID_BYTES;
+        match (body.sid, body.sub, body.before) {
+            (Some(sid), None, None) if valid(&sid) => Ok(Revocation::Session { sid }),
+            (None, Some(sub), before) if valid(&sub) => {
+                let before = before.unwrap_or(now);
+                if before > now {
+                    return Err("revocation_before_in_future");
+                }
+                Ok(Revocation::User { sub, before })
+            }
+            _ => Err("revocation_body_invalid"),
+        }
+    }
+
+    /// Adds this revocation to `list`. A session's `auth_time` is unknown here, but it began no
+    /// later than `now`, so its entry can be dropped once `now` is older than the maximum age.
+    pub fn apply(&self, list: &mut RevocationList, now: u64, max_session_age: u64, leeway: u64) {
+        match self {
+            Revocation::Session { sid } => {
+                list.revoke_session(sid, session_drop_after(now, max_session_age, leeway));
+            }
+            Revocation::User { sub, before } => {
+                list.revoke_user(sub, *before, max_session_age, leeway);
+            }
+        }
+    }
+
+    /// `{"sid":…}` or `{"sub":…,"before":…}`: what the audit log and responses show.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Revocation::Session { sid } => serde_json::json!({ "sid": sid }),
+            Revocation::User { sub, before } => serde_json::json!({ "sub": sub, "before": before }),
+        }
+    }
+}
+
 /// When a session of `auth_time` can no longer be valid anywhere: its revocation's `drop_after`.
 pub fn session_drop_after(auth_time: u64, max_session_age: u64, leeway: u64) -> u64 {
     auth_time
@@ -355,6 +425,68 @@ mod tests {
         // A successful read makes it usable again.
         copy.record_read(500, Some(RevocationList::empty()));
         assert!(copy.usable(500, 300).is_some());
+    }
+
+    #[test]
+    fn revocation_bodies_name_exactly_one_session_or_user() {
+        assert_eq!(
+            Revocation::from_json(br#"{"sid":"s1"}"#, 100),
+            Ok(Revocation::Session { sid: "s1".into() })
+        );
+        assert_eq!(
+            Revocation::from_json(br#"{"sub":"alice"}"#, 100),
+            Ok(Revocation::User {
+                sub: "alice".into(),
+                before: 100
+            })
+        );
+        assert_eq!(
+            Revocation::from_json(br#"{"sub":"alice","before":50}"#, 100),
+            Ok(Revocation::User {
+                sub: "alice".into(),
+                before: 50
+            })
+        );
+        assert_eq!(
+            Revocation::from_json(br#"{"sub":"alice","before":101}"#, 100),
+            Err("revocation_before_in_future")
+        );
+        let long = format!(r#"{{"sid":"{}"}}"#, "s".repeat(MAX_ID_BYTES + 1));
+        for bad in [
+            &b"{}"[..],
+            br#"{"sid":"s","sub":"u"}"#,
+            br#"{"sid":"s","before":1}"#,
+            br#"{"sid":""}"#,
+            br#"{"sub":""}"#,
+            br#"{"sid":"s","role":"x"}"#,
+            br#"{"sid":1}"#,
+            b"[]",
+            b"",
+            long.as_bytes(),
+        ] {
+            assert!(
+                Revocation::from_json(bad, 100).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn applied_revocations_last_until_no_matching_session_can_be_valid() {
+        let mut list = RevocationList::empty();
+        Revocation::Session { sid: "s1".into() }.apply(&mut list, 1000, 600, 30);
+        Revocation::User {
+            sub: "bob".into(),
+            before: 900,
+        }
+        .apply(&mut list, 1000, 600, 30);
+        assert_eq!(list.sessions["s1"], 1630);
+        assert_eq!(list.users["bob"].drop_after, 1530);
+        assert_eq!(list.check(&claims("x", "s1", 1000)), Err(Revoked::Session));
+        assert_eq!(list.check(&claims("bob", "s", 899)), Err(Revoked::User));
+        assert_eq!(list.prune(1630), 1, "the user entry outlived its sessions");
+        assert_eq!(list.prune(1631), 1);
     }
 
     #[test]

@@ -190,6 +190,10 @@ ACCESS_RULES = '[{"path": "/a/*", "access": "public"}, {"path": "/a/*", "roles":
     let out = edgeauth(&["check-config", conflicting.path()], "");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("conflicts"));
+    let no_revocations = TempFile::new("no-revocations.toml", "[vars]\nISSUER = 'x'\n");
+    let out = edgeauth(&["check-config", no_revocations.path()], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("REVOCATIONS"));
     let secret_in_vars = TempFile::new("secret.toml", "[vars]\nSIGNING_KEY = 'x'\n");
     let out = edgeauth(&["check-config", secret_in_vars.path()], "");
     assert_eq!(out.status.code(), Some(2));
@@ -255,4 +259,79 @@ fn key_rotation_steps_old_key_verifies_from_its_public_jwk_only() {
         edgeauth(&["public-key", previous.path()], "").status.code(),
         Some(2)
     );
+}
+
+#[test]
+fn revoke_adds_to_the_document_prunes_expired_entries_and_never_overwrites_a_corrupt_one() {
+    use edgeauth::revocation::RevocationList;
+    let config = TempFile::new(
+        "revoke.toml",
+        "[[kv_namespaces]]\nbinding = 'REVOCATIONS'\nid = 'x'\n[vars]\nMAX_SESSION_AGE_SECS = '1000'\nSESSION_TTL_SECS = '600'\nLEEWAY_SECS = '10'\n",
+    );
+    let revoke = |args: &[&str], stdin: &str| {
+        let mut all = vec!["revoke", "--config", config.path(), "--now", "5000"];
+        all.extend_from_slice(args);
+        edgeauth(&all, stdin)
+    };
+    let out = revoke(&["--sid", "s1"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = RevocationList::parse(stdout(&out).trim()).expect("a valid document");
+    assert_eq!(first.revision, 1);
+    assert_eq!(
+        first.sessions["s1"],
+        5000 + 1000 + 10,
+        "kept for the configured maximum age"
+    );
+
+    let stale = r#"{"format":1,"revision":7,"sessions":{"old":4999,"s1":6010},"users":{}}"#;
+    let out = revoke(
+        &["--user", "bob", "--before", "4000", "--document", "-"],
+        stale,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = RevocationList::parse(stdout(&out).trim()).expect("a valid document");
+    assert_eq!(second.revision, 8);
+    assert!(
+        !second.sessions.contains_key("old"),
+        "expired entries are dropped"
+    );
+    assert!(second.sessions.contains_key("s1"));
+    assert_eq!(second.users["bob"].before, 4000);
+
+    for (args, stdin, needle) in [
+        (
+            vec!["--sid", "x", "--document", "-"],
+            "not json",
+            "malformed",
+        ),
+        (
+            vec!["--user", "bob", "--before", "5001"],
+            "",
+            "before_in_future",
+        ),
+        (
+            vec!["--sid", "x", "--user", "bob"],
+            "",
+            "cannot be used with",
+        ),
+        (vec!["--before", "1"], "", "required"),
+        (vec!["--sid", "x", "--", "--remote"], "", "--wrangler"),
+    ] {
+        let out = revoke(&args, stdin);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stdout(&out).is_empty(), "{args:?}: nothing to store");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -14,7 +14,8 @@ use crate::refusal::Refusal;
 use crate::token;
 use futures_util::future::{select, Either};
 use worker::{
-    AbortController, Date, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
+    AbortController, Date, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect,
+    Response,
 };
 
 use super::{demo_origin, respond};
@@ -23,8 +24,13 @@ use super::{demo_origin, respond};
 const DEMO_ORIGIN: &str = "http://demo-origin.invalid";
 
 /// Decides `req` and either refuses it or forwards it and streams the origin's answer back.
-pub async fn handle(req: Request, config: &GatewayConfig, audit: &mut AuditEvent) -> Response {
-    match decide_and_forward(req, config, audit).await {
+pub async fn handle(
+    req: Request,
+    env: &Env,
+    config: &GatewayConfig,
+    audit: &mut AuditEvent,
+) -> Response {
+    match decide_and_forward(req, env, config, audit).await {
         Ok(response) => response,
         Err((refusal, location)) => {
             respond::refusal(refusal, &audit.request_id, location.as_deref())
@@ -36,6 +42,7 @@ type Refused = (Refusal, Option<String>);
 
 async fn decide_and_forward(
     req: Request,
+    env: &Env,
     config: &GatewayConfig,
     audit: &mut AuditEvent,
 ) -> Result<Response, Refused> {
@@ -73,7 +80,7 @@ async fn decide_and_forward(
             Ok(session.verified)
         })
     });
-    let admitted = match verified {
+    let mut admitted = match verified {
         Ok(admitted) => admitted,
         Err(denied) => {
             audit.event = "deny";
@@ -87,6 +94,39 @@ async fn decide_and_forward(
             return Err((denied.refusal, location));
         }
     };
+    // Revocation, on every verified session (cache hits included). A revoked session, or one
+    // that cannot be checked against a fresh enough list, counts as no session at all: a public
+    // route still passes, anonymously; a protected one is refused as if none had been sent.
+    if let Some(identity) = &admitted.identity {
+        if let Err(reason) = super::revocation::screen(env, config, identity.claims(), now).await {
+            audit.sub = Some(identity.claims().sub.clone());
+            audit.sid = Some(identity.claims().sid.clone());
+            let anonymous = Inbound {
+                cookie: None,
+                authorization: None,
+                ..inbound
+            };
+            match gateway::admit(config, &anonymous, now) {
+                Ok(public) => {
+                    cached_assertion = None;
+                    admitted = gateway::Admitted {
+                        ignored: Some(reason),
+                        ..public
+                    };
+                }
+                Err(denied) => {
+                    audit.event = "deny";
+                    audit.reason = Some(reason.into());
+                    let location = denied
+                        .path
+                        .as_deref()
+                        .map(|path| gateway::login_location(path, url.query()));
+                    audit.path = denied.path;
+                    return Err((denied.refusal, location));
+                }
+            }
+        }
+    }
     audit.event = "allow";
     audit.path = Some(admitted.path.clone());
     audit.reason = admitted

@@ -1,15 +1,16 @@
-//! `/auth/*`: the login page, login, logout and the current session. The decisions live in
+//! `/auth/*`: the login page, login, logout, revocation and the current session. The decisions live in
 //! the core (`crate::login`, `crate::login_page`); this file is the glue to Workers KV, Rate
 //! Limiting, static assets, WebCrypto and the upstream store.
 
 use crate::audit::AuditEvent;
-use crate::claims;
+use crate::claims::{self, VerifiedClaims};
 use crate::config::{GatewayConfig, UserStore};
 use crate::cookie;
-use crate::credentials;
+use crate::credentials::{self, Source};
 use crate::login::{self, Identity, LoginError, LoginKind, LoginRequest, UserRecord};
 use crate::login_page;
 use crate::refusal::Refusal;
+use crate::revocation::{self, Revocation};
 use crate::token;
 use worker::{Date, Env, Headers, Method, Request, RequestInit, Response};
 
@@ -17,6 +18,8 @@ use super::{forward, respond, webcrypto};
 
 /// The static-assets binding (`[assets]` in `wrangler.toml`, directory `www/`).
 const ASSETS: &str = "ASSETS";
+/// Largest `POST /auth/revoke` body accepted.
+const MAX_REVOKE_BODY_BYTES: usize = 1024;
 /// The Workers KV binding holding `user:<name>` records.
 const USERS: &str = "USERS";
 /// Rate Limiting bindings: attempts per client IP and per username.
@@ -48,9 +51,10 @@ pub async fn handle(
             asset(env, &path["/auth".len()..]).await
         }
         (Method::Post, "/auth/login") => login(&mut req, env, config, audit).await,
-        (Method::Post, "/auth/logout") => logout(&req, config, audit),
-        (Method::Get, "/auth/session") => session(&req, config, audit),
-        (_, "/auth/login" | "/auth/logout" | "/auth/session") => {
+        (Method::Post, "/auth/logout") => logout(&req, env, config, audit).await,
+        (Method::Post, "/auth/revoke") => revoke(&mut req, env, config, audit).await,
+        (Method::Get, "/auth/session") => session(&req, env, config, audit).await,
+        (_, "/auth/login" | "/auth/logout" | "/auth/revoke" | "/auth/session") => {
             Err((Refusal::MethodNotAllowed, "method_not_allowed"))
         }
         _ => Err((Refusal::NotFound, "unknown_auth_path")),
@@ -270,14 +274,43 @@ async fn limit(
     }
 }
 
-/// `POST /auth/logout`: clears the cookie; a browser goes back to the login page.
-fn logout(
+/// `POST /auth/logout`: revokes the presented session (its `sid`, everywhere, within the
+/// revocation delay) and clears the cookie; a browser goes back to the login page. If the
+/// revocation cannot be stored the cookie is still cleared, but the answer is 503: the token
+/// itself would stay valid until it expires.
+async fn logout(
     req: &Request,
+    env: &Env,
     config: &GatewayConfig,
     audit: &mut AuditEvent,
 ) -> Result<Response, Refused> {
     audit.event = "logout";
     same_origin(req)?;
+    let now = Date::now().as_millis() / 1000;
+    let clear = cookie::clear(&config.cookie_name);
+    // Only a session that verifies is revoked: a forged or expired one has nothing to end.
+    if let Ok((verified, _)) = presented_session(req, config, now) {
+        let claims = verified.claims();
+        record_session(audit, &verified);
+        let drop_after = revocation::session_drop_after(
+            claims.auth_time,
+            config.session.max_session_age_secs,
+            config.session.leeway_secs,
+        );
+        audit.revoked = Some(serde_json::json!({ "sid": claims.sid }));
+        let sid = claims.sid.clone();
+        match super::revocation::write(env, now, |list| list.revoke_session(&sid, drop_after)).await
+        {
+            Ok(revision) => audit.revision = Some(revision),
+            Err(e) => {
+                audit.event = "error";
+                audit.reason = Some(format!("revocation_write_failed: {e}"));
+                let response = respond::refusal(Refusal::StoreUnavailable, &audit.request_id, None);
+                let _ = response.headers().append("set-cookie", &clear);
+                return Ok(response);
+            }
+        }
+    }
     let wants_page =
         respond::header(req, "accept").is_some_and(|accept| accept.contains("text/html"));
     let response = if wants_page {
@@ -289,35 +322,118 @@ fn logout(
     };
     response
         .headers()
-        .append("set-cookie", &cookie::clear(&config.cookie_name))
+        .append("set-cookie", &clear)
         .map_err(|_| (Refusal::Internal, "set_cookie"))?;
     let _ = response.headers().set("cache-control", "no-store");
     Ok(response)
 }
 
+/// `POST /auth/revoke` with `{"sid":"…"}` (one session) or `{"sub":"…","before":…}` (every
+/// session of a user that began before `before`, default now). Needs a session holding
+/// `REVOKE_ROLE`; with a cookie session the request must also be same-origin.
+async fn revoke(
+    req: &mut Request,
+    env: &Env,
+    config: &GatewayConfig,
+    audit: &mut AuditEvent,
+) -> Result<Response, Refused> {
+    audit.event = "revoke";
+    let now = Date::now().as_millis() / 1000;
+    let (verified, source) = current_session(req, env, config, now).await?;
+    record_session(audit, &verified);
+    if source == Source::Cookie {
+        same_origin(req)?;
+    }
+    if !verified.claims().has_role(&config.revoke_role) {
+        return Err((Refusal::Forbidden, "missing_role"));
+    }
+    let declared = respond::header(req, "content-length").and_then(|len| len.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_REVOKE_BODY_BYTES) {
+        return Err((Refusal::PayloadTooLarge, "body_too_large"));
+    }
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| (Refusal::BadRequest, "body_unreadable"))?;
+    if body.len() > MAX_REVOKE_BODY_BYTES {
+        return Err((Refusal::PayloadTooLarge, "body_too_large"));
+    }
+    let revocation =
+        Revocation::from_json(&body, now).map_err(|reason| (Refusal::BadRequest, reason))?;
+    audit.revoked = Some(revocation.to_json());
+    let (max_age, leeway) = (
+        config.session.max_session_age_secs,
+        config.session.leeway_secs,
+    );
+    let revision = super::revocation::write(env, now, |list| {
+        revocation.apply(list, now, max_age, leeway)
+    })
+    .await
+    .map_err(|e| {
+        audit.reason = Some(format!("revocation_write_failed: {e}"));
+        (Refusal::StoreUnavailable, "revocation_write_failed")
+    })?;
+    audit.revision = Some(revision);
+    respond::json(
+        200,
+        &serde_json::json!({ "revoked": revocation.to_json(), "revision": revision }),
+        "no-store",
+    )
+    .map_err(|_| (Refusal::Internal, "response"))
+}
+
 /// `GET /auth/session`: the verified claims of the current session.
-fn session(
+async fn session(
     req: &Request,
+    env: &Env,
     config: &GatewayConfig,
     audit: &mut AuditEvent,
 ) -> Result<Response, Refused> {
     audit.event = "session";
+    let now = Date::now().as_millis() / 1000;
+    let (verified, _) = current_session(req, env, config, now).await?;
+    record_session(audit, &verified);
+    respond::json(200, verified.claims(), "no-store").map_err(|_| (Refusal::Internal, "response"))
+}
+
+/// The request's session: presented (cookie or bearer), verified, and not revoked.
+async fn current_session(
+    req: &Request,
+    env: &Env,
+    config: &GatewayConfig,
+    now: u64,
+) -> Result<(VerifiedClaims, Source), Refused> {
+    let (verified, source) = presented_session(req, config, now)?;
+    super::revocation::screen(env, config, verified.claims(), now)
+        .await
+        .map_err(|reason| (Refusal::Unauthenticated, reason))?;
+    Ok((verified, source))
+}
+
+/// The request's session, presented (cookie or bearer) and verified; revocation not checked.
+fn presented_session(
+    req: &Request,
+    config: &GatewayConfig,
+    now: u64,
+) -> Result<(VerifiedClaims, Source), Refused> {
     let cookie_header = respond::header(req, "cookie");
     let authorization = respond::header(req, "authorization");
-    let presented = credentials::extract(
+    let (token, source) = credentials::extract(
         cookie_header.as_deref(),
         authorization.as_deref(),
         &config.cookie_name,
     )
     .map_err(|_| (Refusal::BadRequest, "ambiguous_credentials"))?
     .ok_or((Refusal::Unauthenticated, "no_token"))?;
-    let now = Date::now().as_millis() / 1000;
-    let verified = token::verify(presented.0, &config.keys, &config.session, now)
+    let verified = token::verify(token, &config.keys, &config.session, now)
         .map_err(|e| (Refusal::Unauthenticated, e.code()))?;
+    Ok((verified, source))
+}
+
+fn record_session(audit: &mut AuditEvent, verified: &VerifiedClaims) {
     audit.sub = Some(verified.claims().sub.clone());
     audit.sid = Some(verified.claims().sid.clone());
     audit.kid = Some(verified.kid().to_owned());
-    respond::json(200, verified.claims(), "no-store").map_err(|_| (Refusal::Internal, "response"))
 }
 
 /// The login page (`www/login.html` from static assets), filled in.

@@ -10,6 +10,7 @@ mod demo_origin;
 mod forward;
 mod login;
 mod respond;
+mod revocation;
 mod state;
 mod webcrypto;
 
@@ -83,7 +84,7 @@ async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditE
         (_, p) if p == "/auth" || p.starts_with("/auth/") => {
             login::handle(req, env, &state.config, audit).await
         }
-        _ => forward::handle(req, &state.config, audit).await,
+        _ => forward::handle(req, env, &state.config, audit).await,
     }
 }
 

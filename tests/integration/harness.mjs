@@ -262,6 +262,20 @@ function kvPutNow(worker, key, value, binding) {
   });
 }
 
+/**
+ * Waits until `worker`'s log matches `pattern` (wrangler writes request logs asynchronously,
+ * after the response) and returns the log; rejects with its tail after `timeoutMs`.
+ */
+export async function waitForLog(worker, pattern, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const log = fs.readFileSync(worker.logFile, 'utf8');
+    if (pattern.test(log)) return log;
+    if (Date.now() > deadline) throw new Error(`log of ${worker.name} never matched ${pattern}:\n${logTail(worker.logFile)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Stops every worker this process started; safe to call more than once. */
 export async function stopAll() {
   await Promise.all([...running].map((worker) => worker.stop()));

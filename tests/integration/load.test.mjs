@@ -3,7 +3,8 @@
 // stops and fails (a bound, not a timed assertion).
 //
 // - Load: LOAD_REQUESTS requests at LOAD_CONCURRENCY, a deterministic mix of valid, expired,
-//   forged and missing tokens, wrong role, public routes with and without tokens. Every response
+//   forged, revoked (by sid and by user, through the REVOCATIONS document) and missing tokens,
+//   wrong role, public routes with and without tokens. Every response
 //   is checked against its expected status; the origin must have seen exactly the requests that
 //   were allowed, each with the right identity headers (or none, when anonymous).
 // - Origin down mid-run: 502 for what would be forwarded (refusals unchanged), then recovery when
@@ -11,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { startOrigin, startWorker, stopAll } from './harness.mjs';
+import { kvPut, startOrigin, startWorker, stopAll } from './harness.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
 
 const LOAD_REQUESTS = 10_000;
@@ -26,6 +27,8 @@ const RULES = JSON.stringify([
   { path: '/public/*', access: 'public' },
   { path: '/admin/*', roles: ['admin'] },
 ]);
+
+const REVOKED_SID = 'revoked-sid-0123456789';
 
 /** A token for `sub` with `roles`, signed by `sign` ('key': trusted, 'other_key': forged), at `at`. */
 function token({ sub = 'alice', roles = ['user'], sid = 'c2Vzc2lvbi1pZC0xMjM0NQ', sign = 'key', at = now() }) {
@@ -54,6 +57,13 @@ before(async () => {
       ORIGIN_TIMEOUT_MS: '5000',
     },
   });
+  // Before any session is checked, so the isolate's first read already has it.
+  await kvPut(edge, 'revocations', JSON.stringify({
+    format: 1,
+    revision: 1,
+    sessions: { [REVOKED_SID]: 4_000_000_000 },
+    users: { departed: { before: now(), drop_after: 4_000_000_000 } },
+  }), 'REVOCATIONS');
 });
 
 after(async () => {
@@ -72,6 +82,8 @@ function kinds() {
   const valid = users.map((u) => ({ ...u, token: token(u) }));
   const expired = token({ at: now() - 10_000 });
   const forged = token({ sign: 'other_key' });
+  const revokedSession = token({ sub: 'user3', sid: REVOKED_SID });
+  const departed = token({ sub: 'departed', sid: 'departed-session-0123', at: now() - 60 });
   const admin = valid.find((u) => u.roles.includes('admin'));
   const plain = valid.find((u) => !u.roles.includes('admin'));
   const bearer = (t) => ({ authorization: `Bearer ${t}` });
@@ -84,6 +96,10 @@ function kinds() {
     { name: 'expired-cookie', path: '/app/data', headers: cookie(expired), status: 401, identity: null },
     { name: 'forged', path: '/app/data', headers: bearer(forged), status: 401, identity: null },
     { name: 'forged-admin', path: '/admin/panel', headers: bearer(forged), status: 401, identity: null },
+    { name: 'revoked-session', path: '/app/data', headers: bearer(revokedSession), status: 401, identity: null },
+    { name: 'revoked-session-cookie', path: '/app/data', headers: cookie(revokedSession), status: 401, identity: null },
+    { name: 'revoked-user', path: '/app/data', headers: bearer(departed), status: 401, identity: null },
+    { name: 'public-revoked', path: '/public/page', headers: bearer(revokedSession), status: 200, identity: 'anonymous' },
     { name: 'missing', path: '/app/data', headers: {}, status: 401, identity: null },
     { name: 'garbage', path: '/app/data', headers: bearer('not.a.token'), status: 401, identity: null },
     { name: 'public-anonymous', path: '/public/page', headers: {}, status: 200, identity: 'anonymous' },

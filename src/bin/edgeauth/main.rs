@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 success, 1 refused (`verify`), 2 bad input or usage.
 
+mod revoke;
+
 use clap::{Parser, Subcommand};
 use edgeauth::password::{self, PasswordHash};
 use edgeauth::{claims, jwk, Claims, KeySet, SigningKey, Validation};
@@ -135,6 +137,38 @@ enum Command {
         #[arg(default_value = "wrangler.toml")]
         config: String,
     },
+    /// Revoke one session (`--sid`) or every session of a user begun before a time (`--user`,
+    /// `--before`, default now). Reads the revocation document, adds the entry, drops expired
+    /// entries and writes it back: with `--wrangler`, in the REVOCATIONS KV namespace through
+    /// `npx wrangler kv key get/put` (wrangler flags after `--`, e.g. `-- --remote`); otherwise
+    /// from `--document` (or an empty one) to standard output.
+    Revoke {
+        /// The session id (`sid`) to revoke.
+        #[arg(long, required_unless_present = "user", conflicts_with = "user")]
+        sid: Option<String>,
+        /// The user (`sub`) whose sessions to revoke.
+        #[arg(long)]
+        user: Option<String>,
+        /// With `--user`: revoke sessions that began before this time (Unix seconds).
+        #[arg(long, requires = "user")]
+        before: Option<u64>,
+        /// The current document: a file, or `-` for standard input (omitted: an empty one).
+        #[arg(long, conflicts_with = "wrangler")]
+        document: Option<String>,
+        /// Read and write the document in Workers KV with `npx wrangler`.
+        #[arg(long)]
+        wrangler: bool,
+        /// The wrangler config whose [vars] give MAX_SESSION_AGE_SECS and LEEWAY_SECS (how long
+        /// an entry must be kept). Missing file: the defaults.
+        #[arg(long, default_value = "wrangler.toml")]
+        config: String,
+        /// Pretend the time is this (Unix seconds).
+        #[arg(long)]
+        now: Option<u64>,
+        /// Extra flags for wrangler, after `--`.
+        #[arg(last = true)]
+        wrangler_flags: Vec<String>,
+    },
     /// Hash a password read from standard input as a PHC string (PBKDF2-HMAC-SHA256).
     HashPassword {
         /// PBKDF2 iterations (10,000 to 100,000, the Workers limit).
@@ -144,12 +178,12 @@ enum Command {
 }
 
 /// A failure with the exit code it deserves.
-struct Failure {
-    code: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
 }
 
-fn usage(message: impl Into<String>) -> Failure {
+pub(crate) fn usage(message: impl Into<String>) -> Failure {
     Failure {
         code: 2,
         message: message.into(),
@@ -308,6 +342,45 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::CheckConfig { config } => check_config(&config),
+        Command::Revoke {
+            sid,
+            user,
+            before,
+            document,
+            wrangler,
+            config,
+            now,
+            wrangler_flags,
+        } => {
+            let now = now.unwrap_or_else(unix_now);
+            let body = match (sid, user) {
+                (Some(sid), _) => serde_json::json!({ "sid": sid }),
+                (None, Some(sub)) => serde_json::json!({ "sub": sub, "before": before }),
+                (None, None) => return Err(usage("--sid or --user is required")),
+            };
+            let revocation =
+                edgeauth::revocation::Revocation::from_json(body.to_string().as_bytes(), now)
+                    .map_err(|reason| usage(format!("cannot revoke: {reason}")))?;
+            let session = if std::path::Path::new(&config).exists() {
+                load_config(&config)?.session
+            } else {
+                Validation::new("", "")
+            };
+            let store = if wrangler {
+                revoke::Store::Wrangler(wrangler_flags)
+            } else if !wrangler_flags.is_empty() {
+                return Err(usage("flags after -- are for wrangler: add --wrangler"));
+            } else {
+                revoke::Store::Document(document)
+            };
+            revoke::run(
+                &revocation,
+                &store,
+                now,
+                session.max_session_age_secs,
+                session.leeway_secs,
+            )
+        }
         Command::HashPassword { iterations } => {
             if !(password::MIN_ITERATIONS..=password::MAX_ITERATIONS).contains(&iterations) {
                 return Err(usage(
@@ -327,6 +400,31 @@ fn run(command: Command) -> Result<(), Failure> {
 }
 
 fn check_config(path: &str) -> Result<(), Failure> {
+    let text = read_input(path)?;
+    load_config(path)?;
+    // Without the revocation document's namespace every protected route would refuse every
+    // session (fail closed): say so at build time instead.
+    let parsed: toml::Table =
+        toml::from_str(&text).map_err(|e| usage(format!("{path}: not TOML: {e}")))?;
+    let has_revocations = parsed
+        .get("kv_namespaces")
+        .and_then(toml::Value::as_array)
+        .is_some_and(|spaces| {
+            spaces.iter().any(|space| {
+                space.get("binding").and_then(toml::Value::as_str) == Some("REVOCATIONS")
+            })
+        });
+    if !has_revocations {
+        return Err(usage(format!(
+            "{path}: no [[kv_namespaces]] binding \"REVOCATIONS\": every session would be refused on protected routes (see the README, Revocation)"
+        )));
+    }
+    eprintln!("{path}: configuration is valid");
+    Ok(())
+}
+
+/// The gateway configuration a wrangler config's [vars] give, with a throwaway signing key.
+fn load_config(path: &str) -> Result<edgeauth::config::GatewayConfig, Failure> {
     let text = read_input(path)?;
     let parsed: toml::Table =
         toml::from_str(&text).map_err(|e| usage(format!("{path}: not TOML: {e}")))?;
@@ -351,9 +449,7 @@ fn check_config(path: &str) -> Result<(), Failure> {
     let throwaway = SigningKey::generate().map_err(|e| usage(e.to_string()))?;
     strings.insert("SIGNING_KEY".into(), throwaway.to_private_jwk().to_string());
     edgeauth::config::GatewayConfig::from_lookup(|name| strings.get(name).cloned())
-        .map_err(|e| usage(format!("{path}: {e}")))?;
-    eprintln!("{path}: configuration is valid");
-    Ok(())
+        .map_err(|e| usage(format!("{path}: {e}")))
 }
 
 /// The first line of standard input, without its line ending.
@@ -398,7 +494,7 @@ fn read_public_keys(sources: &[String]) -> Result<Vec<edgeauth::VerifyingKey>, F
     Ok(keys)
 }
 
-fn read_input(source: &str) -> Result<String, Failure> {
+pub(crate) fn read_input(source: &str) -> Result<String, Failure> {
     if source == "-" {
         let mut text = String::new();
         std::io::stdin()
