@@ -4,6 +4,7 @@
 // request (REVOCATION_REFRESH_SECS=0), so no test waits for a refresh interval.
 // - strict (REVOCATION_MAX_STALE_SECS=0) and cold (same, never read a valid document);
 // - tolerant (REVOCATION_MAX_STALE_SECS=3600): keeps its last good copy when the document breaks;
+// - brief (REVOCATION_MAX_STALE_SECS=8): keeps it, then fails closed once the copy is too old;
 // - no-binding: a worker whose config lacks the REVOCATIONS binding fails closed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -21,6 +22,8 @@ const BIN = process.env.EDGEAUTH_BIN ?? path.join(ROOT, 'target', 'debug', 'edge
 const now = () => Math.floor(Date.now() / 1000);
 const request = (url, init = {}) => fetch(url, { signal: AbortSignal.timeout(15_000), redirect: 'manual', ...init });
 const FAR = 4_000_000_000;
+const BRIEF_STALE_SECS = 8;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A valid session for `sub`/`sid` with `roles`, begun `age` seconds ago. */
 function session({ sub = 'alice', sid = crypto.randomBytes(16).toString('base64url'), age = 60, roles = ['user'] } = {}) {
@@ -53,6 +56,7 @@ let strict;
 let cold;
 let tolerant;
 let unbound;
+let brief;
 
 before(async () => {
   origin = await startOrigin();
@@ -65,11 +69,12 @@ before(async () => {
     REVOCATION_REFRESH_SECS: '0',
     REVOCATION_MAX_STALE_SECS: String(maxStale),
   });
-  [strict, cold, tolerant, unbound] = await Promise.all([
+  [strict, cold, tolerant, unbound, brief] = await Promise.all([
     startWorker({ name: 'revocation-strict', vars: vars(0) }),
     startWorker({ name: 'revocation-cold', vars: vars(0) }),
     startWorker({ name: 'revocation-tolerant', vars: vars(3600) }),
     startWorker({ name: 'revocation-unbound', vars: vars(0), args: ['-c', 'tests/integration/wrangler.no-revocations.toml'] }),
+    startWorker({ name: 'revocation-brief', vars: vars(BRIEF_STALE_SECS) }),
   ]);
 });
 
@@ -213,6 +218,24 @@ describe('an unreadable document', () => {
     await kvPut(tolerant, 'revocations', 'not json', 'REVOCATIONS');
     assert.equal((await get(tolerant, '/app', session({ sid }))).status, 401, 'still revoked from the copy');
     assert.equal((await get(tolerant, '/app', session())).status, 200, 'others still pass on the copy');
+  });
+
+  test('past REVOCATION_MAX_STALE_SECS without a good read, protected routes fail closed', async () => {
+    const token = session();
+    await kvPut(brief, 'revocations', revocations(), 'REVOCATIONS');
+    const readAt = Date.now();
+    assert.equal((await get(brief, '/app', token)).status, 200, 'a good read');
+    await kvPut(brief, 'revocations', '{"format":99}', 'REVOCATIONS');
+    // Still inside the bound (writing through wrangler takes a second or two): the copy is used.
+    if (Date.now() - readAt < (BRIEF_STALE_SECS - 2) * 1000) {
+      assert.equal((await get(brief, '/app', token)).status, 200, 'the last good copy');
+    }
+    await sleep(Math.max(0, readAt + (BRIEF_STALE_SECS + 1.5) * 1000 - Date.now()));
+    const closed = await get(brief, '/app', token);
+    assert.equal(closed.status, 401, 'the copy is too old: fail closed');
+    assert.equal(closed.seen.length, 0);
+    assert.equal((await get(brief, '/public/x', token)).status, 200, 'public routes still pass, anonymously');
+    await waitForLog(brief, /"reason":"revocation_unavailable"/);
   });
 
   test('no REVOCATIONS binding: sessions are refused on protected routes, with a clear log', async () => {
