@@ -207,7 +207,9 @@ struct RevocationBody {
 
 impl Revocation {
     /// Parses a request body: `{"sid":"…"}`, or `{"sub":"…"}` with an optional `"before"`
-    /// (Unix seconds, default `now`; never in the future, so it cannot block later logins).
+    /// (Unix seconds). The default is `now + 1`, so every session begun up to and including the
+    /// current second is covered (times are whole seconds); a later value is refused, so a
+    /// revocation cannot block logins that come after it.
     pub fn from_json(body: &[u8], now: u64) -> Result<Self, &'static str> {
         let body: RevocationBody =
             serde_json::from_slice(body).map_err(|_| "revocation_body_malformed")?;
@@ -215,8 +217,9 @@ impl Revocation {
         match (body.sid, body.sub, body.before) {
             (Some(sid), None, None) if valid(&sid) => Ok(Revocation::Session { sid }),
             (None, Some(sub), before) if valid(&sub) => {
-                let before = before.unwrap_or(now);
-                if before > now {
+                let latest = now.saturating_add(1);
+                let before = before.unwrap_or(latest);
+                if before > latest {
                     return Err("revocation_before_in_future");
                 }
                 Ok(Revocation::User { sub, before })
@@ -437,8 +440,9 @@ mod tests {
             Revocation::from_json(br#"{"sub":"alice"}"#, 100),
             Ok(Revocation::User {
                 sub: "alice".into(),
-                before: 100
-            })
+                before: 101
+            }),
+            "a session begun this very second is covered"
         );
         assert_eq!(
             Revocation::from_json(br#"{"sub":"alice","before":50}"#, 100),
@@ -448,7 +452,7 @@ mod tests {
             })
         );
         assert_eq!(
-            Revocation::from_json(br#"{"sub":"alice","before":101}"#, 100),
+            Revocation::from_json(br#"{"sub":"alice","before":102}"#, 100),
             Err("revocation_before_in_future")
         );
         let long = format!(r#"{{"sid":"{}"}}"#, "s".repeat(MAX_ID_BYTES + 1));

@@ -313,7 +313,7 @@ fn revoke_adds_to_the_document_prunes_expired_entries_and_never_overwrites_a_cor
             "malformed",
         ),
         (
-            vec!["--user", "bob", "--before", "5001"],
+            vec!["--user", "bob", "--before", "5002"],
             "",
             "before_in_future",
         ),

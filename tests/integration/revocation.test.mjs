@@ -165,7 +165,13 @@ describe('logout and the admin endpoint', () => {
     const all = await call(strict, '/auth/revoke', admin, { method: 'POST', body: body({ sub: 'erin' }) });
     assert.equal(all.status, 200, all.text);
     assert.equal((await get(strict, '/app', victim)).status, 401);
-    assert.equal((await get(strict, '/app', session({ sub: 'erin', age: 0 }))).status, 200, 'a login at or after the cut-off works');
+    // The cut-off is the second after the revocation (whole seconds): a session begun in the
+    // revocation's second is revoked, one begun at the cut-off works.
+    const { before: cutOff } = JSON.parse(all.text).revoked;
+    assert.ok(cutOff > now() - 5 && cutOff <= now() + 1, `default cut-off ${cutOff}`);
+    while (now() < cutOff) await sleep(100);
+    assert.equal((await get(strict, '/app', session({ sub: 'erin', age: now() - cutOff }))).status, 200, 'a login at the cut-off works');
+    assert.equal((await get(strict, '/app', session({ sub: 'erin', age: now() - cutOff + 1 }))).status, 401, 'one begun just before it is revoked');
     await waitForLog(strict, /"event":"revoke"[^\n]*"sub":"root"[^\n]*"revoked":\{"before":\d+,"sub":"erin"\}/);
   });
 
