@@ -291,6 +291,12 @@ impl GatewayConfig {
                     .into(),
             ));
         }
+        if revocation_max_stale_secs < revocation_refresh_secs {
+            // A copy would go stale before the next read is due: every session refused between.
+            return Err(ConfigError(
+                "REVOCATION_MAX_STALE_SECS must be at least REVOCATION_REFRESH_SECS".into(),
+            ));
+        }
         let revoke_role = text("REVOKE_ROLE", "admin");
 
         Ok(GatewayConfig {
@@ -443,6 +449,13 @@ mod tests {
                     ("REVOCATION_MAX_STALE_SECS", "100000"),
                 ],
                 "REVOCATION_MAX_STALE_SECS",
+            ),
+            (
+                vec![
+                    ("SIGNING_KEY", key.as_str()),
+                    ("REVOCATION_MAX_STALE_SECS", "10"),
+                ],
+                "at least REVOCATION_REFRESH_SECS",
             ),
             (
                 vec![

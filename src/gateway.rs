@@ -34,7 +34,8 @@ pub struct Admitted {
     pub path: String,
     /// The verified session, if one was presented and valid.
     pub identity: Option<VerifiedClaims>,
-    /// Where the verified token came from.
+    /// Where the verified token came from (kept when the edge then ignores it as revoked, so it
+    /// is still not forwarded).
     pub source: Option<Source>,
     /// Why a presented token was ignored on a public route (for the log).
     pub ignored: Option<&'static str>,

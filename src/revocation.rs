@@ -2,8 +2,10 @@
 //! whose sessions from before a time are revoked (`sub` + `before`), plus the per-isolate rule
 //! for how long a copy of it may be trusted.
 //!
-//! Pure: no I/O, time comes in as `now` (Unix seconds). The Workers adapter stores the document
-//! as one Workers KV value and keeps a copy per isolate; everything it decides is here.
+//! Pure: no I/O, time comes in as `now` (Unix seconds). Everything the adapter decides is here.
+//! There, one Durable Object is the only writer (so concurrent revocations cannot overwrite each
+//! other: Workers KV has no compare-and-swap) and publishes the document as one Workers KV value,
+//! which every isolate reads at most every `REVOCATION_REFRESH_SECS` into a [`RevocationCopy`].
 //!
 //! Document (JSON):
 //!
@@ -30,9 +32,17 @@ pub const DEFAULT_REFRESH_SECS: u64 = 30;
 /// Default for `REVOCATION_MAX_STALE_SECS`: how long a copy that could not be refreshed is used
 /// before protected routes fail closed.
 pub const DEFAULT_MAX_STALE_SECS: u64 = 300;
-/// A document larger than this is refused as corrupt (KV values may be far larger; ours should
-/// never be, since expired entries are pruned).
+/// A document larger than this is refused as corrupt, and never written (KV values may be far
+/// larger; ours should never be, since expired entries are pruned).
 pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+/// How long a Workers KV location may keep serving an older value after a write elsewhere.
+pub const KV_PROPAGATION_SECS: u64 = 60;
+/// Least time between two reads while an isolate has no usable copy: a failing store is retried
+/// about once a second, not on every request.
+pub const RETRY_SECS: u64 = 1;
+/// A read that has not finished after this long is considered abandoned (its request was
+/// cancelled) and another may start.
+pub const READ_ABANDONED_SECS: u64 = 10;
 
 /// A revocation of every session of one user that began (`auth_time`) before `before`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,10 +180,48 @@ impl RevocationList {
         before - self.sessions.len() - self.users.len()
     }
 
-    /// Prune, bump the revision: what every writer does before storing the document.
+    /// Prune, bump the revision: what the writer does before storing the document.
     pub fn prepare_write(&mut self, now: u64) {
         self.prune(now);
         self.revision = self.revision.saturating_add(1);
+    }
+
+    /// Adds every entry of `delta` (a later cut-off or drop time wins; nothing is removed).
+    pub fn merge(&mut self, delta: &RevocationList) {
+        for (sid, drop_after) in &delta.sessions {
+            self.revoke_session(sid, *drop_after);
+        }
+        for (sub, user) in &delta.users {
+            let entry = self
+                .users
+                .entry(sub.clone())
+                .or_insert_with(|| user.clone());
+            entry.before = entry.before.max(user.before);
+            entry.drop_after = entry.drop_after.max(user.drop_after);
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.sessions.len() + self.users.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// When the next entry can be dropped, if any: the writer prunes then.
+    pub fn next_expiry(&self) -> Option<u64> {
+        let sessions = self.sessions.values().copied();
+        let users = self.users.values().map(|user| user.drop_after);
+        sessions.chain(users).min().map(|at| at.saturating_add(1))
+    }
+
+    /// The document as stored, or `None` if it would be over [`MAX_DOCUMENT_BYTES`] (readers
+    /// would refuse it: the write must be refused instead).
+    pub fn to_stored_json(&self) -> Option<String> {
+        Some(self.to_json()).filter(|text| text.len() <= MAX_DOCUMENT_BYTES)
     }
 }
 
@@ -250,6 +298,41 @@ impl Revocation {
     }
 }
 
+/// The longest a stored revocation can take to reach every isolate, with the default refresh and
+/// staleness settings given: an isolate re-reads after `refresh_secs`, or keeps an old copy up to
+/// `max_stale_secs` when reads fail, and KV may serve the previous value for
+/// [`KV_PROPAGATION_SECS`].
+pub fn max_propagation_secs(refresh_secs: u64, max_stale_secs: u64) -> u64 {
+    refresh_secs
+        .max(max_stale_secs)
+        .saturating_add(KV_PROPAGATION_SECS)
+}
+
+/// How long a logout's `sid` entry must be kept: until the presented token has expired, and any
+/// renewal of the same session minted before every isolate knew of the revocation (at most
+/// `propagation_secs` from `now`, each at most `ttl` long) has too; never past the session's
+/// maximum age. Much shorter than [`session_drop_after`], so frequent logouts keep the document
+/// small.
+pub fn logout_drop_after(
+    claims: &Claims,
+    now: u64,
+    ttl: u64,
+    propagation_secs: u64,
+    max_session_age: u64,
+    leeway: u64,
+) -> u64 {
+    let latest_renewal = now.saturating_add(propagation_secs).saturating_add(ttl);
+    claims
+        .exp
+        .max(latest_renewal)
+        .saturating_add(leeway)
+        .min(session_drop_after(
+            claims.auth_time,
+            max_session_age,
+            leeway,
+        ))
+}
+
 /// When a session of `auth_time` can no longer be valid anywhere: its revocation's `drop_after`.
 pub fn session_drop_after(auth_time: u64, max_session_age: u64, leeway: u64) -> u64 {
     auth_time
@@ -257,47 +340,88 @@ pub fn session_drop_after(auth_time: u64, max_session_age: u64, leeway: u64) -> 
         .saturating_add(leeway)
 }
 
-/// What an isolate may do with its copy of the document at `now`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Freshness {
-    /// The copy is recent enough: use it, no read.
-    Fresh,
-    /// Time to re-read; the copy (if any) may be used if the read fails.
-    Refresh,
+/// What a request should do about the isolate's copy at `now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Check the session against the copy (or fail closed if there is no usable one).
+    Check,
+    /// Read the document first (this request does it; others wait for it or use the copy).
+    Read,
+    /// Another request of this isolate is reading and there is no usable copy: wait for it.
+    Wait,
 }
 
-/// An isolate's copy of the document and when it last read it successfully.
+/// An isolate's copy of the document and the state of its reads.
 #[derive(Clone, Debug, Default)]
 pub struct RevocationCopy {
-    /// The last document read successfully, and when (Unix seconds).
-    pub copy: Option<(RevocationList, u64)>,
-    /// When a read was last attempted, successful or not.
-    pub last_attempt: Option<u64>,
+    /// The newest document held, and when it was last confirmed by a read or a write.
+    copy: Option<(RevocationList, u64)>,
+    /// When a read was last started.
+    last_attempt: Option<u64>,
+    /// When the read in flight, if any, started.
+    reading_since: Option<u64>,
 }
 
 impl RevocationCopy {
-    /// Whether a read is due: never attempted, or the last attempt is `refresh_secs` old.
-    pub fn freshness(&self, now: u64, refresh_secs: u64) -> Freshness {
+    /// The next step for a request at `now`. Reads happen every `refresh_secs` while the copy is
+    /// usable, every [`RETRY_SECS`] while it is not, and never two at once.
+    pub fn next_step(&self, now: u64, refresh_secs: u64, max_stale_secs: u64) -> Step {
+        let usable = self.usable(now, max_stale_secs).is_some();
+        let reading = self
+            .reading_since
+            .is_some_and(|since| now < since.saturating_add(READ_ABANDONED_SECS));
+        if reading {
+            return if usable { Step::Check } else { Step::Wait };
+        }
+        let interval = if usable {
+            refresh_secs
+        } else {
+            refresh_secs.min(RETRY_SECS)
+        };
         match self.last_attempt {
-            Some(at) if now < at.saturating_add(refresh_secs) => Freshness::Fresh,
-            _ => Freshness::Refresh,
+            Some(at) if now < at.saturating_add(interval) => Step::Check,
+            _ => Step::Read,
         }
     }
 
-    /// Records a read: `Some(list)` on success (a missing value is an empty list), `None` on
-    /// failure (KV error, corrupt document): the previous copy is kept as it was.
-    pub fn record_read(&mut self, now: u64, result: Option<RevocationList>) {
+    /// Marks a read as started at `now`.
+    pub fn begin_read(&mut self, now: u64) {
         self.last_attempt = Some(now);
+        self.reading_since = Some(now);
+    }
+
+    /// Records a read that started at `started`: `Some(list)` on success (a missing value is an
+    /// empty list), `None` on failure (KV error, corrupt document: the copy is kept as it was).
+    pub fn record_read(&mut self, started: u64, now: u64, result: Option<RevocationList>) {
+        if self.reading_since == Some(started) {
+            self.reading_since = None;
+        }
         if let Some(list) = result {
-            self.copy = Some((list, now));
+            self.install(list, now);
         }
     }
 
-    /// The copy to check against, or `None` if there is none or it is older than
-    /// `max_stale_secs` (then protected routes must fail closed).
+    /// Records the document this isolate's own write produced: it applies here at once.
+    pub fn record_written(&mut self, now: u64, list: RevocationList) {
+        self.install(list, now);
+    }
+
+    /// Revisions only grow (one writer), so an older revision is KV still serving a previous
+    /// value after a newer one was seen: the newer copy is kept, and counts as confirmed.
+    fn install(&mut self, list: RevocationList, now: u64) {
+        match &mut self.copy {
+            Some((held, confirmed)) if held.revision > list.revision => *confirmed = now,
+            _ => self.copy = Some((list, now)),
+        }
+    }
+
+    /// The copy to check against, or `None` if there is none or it was last confirmed more than
+    /// `max_stale_secs` ago (then protected routes must fail closed).
     pub fn usable(&self, now: u64, max_stale_secs: u64) -> Option<&RevocationList> {
         match &self.copy {
-            Some((list, read_at)) if now <= read_at.saturating_add(max_stale_secs) => Some(list),
+            Some((list, confirmed)) if now <= confirmed.saturating_add(max_stale_secs) => {
+                Some(list)
+            }
             _ => None,
         }
     }
@@ -412,85 +536,125 @@ mod tests {
         );
     }
 
+    fn listed(revision: u64, sid: &str) -> RevocationList {
+        let mut list = RevocationList::empty();
+        list.revision = revision;
+        list.revoke_session(sid, 10_000);
+        list
+    }
+
     #[test]
     fn copies_refresh_on_schedule_and_go_unusable_when_too_stale() {
         let mut copy = RevocationCopy::default();
-        assert_eq!(copy.freshness(0, 30), Freshness::Refresh);
+        assert_eq!(copy.next_step(0, 30, 300), Step::Read);
         assert_eq!(copy.usable(0, 300), None, "no copy yet: fail closed");
-        copy.record_read(100, Some(RevocationList::empty()));
-        assert_eq!(copy.freshness(129, 30), Freshness::Fresh);
-        assert_eq!(copy.freshness(130, 30), Freshness::Refresh);
+        copy.begin_read(100);
+        copy.record_read(100, 100, Some(RevocationList::empty()));
+        assert_eq!(copy.next_step(129, 30, 300), Step::Check);
+        assert_eq!(copy.next_step(130, 30, 300), Step::Read);
         // A failed read keeps the old copy, and waits a full interval before the next attempt.
-        copy.record_read(130, None);
-        assert_eq!(copy.freshness(131, 30), Freshness::Fresh);
+        copy.begin_read(130);
+        copy.record_read(130, 130, None);
+        assert_eq!(copy.next_step(131, 30, 300), Step::Check);
         assert!(copy.usable(400, 300).is_some());
         assert_eq!(copy.usable(401, 300), None);
+        // Without a usable copy a read is retried every RETRY_SECS, not every refresh interval.
+        copy.begin_read(401);
+        copy.record_read(401, 401, None);
+        assert_eq!(copy.next_step(401, 30, 300), Step::Check);
+        assert_eq!(copy.next_step(401 + RETRY_SECS, 30, 300), Step::Read);
         // A successful read makes it usable again.
-        copy.record_read(500, Some(RevocationList::empty()));
+        copy.begin_read(500);
+        copy.record_read(500, 500, Some(RevocationList::empty()));
         assert!(copy.usable(500, 300).is_some());
     }
 
     #[test]
-    fn revocation_bodies_name_exactly_one_session_or_user() {
+    fn one_read_at_a_time_and_requests_without_a_copy_wait_for_it() {
+        let mut copy = RevocationCopy::default();
+        copy.begin_read(100);
         assert_eq!(
-            Revocation::from_json(br#"{"sid":"s1"}"#, 100),
-            Ok(Revocation::Session { sid: "s1".into() })
+            copy.next_step(100, 0, 0),
+            Step::Wait,
+            "cold: wait, never refuse early"
         );
+        copy.record_read(100, 100, Some(RevocationList::empty()));
+        assert_eq!(copy.next_step(100, 30, 300), Step::Check);
+        copy.begin_read(130);
         assert_eq!(
-            Revocation::from_json(br#"{"sub":"alice"}"#, 100),
-            Ok(Revocation::User {
-                sub: "alice".into(),
-                before: 101
-            }),
-            "a session begun this very second is covered"
+            copy.next_step(131, 30, 300),
+            Step::Check,
+            "a usable copy is used while the next read is in flight"
         );
-        assert_eq!(
-            Revocation::from_json(br#"{"sub":"alice","before":50}"#, 100),
-            Ok(Revocation::User {
-                sub: "alice".into(),
-                before: 50
-            })
-        );
-        assert_eq!(
-            Revocation::from_json(br#"{"sub":"alice","before":102}"#, 100),
-            Err("revocation_before_in_future")
-        );
-        let long = format!(r#"{{"sid":"{}"}}"#, "s".repeat(MAX_ID_BYTES + 1));
-        for bad in [
-            &b"{}"[..],
-            br#"{"sid":"s","sub":"u"}"#,
-            br#"{"sid":"s","before":1}"#,
-            br#"{"sid":""}"#,
-            br#"{"sub":""}"#,
-            br#"{"sid":"s","role":"x"}"#,
-            br#"{"sid":1}"#,
-            b"[]",
-            b"",
-            long.as_bytes(),
-        ] {
-            assert!(
-                Revocation::from_json(bad, 100).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        // A read whose request vanished does not block reads forever.
+        assert_eq!(copy.next_step(160, 30, 300), Step::Read);
+        let mut cold = RevocationCopy::default();
+        cold.begin_read(0);
+        assert_eq!(cold.next_step(READ_ABANDONED_SECS - 1, 30, 300), Step::Wait);
+        assert_eq!(cold.next_step(READ_ABANDONED_SECS, 30, 300), Step::Read);
     }
 
     #[test]
-    fn applied_revocations_last_until_no_matching_session_can_be_valid() {
+    fn an_older_revision_never_replaces_a_newer_copy() {
+        let mut copy = RevocationCopy::default();
+        copy.record_written(100, listed(5, "mine"));
+        copy.begin_read(110);
+        // KV still serves revision 4 at this location: the copy keeps the isolate's own write.
+        copy.record_read(110, 110, Some(listed(4, "other")));
+        let held = copy.usable(110, 0).expect("confirmed at 110");
+        assert!(held.sessions.contains_key("mine"));
+        assert_eq!(held.revision, 5);
+        copy.record_read(110, 120, Some(listed(6, "newer")));
+        assert!(copy
+            .usable(120, 0)
+            .expect("usable")
+            .sessions
+            .contains_key("newer"));
+    }
+
+    #[test]
+    fn merge_keeps_every_entry_and_the_later_times() {
         let mut list = RevocationList::empty();
-        Revocation::Session { sid: "s1".into() }.apply(&mut list, 1000, 600, 30);
-        Revocation::User {
-            sub: "bob".into(),
-            before: 900,
+        list.revoke_session("a", 100);
+        list.revoke_user("u", 50, 10, 0);
+        let mut delta = RevocationList::empty();
+        delta.revoke_session("a", 90);
+        delta.revoke_session("b", 200);
+        delta.revoke_user("u", 70, 10, 0);
+        list.merge(&delta);
+        assert_eq!(list.sessions["a"], 100);
+        assert_eq!(list.sessions["b"], 200);
+        assert_eq!(list.users["u"].before, 70);
+        assert_eq!(list.len(), 3);
+        assert_eq!(list.next_expiry(), Some(81));
+        assert_eq!(RevocationList::empty().next_expiry(), None);
+    }
+
+    #[test]
+    fn a_document_readers_would_refuse_is_never_produced() {
+        let mut list = RevocationList::empty();
+        assert!(list.to_stored_json().is_some());
+        let sid = "s".repeat(MAX_ID_BYTES);
+        for i in 0..(MAX_DOCUMENT_BYTES / MAX_ID_BYTES + 1) {
+            list.revoke_session(&format!("{sid}{i}"), 1);
         }
-        .apply(&mut list, 1000, 600, 30);
-        assert_eq!(list.sessions["s1"], 1630);
-        assert_eq!(list.users["bob"].drop_after, 1530);
-        assert_eq!(list.check(&claims("x", "s1", 1000)), Err(Revoked::Session));
-        assert_eq!(list.check(&claims("bob", "s", 899)), Err(Revoked::User));
-        assert_eq!(list.prune(1630), 1, "the user entry outlived its sessions");
-        assert_eq!(list.prune(1631), 1);
+        assert!(list.to_stored_json().is_none());
+    }
+
+    #[test]
+    fn logout_entries_outlive_every_renewal_minted_before_propagation_only() {
+        let session = claims("alice", "s", 1_000);
+        // exp 4600 (auth_time + 3600); logged out at 2000; ttl 3600; propagation 360; leeway 30.
+        assert_eq!(
+            logout_drop_after(&session, 2_000, 3_600, 360, 604_800, 30),
+            2_000 + 360 + 3_600 + 30
+        );
+        // Never past the maximum session age.
+        assert_eq!(
+            logout_drop_after(&session, 2_000, 3_600, 360, 2_000, 30),
+            1_000 + 2_000 + 30
+        );
+        assert_eq!(max_propagation_secs(30, 300), 360);
     }
 
     #[test]

@@ -262,76 +262,61 @@ fn key_rotation_steps_old_key_verifies_from_its_public_jwk_only() {
 }
 
 #[test]
-fn revoke_adds_to_the_document_prunes_expired_entries_and_never_overwrites_a_corrupt_one() {
-    use edgeauth::revocation::RevocationList;
-    let config = TempFile::new(
-        "revoke.toml",
-        "[[kv_namespaces]]\nbinding = 'REVOCATIONS'\nid = 'x'\n[vars]\nMAX_SESSION_AGE_SECS = '1000'\nSESSION_TTL_SECS = '600'\nLEEWAY_SECS = '10'\n",
-    );
-    let revoke = |args: &[&str], stdin: &str| {
-        let mut all = vec!["revoke", "--config", config.path(), "--now", "5000"];
+fn revoke_needs_a_url_a_target_and_an_admin_token_and_reports_an_unreachable_edge() {
+    let token = TempFile::new("admin.token", "header.payload.signature\n");
+    let revoke = |args: &[&str]| {
+        let mut all = vec!["revoke"];
         all.extend_from_slice(args);
-        edgeauth(&all, stdin)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_edgeauth"));
+        command.args(&all).env_remove("EDGEAUTH_TOKEN");
+        command.output().expect("binary runs")
     };
-    let out = revoke(&["--sid", "s1"], "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let first = RevocationList::parse(stdout(&out).trim()).expect("a valid document");
-    assert_eq!(first.revision, 1);
-    assert_eq!(
-        first.sessions["s1"],
-        5000 + 1000 + 10,
-        "kept for the configured maximum age"
-    );
-
-    let stale = r#"{"format":1,"revision":7,"sessions":{"old":4999,"s1":6010},"users":{}}"#;
-    let out = revoke(
-        &["--user", "bob", "--before", "4000", "--document", "-"],
-        stale,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let second = RevocationList::parse(stdout(&out).trim()).expect("a valid document");
-    assert_eq!(second.revision, 8);
-    assert!(
-        !second.sessions.contains_key("old"),
-        "expired entries are dropped"
-    );
-    assert!(second.sessions.contains_key("s1"));
-    assert_eq!(second.users["bob"].before, 4000);
-
-    for (args, stdin, needle) in [
+    let url = "http://127.0.0.1:9"; // discard port: nothing listens
+    for (args, needle) in [
+        (vec!["--url", url, "--sid", "s"], "EDGEAUTH_TOKEN"),
         (
-            vec!["--sid", "x", "--document", "-"],
-            "not json",
-            "malformed",
+            vec![
+                "--url",
+                "ftp://x",
+                "--sid",
+                "s",
+                "--token-file",
+                token.path(),
+            ],
+            "--url",
         ),
         (
-            vec!["--user", "bob", "--before", "5002"],
-            "",
-            "before_in_future",
-        ),
-        (
-            vec!["--sid", "x", "--user", "bob"],
-            "",
+            vec![
+                "--url",
+                url,
+                "--sid",
+                "s",
+                "--user",
+                "u",
+                "--token-file",
+                token.path(),
+            ],
             "cannot be used with",
         ),
-        (vec!["--before", "1"], "", "required"),
-        (vec!["--sid", "x", "--", "--remote"], "", "--wrangler"),
+        (
+            vec!["--url", url, "--before", "1", "--token-file", token.path()],
+            "required",
+        ),
     ] {
-        let out = revoke(&args, stdin);
+        let out = revoke(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(stdout(&out).is_empty(), "{args:?}: nothing to store");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains(needle),
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let out = revoke(&["--url", url, "--user", "u", "--token-file", token.path()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unreachable edge is a failure"
+    );
+    assert!(stdout(&out).is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/auth/revoke"));
 }

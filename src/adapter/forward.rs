@@ -108,9 +108,11 @@ async fn decide_and_forward(
             };
             match gateway::admit(config, &anonymous, now) {
                 Ok(public) => {
+                    // Anonymous, but the revoked token is still not passed on to the origin.
                     cached_assertion = None;
                     admitted = gateway::Admitted {
                         ignored: Some(reason),
+                        source: admitted.source,
                         ..public
                     };
                 }

@@ -10,7 +10,7 @@ use crate::credentials::{self, Source};
 use crate::login::{self, Identity, LoginError, LoginKind, LoginRequest, UserRecord};
 use crate::login_page;
 use crate::refusal::Refusal;
-use crate::revocation::{self, Revocation};
+use crate::revocation::{self, Revocation, RevocationList};
 use crate::token;
 use worker::{Date, Env, Headers, Method, Request, RequestInit, Response};
 
@@ -277,7 +277,8 @@ async fn limit(
 /// `POST /auth/logout`: revokes the presented session (its `sid`, everywhere, within the
 /// revocation delay) and clears the cookie; a browser goes back to the login page. If the
 /// revocation cannot be stored the cookie is still cleared, but the answer is 503: the token
-/// itself would stay valid until it expires.
+/// itself would stay valid until it expires. Logouts count against `LOGIN_IP_LIMIT`, since each
+/// one writes.
 async fn logout(
     req: &Request,
     env: &Env,
@@ -288,19 +289,37 @@ async fn logout(
     same_origin(req)?;
     let now = Date::now().as_millis() / 1000;
     let clear = cookie::clear(&config.cookie_name);
-    // Only a session that verifies is revoked: a forged or expired one has nothing to end.
-    if let Ok((verified, _)) = presented_session(req, config, now) {
+    // Only a session that verifies is revoked: a forged or expired one has nothing to end, and
+    // one already listed needs no second write.
+    let session = presented_session(req, config, now)
+        .ok()
+        .filter(|(verified, _)| {
+            !super::revocation::lists_session(
+                &verified.claims().sid,
+                now,
+                config.revocation_max_stale_secs,
+            )
+        });
+    if let Some((verified, _)) = session {
+        let ip = audit.ip.clone().unwrap_or_else(|| "unknown".into());
+        limit(env, IP_LIMIT, format!("ip:{ip}"), audit).await?;
         let claims = verified.claims();
         record_session(audit, &verified);
-        let drop_after = revocation::session_drop_after(
-            claims.auth_time,
+        let drop_after = revocation::logout_drop_after(
+            claims,
+            now,
+            config.session_ttl_secs,
+            revocation::max_propagation_secs(
+                config.revocation_refresh_secs,
+                config.revocation_max_stale_secs,
+            ),
             config.session.max_session_age_secs,
             config.session.leeway_secs,
         );
         audit.revoked = Some(serde_json::json!({ "sid": claims.sid }));
-        let sid = claims.sid.clone();
-        match super::revocation::write(env, now, |list| list.revoke_session(&sid, drop_after)).await
-        {
+        let mut delta = RevocationList::empty();
+        delta.revoke_session(&claims.sid, drop_after);
+        match super::revocation::write(env, now, &delta).await {
             Ok(revision) => audit.revision = Some(revision),
             Err(e) => {
                 audit.event = "error";
@@ -365,14 +384,14 @@ async fn revoke(
         config.session.max_session_age_secs,
         config.session.leeway_secs,
     );
-    let revision = super::revocation::write(env, now, |list| {
-        revocation.apply(list, now, max_age, leeway)
-    })
-    .await
-    .map_err(|e| {
-        audit.reason = Some(format!("revocation_write_failed: {e}"));
-        (Refusal::StoreUnavailable, "revocation_write_failed")
-    })?;
+    let mut delta = RevocationList::empty();
+    revocation.apply(&mut delta, now, max_age, leeway);
+    let revision = super::revocation::write(env, now, &delta)
+        .await
+        .map_err(|e| {
+            audit.reason = Some(format!("revocation_write_failed: {e}"));
+            (Refusal::StoreUnavailable, "revocation_write_failed")
+        })?;
     audit.revision = Some(revision);
     respond::json(
         200,

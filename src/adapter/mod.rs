@@ -11,6 +11,7 @@ mod forward;
 mod login;
 mod respond;
 mod revocation;
+mod revocation_writer;
 mod state;
 mod webcrypto;
 

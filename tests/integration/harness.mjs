@@ -262,6 +262,33 @@ function kvPutNow(worker, key, value, binding) {
   });
 }
 
+/** Reads `key` from `worker`'s local KV namespace `binding` (null when missing). */
+export function kvGet(worker, key, binding = 'USERS') {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      WRANGLER,
+      ['kv', 'key', 'list', '--local', '--persist-to', worker.persistTo, '--binding', binding, '--prefix', key],
+      { cwd: ROOT, env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`wrangler kv key list ${key} failed`));
+      if (!JSON.parse(stdout).some((entry) => entry.name === key)) return resolve(null);
+      const get = spawn(
+        WRANGLER,
+        ['kv', 'key', 'get', '--local', '--persist-to', worker.persistTo, '--binding', binding, key, '--text'],
+        { cwd: ROOT, env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let value = '';
+      get.stdout.on('data', (chunk) => { value += chunk; });
+      get.on('error', reject);
+      get.on('exit', (status) => (status === 0 ? resolve(value.trim()) : reject(new Error(`wrangler kv key get ${key} failed`))));
+    });
+  });
+}
+
 /**
  * Waits until `worker`'s log matches `pattern` (wrangler writes request logs asynchronously,
  * after the response) and returns the log; rejects with its tail after `timeoutMs`.

@@ -1,6 +1,7 @@
 // Revocation under real `wrangler dev`: the document in the REVOCATIONS KV namespace (key
-// "revocations"), written with the real `wrangler kv key put --local`, by `POST /auth/logout`,
-// by `POST /auth/revoke`, and by `edgeauth revoke --wrangler`. Workers re-read it on every
+// "revocations"), written with the real `wrangler kv key put --local` (as a broken or
+// hand-written document would be), and through the edge's one writer (a Durable Object) by
+// `POST /auth/logout`, `POST /auth/revoke` and `edgeauth revoke`. Workers re-read it on every
 // request (REVOCATION_REFRESH_SECS=0), so no test waits for a refresh interval.
 // - strict (REVOCATION_MAX_STALE_SECS=0) and cold (same, never read a valid document);
 // - tolerant (REVOCATION_MAX_STALE_SECS=3600): keeps its last good copy when the document breaks;
@@ -12,7 +13,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ROOT, kvPut, startOrigin, startWorker, stopAll, waitForLog } from './harness.mjs';
+import { ROOT, kvGet, kvPut, startOrigin, startWorker, stopAll, waitForLog } from './harness.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
 
 const vectors = loadExpectFail();
@@ -36,9 +37,9 @@ function session({ sub = 'alice', sid = crypto.randomBytes(16).toString('base64u
 }
 
 /** Runs the CLI without blocking the event loop (idle keep-alive sockets must stay serviced). */
-function edgeauth(args, input = '') {
+function edgeauth(args, input = '', env = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(BIN, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => { stdout += chunk; });
@@ -114,6 +115,7 @@ describe('revoked sessions and users', () => {
     const pub = await get(strict, '/public/x', revoked);
     assert.equal(pub.status, 200);
     assert.equal(pub.seen[0].headers['x-auth-user'], undefined, 'forwarded anonymously');
+    assert.equal(pub.seen[0].headers.authorization, undefined, 'and without the revoked token');
     assert.equal((await get(strict, '/auth/session', revoked)).status, 401);
     assert.equal((await get(strict, '/app/x', session())).status, 200, 'other sessions are untouched');
     await waitForLog(strict, /"event":"deny"[^\n]*"reason":"revoked_session"[^\n]*"sid":"revoked-session-id-1"/);
@@ -184,14 +186,37 @@ describe('logout and the admin endpoint', () => {
     assert.equal(same.status, 200, 'the same request from the same origin is allowed');
   });
 
-  test('edgeauth revoke --wrangler writes the document the running edge reads', async () => {
+  test('edgeauth revoke goes through the edge with an admin token, and only with one', async () => {
     const victim = session({ sub: 'grace' });
     assert.equal((await get(strict, '/app', victim)).status, 200);
-    const run = await edgeauth(['revoke', '--user', 'grace', '--wrangler', '--', '--local', '--persist-to', strict.persistTo]);
+    const refused = await edgeauth(['revoke', '--url', strict.url, '--user', 'grace'], '', { EDGEAUTH_TOKEN: session({ sub: 'mallory' }) });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /answered 403/);
+    assert.equal((await get(strict, '/app', victim)).status, 200);
+    const run = await edgeauth(['revoke', '--url', strict.url, '--user', 'grace'], '', { EDGEAUTH_TOKEN: session({ sub: 'root', roles: ['admin'] }) });
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stderr, /revoked \{"before":\d+,"sub":"grace"\}/);
+    assert.equal(JSON.parse(run.stdout).revoked.sub, 'grace');
     assert.equal((await get(strict, '/app', victim)).status, 401);
-    assert.equal((await get(strict, '/app', session({ sub: 'erin-not-grace' }))).status, 200);
+    assert.equal((await get(strict, '/app', session({ sub: 'not-grace' }))).status, 200);
+  });
+
+  test('concurrent revocations are all kept (one writer), and published to KV for every isolate', async () => {
+    const admin = session({ sub: 'root', roles: ['admin'] });
+    const sids = Array.from({ length: 16 }, (_, i) => `concurrent-${i}-${crypto.randomBytes(6).toString('hex')}`);
+    const answers = await Promise.all(sids.map((sid) => call(strict, '/auth/revoke', admin, { method: 'POST', body: JSON.stringify({ sid }) })));
+    for (const answer of answers) assert.equal(answer.status, 200, answer.text);
+    const revisions = answers.map((answer) => JSON.parse(answer.text).revision);
+    assert.equal(new Set(revisions).size, sids.length, 'each write got its own revision');
+    for (const sid of sids) assert.equal((await get(strict, '/app', session({ sid }))).status, 401, sid);
+    // The writer publishes the whole document to KV right after (its alarm): every sid is there.
+    let published = null;
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      published = JSON.parse((await kvGet(strict, 'revocations', 'REVOCATIONS')) ?? '{"sessions":{}}');
+      if (sids.every((sid) => sid in published.sessions)) break;
+      await sleep(200);
+    }
+    for (const sid of sids) assert.ok(sid in published.sessions, `${sid} published`);
+    assert.ok(published.revision >= Math.max(...revisions));
   });
 });
 

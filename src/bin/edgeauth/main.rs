@@ -138,11 +138,12 @@ enum Command {
         config: String,
     },
     /// Revoke one session (`--sid`) or every session of a user begun before a time (`--user`,
-    /// `--before`, default now). Reads the revocation document, adds the entry, drops expired
-    /// entries and writes it back: with `--wrangler`, in the REVOCATIONS KV namespace through
-    /// `npx wrangler kv key get/put` (wrangler flags after `--`, e.g. `-- --remote`); otherwise
-    /// from `--document` (or an empty one) to standard output.
+    /// `--before`, default now) through the edge's `POST /auth/revoke`, with an administrator's
+    /// session token (role `REVOKE_ROLE`) from `EDGEAUTH_TOKEN` or `--token-file`.
     Revoke {
+        /// The edge's base URL, e.g. `https://auth.example.com`.
+        #[arg(long)]
+        url: String,
         /// The session id (`sid`) to revoke.
         #[arg(long, required_unless_present = "user", conflicts_with = "user")]
         sid: Option<String>,
@@ -152,22 +153,9 @@ enum Command {
         /// With `--user`: revoke sessions that began before this time (Unix seconds).
         #[arg(long, requires = "user")]
         before: Option<u64>,
-        /// The current document: a file, or `-` for standard input (omitted: an empty one).
-        #[arg(long, conflicts_with = "wrangler")]
-        document: Option<String>,
-        /// Read and write the document in Workers KV with `npx wrangler`.
+        /// A file holding the administrator's session token (else `EDGEAUTH_TOKEN`).
         #[arg(long)]
-        wrangler: bool,
-        /// The wrangler config whose [vars] give MAX_SESSION_AGE_SECS and LEEWAY_SECS (how long
-        /// an entry must be kept). Missing file: the defaults.
-        #[arg(long, default_value = "wrangler.toml")]
-        config: String,
-        /// Pretend the time is this (Unix seconds).
-        #[arg(long)]
-        now: Option<u64>,
-        /// Extra flags for wrangler, after `--`.
-        #[arg(last = true)]
-        wrangler_flags: Vec<String>,
+        token_file: Option<String>,
     },
     /// Hash a password read from standard input as a PHC string (PBKDF2-HMAC-SHA256).
     HashPassword {
@@ -343,43 +331,31 @@ fn run(command: Command) -> Result<(), Failure> {
         }
         Command::CheckConfig { config } => check_config(&config),
         Command::Revoke {
+            url,
             sid,
             user,
             before,
-            document,
-            wrangler,
-            config,
-            now,
-            wrangler_flags,
+            token_file,
         } => {
-            let now = now.unwrap_or_else(unix_now);
+            let token = match token_file {
+                Some(file) => read_input(&file)?,
+                None => std::env::var("EDGEAUTH_TOKEN").map_err(|_| {
+                    usage("an administrator's session token is needed: EDGEAUTH_TOKEN or --token-file")
+                })?,
+            };
+            let token = token.trim();
+            if token.is_empty() || token.contains(char::is_whitespace) {
+                return Err(usage("the session token is empty or not one token"));
+            }
             let body = match (sid, user) {
                 (Some(sid), _) => serde_json::json!({ "sid": sid }),
-                (None, Some(sub)) => serde_json::json!({ "sub": sub, "before": before }),
+                (None, Some(sub)) => match before {
+                    Some(before) => serde_json::json!({ "sub": sub, "before": before }),
+                    None => serde_json::json!({ "sub": sub }),
+                },
                 (None, None) => return Err(usage("--sid or --user is required")),
             };
-            let revocation =
-                edgeauth::revocation::Revocation::from_json(body.to_string().as_bytes(), now)
-                    .map_err(|reason| usage(format!("cannot revoke: {reason}")))?;
-            let session = if std::path::Path::new(&config).exists() {
-                load_config(&config)?.session
-            } else {
-                Validation::new("", "")
-            };
-            let store = if wrangler {
-                revoke::Store::Wrangler(wrangler_flags)
-            } else if !wrangler_flags.is_empty() {
-                return Err(usage("flags after -- are for wrangler: add --wrangler"));
-            } else {
-                revoke::Store::Document(document)
-            };
-            revoke::run(
-                &revocation,
-                &store,
-                now,
-                session.max_session_age_secs,
-                session.leeway_secs,
-            )
+            revoke::run(&url, token, &body)
         }
         Command::HashPassword { iterations } => {
             if !(password::MIN_ITERATIONS..=password::MAX_ITERATIONS).contains(&iterations) {
@@ -417,6 +393,22 @@ fn check_config(path: &str) -> Result<(), Failure> {
     if !has_revocations {
         return Err(usage(format!(
             "{path}: no [[kv_namespaces]] binding \"REVOCATIONS\": every session would be refused on protected routes (see the README, Revocation)"
+        )));
+    }
+    let has_writer = parsed
+        .get("durable_objects")
+        .and_then(|objects| objects.get("bindings"))
+        .and_then(toml::Value::as_array)
+        .is_some_and(|bindings| {
+            bindings.iter().any(|binding| {
+                binding.get("name").and_then(toml::Value::as_str) == Some("REVOCATION_WRITER")
+                    && binding.get("class_name").and_then(toml::Value::as_str)
+                        == Some("RevocationWriter")
+            })
+        });
+    if !has_writer {
+        return Err(usage(format!(
+            "{path}: no [[durable_objects.bindings]] REVOCATION_WRITER (class RevocationWriter): logout and revocation could not be stored (see the README, Revocation)"
         )));
     }
     eprintln!("{path}: configuration is valid");

@@ -1,109 +1,50 @@
-//! `edgeauth revoke`: adds one revocation to the revocation document, read and written either
-//! as a file / standard output or in Workers KV through `npx wrangler kv key get/put`.
-
-use edgeauth::revocation::{Revocation, RevocationList};
+//! `edgeauth revoke`: revokes a session or a user through the edge's `POST /auth/revoke`, with an
+//! administrator's session token (`REVOKE_ROLE`). Going through the edge keeps one writer of the
+//! revocation document (the edge's Durable Object), so no revocation can overwrite another.
 
 use super::{usage, Failure};
 
-/// The Workers KV binding and key the edge reads (`src/adapter/revocation.rs`).
-const BINDING: &str = "REVOCATIONS";
-const KEY: &str = "revocations";
-
-/// Where the document lives.
-pub enum Store {
-    /// A file (or `-` for standard input), or nothing: an empty document. The result is printed.
-    Document(Option<String>),
-    /// Workers KV through wrangler, with extra wrangler flags (`--remote`, `--local`,
-    /// `--persist-to DIR`, `--config FILE`, `--env NAME`).
-    Wrangler(Vec<String>),
-}
-
-/// Applies `revocation` at `now` with the deployment's maximum session age and leeway, prunes
-/// expired entries, bumps the revision, and stores the result.
-pub fn run(
-    revocation: &Revocation,
-    store: &Store,
-    now: u64,
-    max_age: u64,
-    leeway: u64,
-) -> Result<(), Failure> {
-    let mut list = match store {
-        Store::Document(None) => RevocationList::empty(),
-        Store::Document(Some(source)) => parse(&super::read_input(source)?)?,
-        Store::Wrangler(flags) => read_kv(flags)?,
-    };
-    revocation.apply(&mut list, now, max_age, leeway);
-    list.prepare_write(now);
-    let text = list.to_json();
-    match store {
-        Store::Document(_) => println!("{text}"),
-        Store::Wrangler(flags) => {
-            wrangler(
-                &["kv", "key", "put", "--binding", BINDING, KEY, &text],
-                flags,
-            )?;
+/// Sends `body` (`{"sid":…}` or `{"sub":…,"before":…}`) to `base_url`'s `/auth/revoke` with
+/// `token`; prints the edge's answer (`{"revoked":…,"revision":…}`).
+pub fn run(base_url: &str, token: &str, body: &serde_json::Value) -> Result<(), Failure> {
+    let base = base_url.trim_end_matches('/');
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        return Err(usage("--url must be the edge's http(s) base URL"));
+    }
+    let url = format!("{base}/auth/revoke");
+    let answer = ureq::post(&url)
+        .timeout(std::time::Duration::from_secs(30))
+        .set("authorization", &format!("Bearer {token}"))
+        .set("content-type", "application/json")
+        .set("accept", "application/json")
+        .send_string(&body.to_string());
+    match answer {
+        Ok(response) => {
+            let text = response
+                .into_string()
+                .map_err(|e| usage(format!("reading the answer of {url}: {e}")))?;
+            println!("{}", text.trim());
             eprintln!(
-                "edgeauth: revoked {} (revision {}, {} sessions and {} users listed); every isolate applies it within REVOCATION_REFRESH_SECS plus KV propagation",
-                revocation.to_json(),
-                list.revision,
-                list.sessions.len(),
-                list.users.len()
+                "edgeauth: revoked; every isolate applies it within the delay the README's \"Revocation\" section gives"
             );
+            Ok(())
         }
-    }
-    Ok(())
-}
-
-fn parse(text: &str) -> Result<RevocationList, Failure> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(RevocationList::empty());
-    }
-    RevocationList::parse(text).map_err(|e| {
-        usage(format!(
-            "{e}; fix or remove the stored document before revoking (it is never overwritten blind)"
-        ))
-    })
-}
-
-/// The stored document: `kv key list` tells a missing key (an empty document) apart from a
-/// stored one, since `kv key get` prints the same text for both a missing key and a value.
-fn read_kv(flags: &[String]) -> Result<RevocationList, Failure> {
-    let listed = wrangler(
-        &["kv", "key", "list", "--binding", BINDING, "--prefix", KEY],
-        flags,
-    )?;
-    let names: Vec<serde_json::Value> = serde_json::from_str(listed.trim())
-        .map_err(|e| usage(format!("wrangler kv key list: unexpected output ({e})")))?;
-    if !names.iter().any(|entry| entry["name"] == KEY) {
-        return Ok(RevocationList::empty());
-    }
-    parse(&wrangler(
-        &["kv", "key", "get", "--binding", BINDING, KEY, "--text"],
-        flags,
-    )?)
-}
-
-/// Runs `npx wrangler <args> <flags>` and returns its standard output.
-fn wrangler(args: &[&str], flags: &[String]) -> Result<String, Failure> {
-    let output = std::process::Command::new("npx")
-        .arg("wrangler")
-        .args(args)
-        .args(flags)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("WRANGLER_HIDE_BANNER", "true")
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| usage(format!("running npx wrangler: {e}")))?;
-    if !output.status.success() {
-        return Err(Failure {
+        Err(ureq::Error::Status(status, response)) => {
+            let text = response.into_string().unwrap_or_default();
+            let hint = match status {
+                401 => " (the token is missing, invalid, expired or revoked)",
+                403 => " (the token lacks REVOKE_ROLE)",
+                503 => " (the revocation could not be stored: nothing changed; retry)",
+                _ => "",
+            };
+            Err(Failure {
+                code: 1,
+                message: format!("{url} answered {status}{hint}: {}", text.trim()),
+            })
+        }
+        Err(e) => Err(Failure {
             code: 1,
-            message: format!(
-                "npx wrangler {} failed ({})",
-                args[..3].join(" "),
-                output.status
-            ),
-        });
+            message: format!("{url}: {e}"),
+        }),
     }
-    String::from_utf8(output.stdout).map_err(|_| usage("wrangler printed non-UTF-8 output"))
 }
