@@ -22,6 +22,7 @@ if ! "$WORKER_BUILD_BIN" --release --out-dir "$OUT/build" . --features vector-te
   tail -n 40 "$log" >&2
   fail "building the vector-tests worker" "fix the error above; full log: $log"
 fi
+optimize_wasm "$OUT_WASM" >>"$log" 2>&1 || fail "wasm-opt on $OUT_WASM" "see $log"
 compat="$(awk -F'"' '/^compatibility_date/ { print $2; exit }' wrangler.toml)"
 cat >"$OUT/wrangler.toml" <<TOML
 # Written by scripts/build_vector_tests.sh: edgeauth with the test-only vector route.

@@ -18,6 +18,7 @@ pub mod credentials;
 pub mod error;
 pub mod gateway;
 pub mod headers;
+pub mod http_url;
 pub mod jwk;
 pub mod jws;
 pub mod keys;

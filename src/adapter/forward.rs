@@ -44,9 +44,8 @@ async fn decide_and_forward(
         audit.reason = Some(reason);
         (Refusal::Internal, None)
     };
-    let url = req
-        .url()
-        .map_err(|e| internal(audit, format!("request url: {e}")))?;
+    let url =
+        super::request_url::of(&req).map_err(|e| internal(audit, format!("request url: {e}")))?;
     let headers = req.headers();
     let header = |name| respond::header(&req, name);
     let (accept, cookie, authorization) =

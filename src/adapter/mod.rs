@@ -10,6 +10,7 @@ mod demo_origin;
 mod ed25519;
 mod forward;
 mod login;
+mod request_url;
 mod respond;
 mod session;
 mod state;
