@@ -143,8 +143,7 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, Error> {
         StrictJsonError::DuplicateMember => Malformed::DuplicateMember,
         StrictJsonError::Invalid => Malformed::Claims,
     })?;
-    let claims: Claims =
-        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| Malformed::Claims)?;
+    let claims = Claims::from_object(object).ok_or(Malformed::Claims)?;
     if claims.sub.is_empty() || claims.sid.is_empty() {
         return Err(Malformed::Claims.into());
     }

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::CryptoKey;
+use web_sys::{CryptoKey, SubtleCrypto};
 
 use crate::keys::VerifyingKey;
 
@@ -19,6 +19,20 @@ const ALGORITHM: &str = "Ed25519";
 thread_local! {
     /// Each verifying key imported once per isolate, by its 32 bytes (a handful of keys).
     static IMPORTED: RefCell<Vec<([u8; 32], CryptoKey)>> = const { RefCell::new(Vec::new()) };
+    /// `crypto.subtle`, looked up once per isolate.
+    static SUBTLE: RefCell<Option<SubtleCrypto>> = const { RefCell::new(None) };
+}
+
+fn cached_subtle() -> Result<SubtleCrypto, JsValue> {
+    SUBTLE.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if let Some(subtle) = slot.as_ref() {
+            return Ok(subtle.clone());
+        }
+        let subtle = subtle().map_err(|e| JsValue::from_str(&e))?;
+        *slot = Some(subtle.clone());
+        Ok(subtle)
+    })
 }
 
 /// Whether `signature` verifies over `message` under `key` (cofactorless Ed25519, as BoringSSL
@@ -35,7 +49,7 @@ async fn verify_or_error(
     signature: &[u8; 64],
 ) -> Result<bool, JsValue> {
     let crypto_key = crypto_key(key).await?;
-    let subtle = subtle().map_err(|e| JsValue::from_str(&e))?;
+    let subtle = cached_subtle()?;
     // WebCrypto copies `signature` and `message` before returning the promise.
     let verdict = subtle.verify_with_str_and_u8_array_and_u8_array(
         ALGORITHM,
@@ -58,7 +72,7 @@ async fn crypto_key(key: &VerifyingKey) -> Result<CryptoKey, JsValue> {
     if let Some(crypto_key) = cached {
         return Ok(crypto_key);
     }
-    let subtle = subtle().map_err(|e| JsValue::from_str(&e))?;
+    let subtle = cached_subtle()?;
     let usages = Array::of1(&JsValue::from_str("verify"));
     let promise = subtle.import_key_with_str(
         "raw",
