@@ -6,7 +6,9 @@
 //! this one request and answers `{"n","ms","us_per_op","ok"}`: `first` runs the request path's
 //! fresh verification each time (core pre-checks, WebCrypto Ed25519, claims: what a request
 //! without a cache hit pays), `hit` asks a verified-session cache that already holds the token
-//! (what a repeat request pays instead).
+//! (what a repeat request pays instead), `dalek` runs `token::verify` (ed25519-dalek in wasm,
+//! the native verifier, for comparison), `mint` mints the token's `X-Auth-Assertion` (what a
+//! first sight pays on top of verifying; ed25519-dalek signing in wasm).
 //!
 //! `POST /__bench/verify?mode=memory` fills the isolate's verified-session cache through the
 //! request path with `SESSION_CACHE_SIZE` distinct sessions (minted here, each like the body's
@@ -27,7 +29,7 @@ pub const PATH: &str = "/__bench/verify";
 
 /// Runs the timed loop described in the module documentation.
 pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
-    let url = match req.url() {
+    let url = match super::request_url::of(&req) {
         Ok(url) => url,
         Err(_) => return respond::json_text(400, r#"{"error":"url"}"#, "no-store"),
     };
@@ -56,6 +58,25 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
             timed(n, Date::now().as_millis() - start, ok)
         }
         "memory" => fill_cache(token, config, now).await,
+        "mint" => {
+            let Ok(verified) = token::verify(token, &config.keys, &config.session, now) else {
+                return respond::json_text(400, r#"{"error":"token"}"#, "no-store");
+            };
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let assertion = gateway::assertion(config, verified.claims(), now);
+                ok += u64::from(!std::hint::black_box(assertion).is_empty());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
+        "dalek" => {
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let answer = token::verify(token, &config.keys, &config.session, now);
+                ok += u64::from(std::hint::black_box(answer).is_ok());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
         _ => {
             let start = Date::now().as_millis();
             for _ in 0..n {
