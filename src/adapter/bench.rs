@@ -8,7 +8,8 @@
 //! without a cache hit pays), `hit` asks a verified-session cache that already holds the token
 //! (what a repeat request pays instead), `dalek` runs `token::verify` (ed25519-dalek in wasm,
 //! the native verifier, for comparison), `mint` mints the token's `X-Auth-Assertion` (what a
-//! first sight pays on top of verifying; ed25519-dalek signing in wasm).
+//! first sight pays on top of verifying; ed25519-dalek signing in wasm), `decide` runs a
+//! cache-hit request's own work without I/O (decision and forwarded headers).
 //!
 //! `POST /__bench/verify?mode=memory` fills the isolate's verified-session cache through the
 //! request path with `SESSION_CACHE_SIZE` distinct sessions (minted here, each like the body's
@@ -58,6 +59,41 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
             timed(n, Date::now().as_millis() - start, ok)
         }
         "memory" => fill_cache(token, config, now).await,
+        "decide" => {
+            // A request's own work in edgeauth with a cache hit, without I/O: the decision
+            // (session cache, rules) and the headers the origin gets (typical browser headers).
+            let cookie = format!("{}={token}", config.cookie_name);
+            let inbound = gateway::Inbound {
+                method: "GET",
+                path: "/app",
+                accept: Some("text/html,application/xhtml+xml"),
+                cookie: Some(&cookie),
+                authorization: None,
+            };
+            let headers = [
+                ("accept", "text/html,application/xhtml+xml"),
+                ("accept-encoding", "gzip, br"),
+                ("accept-language", "en-GB,en;q=0.9"),
+                ("cookie", cookie.as_str()),
+                ("host", "app.example.com"),
+                (
+                    "user-agent",
+                    "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+                ),
+                ("x-auth-user", "spoofed"),
+            ];
+            let _ = session::admit(config, &inbound, now).await;
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let (decision, assertion) = session::admit(config, &inbound, now).await;
+                let forwarded = decision.ok().and_then(|admitted| {
+                    let inbound = headers.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+                    gateway::forward_headers(config, inbound, &admitted, assertion.as_deref()).ok()
+                });
+                ok += u64::from(std::hint::black_box(forwarded).is_some());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
         "mint" => {
             let Ok(verified) = token::verify(token, &config.keys, &config.session, now) else {
                 return respond::json_text(400, r#"{"error":"token"}"#, "no-store");
