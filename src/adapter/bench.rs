@@ -9,7 +9,10 @@
 //! (what a repeat request pays instead), `dalek` runs `token::verify` (ed25519-dalek in wasm,
 //! the native verifier, for comparison), `mint` mints the token's `X-Auth-Assertion` (what a
 //! first sight pays on top of verifying; ed25519-dalek signing in wasm), `decide` runs a
-//! cache-hit request's own work without I/O (decision and forwarded headers).
+//! cache-hit request's own work without I/O (decision and forwarded headers); `parse` and
+//! `subtle` split `first` in two: the core's share (parse, strict checks and claims, with a
+//! verdict of `true` instead of a signature check) and the WebCrypto call alone (through
+//! wasm-bindgen, awaited).
 //!
 //! `POST /__bench/verify?mode=memory` fills the isolate's verified-session cache through the
 //! request path with `SESSION_CACHE_SIZE` distinct sessions (minted here, each like the body's
@@ -20,10 +23,10 @@ use crate::claims::Claims;
 use crate::config::GatewayConfig;
 use crate::gateway;
 use crate::session_cache::SessionCache;
-use crate::token;
+use crate::token::{self, UntrustedToken};
 use worker::{Date, Request, Response};
 
-use super::{respond, session, state};
+use super::{ed25519, respond, session, state};
 
 /// Path of the bench route.
 pub const PATH: &str = "/__bench/verify";
@@ -59,6 +62,30 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
             timed(n, Date::now().as_millis() - start, ok)
         }
         "memory" => fill_cache(token, config, now).await,
+        "parse" => {
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let answer = UntrustedToken::parse(token, config.session.max_token_bytes)
+                    .and_then(|t| t.prepare(&config.keys))
+                    .and_then(|p| p.complete_with_external_verdict(true, &config.session, now));
+                ok += u64::from(std::hint::black_box(answer).is_ok());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
+        "subtle" => {
+            let Ok(pending) = UntrustedToken::parse(token, config.session.max_token_bytes)
+                .and_then(|t| t.prepare(&config.keys))
+            else {
+                return respond::json_text(400, r#"{"error":"token"}"#, "no-store");
+            };
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let (key, input, sig) =
+                    (pending.key(), pending.signing_input(), pending.signature());
+                ok += u64::from(std::hint::black_box(ed25519::verify(key, input, sig).await));
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
         "decide" => {
             // A request's own work in edgeauth with a cache hit, without I/O: the decision
             // (session cache, rules) and the headers the origin gets (typical browser headers).
