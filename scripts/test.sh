@@ -28,6 +28,9 @@ phase_done build
 "$EDGEAUTH_ROOT/scripts/check_bundle.sh"
 phase_done deploy-dry-run
 
+"$EDGEAUTH_ROOT/scripts/build_vector_tests.sh"
+phase_done vector-tests-build
+
 say "test: integration tests under wrangler dev (node --test)"
 export_wrangler_env
 if [ -f "$PYTHON_REQUIREMENTS" ]; then

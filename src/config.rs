@@ -3,6 +3,7 @@
 
 use crate::cookie;
 use crate::headers::{self, IdentityHeaders};
+use crate::http_url::{HttpUrl, UrlError};
 use crate::jwk;
 use crate::keys::{KeySet, SigningKey};
 use crate::rules::AccessRules;
@@ -224,9 +225,9 @@ impl GatewayConfig {
                 let url = get("UPSTREAM_AUTH_URL").ok_or_else(|| {
                     ConfigError("USER_STORE is upstream but UPSTREAM_AUTH_URL is not set".into())
                 })?;
-                let url = url::Url::parse(&url)
+                let url = HttpUrl::parse(&url)
                     .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                    .filter(|u| !u.has_credentials())
                     .ok_or_else(|| ConfigError("UPSTREAM_AUTH_URL is not an http(s) URL".into()))?;
                 let timeout_ms = number("UPSTREAM_TIMEOUT_MS", DEFAULT_UPSTREAM_TIMEOUT_MS)?;
                 if !(100..=60_000).contains(&timeout_ms) {
@@ -235,7 +236,7 @@ impl GatewayConfig {
                     ));
                 }
                 UserStore::Upstream {
-                    url: url.to_string(),
+                    url: url.without_fragment(),
                     timeout_ms,
                 }
             }
@@ -331,22 +332,19 @@ impl GatewayConfig {
 
 /// Accepts `http(s)://host[:port][/base]` with no query, fragment or credentials.
 fn parse_origin(text: &str) -> Result<String, ConfigError> {
-    let url = url::Url::parse(text)
-        .map_err(|e| ConfigError(format!("ORIGIN_URL: {text:?} is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ConfigError(format!(
-            "ORIGIN_URL: {text:?} is not an http(s) URL"
-        )));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
+    let url = HttpUrl::parse(text).map_err(|e| match e {
+        UrlError::NotHttp => ConfigError(format!("ORIGIN_URL: {text:?} is not an http(s) URL")),
+        e => ConfigError(format!("ORIGIN_URL: {text:?} is {e}")),
+    })?;
+    if url.has_query() || url.has_fragment() {
         return Err(ConfigError(
             "ORIGIN_URL must not have a query or fragment".into(),
         ));
     }
-    if !url.username().is_empty() || url.password().is_some() {
+    if url.has_credentials() {
         return Err(ConfigError("ORIGIN_URL must not carry credentials".into()));
     }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
+    Ok(url.without_fragment().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]

@@ -120,6 +120,17 @@ pub fn admit_with(
     }
 }
 
+/// The session token [`admit_with`] would hand to its `verify` for `inbound`, if any, so an
+/// adapter can verify it beforehand (asynchronously) and then call [`admit_with`] with the
+/// result. `None` when no token is presented or the credentials are ambiguous (which
+/// [`admit_with`] refuses without verifying).
+pub fn presented_token<'a>(config: &GatewayConfig, inbound: &Inbound<'a>) -> Option<&'a str> {
+    credentials::extract(inbound.cookie, inbound.authorization, &config.cookie_name)
+        .ok()
+        .flatten()
+        .map(|(token, _)| token)
+}
+
 fn admitted(path: String, identity: Option<VerifiedClaims>, source: Option<Source>) -> Admitted {
     Admitted {
         path,

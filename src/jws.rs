@@ -4,6 +4,7 @@
 use crate::base64url;
 use crate::error::{Error, Malformed};
 use crate::keys::VerifyingKey;
+use crate::signature_precheck;
 use crate::strict_json::{self, StrictJsonError};
 use serde_json::Value;
 
@@ -92,5 +93,59 @@ impl<'a> UntrustedJws<'a> {
     pub fn verify_signature(self, key: &VerifyingKey) -> Result<Vec<u8>, Error> {
         key.verify(self.signing_input.as_bytes(), &self.signature)?;
         Ok(self.payload)
+    }
+
+    /// The first half of a split verification with `key`: runs the strict checks a generic
+    /// Ed25519 verifier may not make ([`signature_precheck::precheck`]: S < L, canonical R not
+    /// of small order) and returns what is left to check, the signature equation.
+    pub fn prepare<'k>(self, key: &'k VerifyingKey) -> Result<PendingJws<'a, 'k>, Error> {
+        signature_precheck::precheck(&self.signature)?;
+        Ok(PendingJws { jws: self, key })
+    }
+}
+
+/// A JWS whose key is chosen and whose signature passed the strict pre-checks, but whose
+/// signature equation is not checked yet. Its payload is reachable only through a verdict:
+/// [`PendingJws::verify`] (ed25519-dalek here) or
+/// [`PendingJws::complete_with_external_verdict`] (a check made elsewhere, e.g. WebCrypto).
+#[derive(Debug)]
+pub struct PendingJws<'a, 'k> {
+    jws: UntrustedJws<'a>,
+    key: &'k VerifyingKey,
+}
+
+impl<'a, 'k> PendingJws<'a, 'k> {
+    /// The key the signature must verify under (validated at load: canonical, not weak).
+    pub fn key(&self) -> &'k VerifyingKey {
+        self.key
+    }
+
+    /// The exact bytes that were signed: `header.payload` as received.
+    pub fn signing_input(&self) -> &'a [u8] {
+        self.jws.signing_input.as_bytes()
+    }
+
+    /// The 64-byte signature `R || S`.
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.jws.signature
+    }
+
+    /// Checks the signature here with `verify_strict` and returns the now-authentic payload.
+    pub fn verify(self) -> Result<Vec<u8>, Error> {
+        self.jws.verify_signature(self.key)
+    }
+
+    /// Finishes with the verdict of an Ed25519 check made outside this crate. Only pass `true`
+    /// when a standard (cofactorless) Ed25519 verification of exactly [`Self::signature`] over
+    /// exactly [`Self::signing_input`] under exactly [`Self::key`] succeeded; any error of that
+    /// check must be passed as `false`. `false` refuses with [`Error::BadSignature`].
+    pub fn complete_with_external_verdict(
+        self,
+        signature_verified: bool,
+    ) -> Result<Vec<u8>, Error> {
+        if !signature_verified {
+            return Err(Error::BadSignature);
+        }
+        Ok(self.jws.payload)
     }
 }

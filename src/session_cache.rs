@@ -110,11 +110,8 @@ impl SessionCache {
         now: u64,
         mint_assertion: impl FnOnce(&Claims) -> String,
     ) -> Result<Session, Error> {
-        if let Some(entry) = self.entries.get(token) {
-            if entry.valid_from <= now && now < entry.valid_until {
-                return Ok(entry.session.clone());
-            }
-            self.remove(token);
+        if let Some(session) = self.get(token, now) {
+            return Ok(session);
         }
         let verified = token::verify(token, keys, validation, now)?;
         let assertion = mint_assertion(verified.claims());
@@ -126,7 +123,23 @@ impl SessionCache {
         Ok(session)
     }
 
-    fn insert(&mut self, token: &str, session: &Session, validation: &Validation, now: u64) {
+    /// The session cached for exactly `token` (every byte compared), if `now` is inside its
+    /// validity window; an entry outside it is dropped. A miss means: verify afresh, then
+    /// [`SessionCache::insert`]. For verification that cannot run inside [`SessionCache::verify`]
+    /// (an asynchronous signature check).
+    pub fn get(&mut self, token: &str, now: u64) -> Option<Session> {
+        let entry = self.entries.get(token)?;
+        if entry.valid_from <= now && now < entry.valid_until {
+            return Some(entry.session.clone());
+        }
+        self.remove(token);
+        None
+    }
+
+    /// Caches `session`, which verifying exactly `token` under this cache's key set and
+    /// `validation` just produced (a [`VerifiedClaims`] exists only after verification). It is
+    /// served until a time-based check of `validation` would refuse it.
+    pub fn insert(&mut self, token: &str, session: &Session, validation: &Validation, now: u64) {
         let claims = session.verified.claims();
         let cost = entry_cost(token, session);
         if self.capacity == 0 || cost > self.max_bytes {

@@ -3,8 +3,8 @@
 use crate::base64url;
 use crate::claims::{Claims, VerifiedClaims};
 use crate::error::{Error, Malformed};
-use crate::jws::UntrustedJws;
-use crate::keys::{KeySet, SigningKey};
+use crate::jws::{PendingJws, UntrustedJws};
+use crate::keys::{KeySet, SigningKey, VerifyingKey};
 use crate::strict_json::{self, StrictJsonError};
 use crate::validation::Validation;
 
@@ -37,10 +37,75 @@ impl<'a> UntrustedToken<'a> {
     ) -> Result<VerifiedClaims, Error> {
         let key = keys.find(&self.kid).ok_or(Error::UnknownKey)?;
         let payload = self.jws.verify_signature(key)?;
-        let claims = parse_claims(&payload)?;
-        check_claims(&claims, validation, now)?;
-        Ok(VerifiedClaims::new(claims, self.kid))
+        finish(&payload, self.kid, validation, now)
     }
+
+    /// The first half of a split verification, for a signature check that runs elsewhere (the
+    /// Worker's WebCrypto): key lookup by `kid`, then the strict signature pre-checks. The
+    /// claims are checked by the second half, [`PendingSignature`]'s completion.
+    pub fn prepare(self, keys: &KeySet) -> Result<PendingSignature<'a, '_>, Error> {
+        let key = keys.find(&self.kid).ok_or(Error::UnknownKey)?;
+        let jws = self.jws.prepare(key)?;
+        Ok(PendingSignature { jws, kid: self.kid })
+    }
+}
+
+/// A session token whose key is found and whose signature passed the strict pre-checks, waiting
+/// for the signature equation. Nothing in it is trusted; claims come out only with a verdict.
+#[derive(Debug)]
+pub struct PendingSignature<'a, 'k> {
+    jws: PendingJws<'a, 'k>,
+    kid: String,
+}
+
+impl<'a, 'k> PendingSignature<'a, 'k> {
+    /// The key to verify with.
+    pub fn key(&self) -> &'k VerifyingKey {
+        self.jws.key()
+    }
+
+    /// The signed bytes.
+    pub fn signing_input(&self) -> &'a [u8] {
+        self.jws.signing_input()
+    }
+
+    /// The signature `R || S`.
+    pub fn signature(&self) -> &[u8; 64] {
+        self.jws.signature()
+    }
+
+    /// Checks the signature here (`verify_strict`), then the claims: the same verdicts as
+    /// [`verify`].
+    pub fn verify(self, validation: &Validation, now: u64) -> Result<VerifiedClaims, Error> {
+        let payload = self.jws.verify()?;
+        finish(&payload, self.kid, validation, now)
+    }
+
+    /// Finishes with the verdict of an Ed25519 check made outside this crate, then checks the
+    /// claims. See [`PendingJws::complete_with_external_verdict`] for what `signature_verified`
+    /// must mean; an error of the external check is `false`.
+    pub fn complete_with_external_verdict(
+        self,
+        signature_verified: bool,
+        validation: &Validation,
+        now: u64,
+    ) -> Result<VerifiedClaims, Error> {
+        let payload = self
+            .jws
+            .complete_with_external_verdict(signature_verified)?;
+        finish(&payload, self.kid, validation, now)
+    }
+}
+
+fn finish(
+    payload: &[u8],
+    kid: String,
+    validation: &Validation,
+    now: u64,
+) -> Result<VerifiedClaims, Error> {
+    let claims = parse_claims(payload)?;
+    check_claims(&claims, validation, now)?;
+    Ok(VerifiedClaims::new(claims, kid))
 }
 
 /// Verifies a session token at time `now` (Unix seconds).
@@ -78,8 +143,7 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, Error> {
         StrictJsonError::DuplicateMember => Malformed::DuplicateMember,
         StrictJsonError::Invalid => Malformed::Claims,
     })?;
-    let claims: Claims =
-        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| Malformed::Claims)?;
+    let claims = Claims::from_object(object).ok_or(Malformed::Claims)?;
     if claims.sub.is_empty() || claims.sid.is_empty() {
         return Err(Malformed::Claims.into());
     }

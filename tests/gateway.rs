@@ -315,3 +315,38 @@ proptest! {
         }
     }
 }
+
+/// `presented_token` names exactly the token `admit_with` verifies (none when it verifies none),
+/// so an adapter that verifies beforehand verifies the right one.
+#[test]
+fn presented_token_is_the_token_admit_with_verifies() {
+    let config = config();
+    let good = token(&config, &["user"]);
+    let bearer = format!("Bearer {good}");
+    let cookie = format!("__Host-edgeauth={good}");
+    let other = format!("Bearer {}", token(&config, &["admin"]));
+    let cases = [
+        request("/app/x", None, None),
+        request("/app/x", Some(&cookie), None),
+        request("/app/x", None, Some(&bearer)),
+        request("/public/a", Some(&cookie), Some(&bearer)),
+        request("/app/x", Some(&cookie), Some(&other)), // ambiguous: refused unverified
+        request("/%2e%2e/x", Some(&cookie), None),
+    ];
+    for inbound in cases {
+        let mut seen = None;
+        let _ = gateway::admit_with(&config, &inbound, |t| {
+            seen = Some(t.to_owned());
+            edgeauth::verify(t, &config.keys, &config.session, NOW)
+        });
+        let presented = gateway::presented_token(&config, &inbound);
+        if let Some(seen) = seen {
+            assert_eq!(presented, Some(seen.as_str()), "{inbound:?}");
+        } else {
+            assert!(
+                presented.is_none() || gateway::admit(&config, &inbound, NOW).is_err(),
+                "{inbound:?}"
+            );
+        }
+    }
+}

@@ -3,24 +3,37 @@
 //! production bundle, because the code is not there.
 //!
 //! `POST /__bench/verify?mode=first|hit&n=N` with the token in the body verifies it `N` times in
-//! this one request and answers `{"n","ms","us_per_op","ok"}`: `first` runs `token::verify`
-//! each time (what a request without a cache hit pays), `hit` asks a verified-session cache that
-//! already holds the token (what a repeat request pays instead).
+//! this one request and answers `{"n","ms","us_per_op","ok"}`: `first` runs the request path's
+//! fresh verification each time (core pre-checks, WebCrypto Ed25519, claims: what a request
+//! without a cache hit pays), `hit` asks a verified-session cache that already holds the token
+//! (what a repeat request pays instead), `dalek` runs `token::verify` (ed25519-dalek in wasm,
+//! the native verifier, for comparison), `mint` mints the token's `X-Auth-Assertion` (what a
+//! first sight pays on top of verifying; ed25519-dalek signing in wasm), `decide` runs a
+//! cache-hit request's own work without I/O (decision and forwarded headers); `parse` and
+//! `subtle` split `first` in two: the core's share (parse, strict checks and claims, with a
+//! verdict of `true` instead of a signature check) and the WebCrypto call alone (through
+//! wasm-bindgen, awaited).
+//!
+//! `POST /__bench/verify?mode=memory` fills the isolate's verified-session cache through the
+//! request path with `SESSION_CACHE_SIZE` distinct sessions (minted here, each like the body's
+//! token but with its own `sid`) and answers the wasm linear memory before and after
+//! (`{"entries","cache_bytes","memory_before","memory_after"}`, bytes).
 
+use crate::claims::Claims;
 use crate::config::GatewayConfig;
 use crate::gateway;
 use crate::session_cache::SessionCache;
-use crate::token;
+use crate::token::{self, UntrustedToken};
 use worker::{Date, Request, Response};
 
-use super::respond;
+use super::{ed25519, respond, session, state};
 
 /// Path of the bench route.
 pub const PATH: &str = "/__bench/verify";
 
 /// Runs the timed loop described in the module documentation.
 pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
-    let url = match req.url() {
+    let url = match super::request_url::of(&req) {
         Ok(url) => url,
         Err(_) => return respond::json_text(400, r#"{"error":"url"}"#, "no-store"),
     };
@@ -36,27 +49,106 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
     let token = token.trim();
     let now = Date::now().as_millis() / 1000;
     let mut ok = 0u64;
-    let start = Date::now().as_millis();
     match mode.as_str() {
         "hit" => {
             let mut cache = SessionCache::new(16);
-            let mint = |claims: &crate::claims::Claims| gateway::assertion(config, claims, now);
+            let mint = |claims: &Claims| gateway::assertion(config, claims, now);
             let _ = cache.verify(token, &config.keys, &config.session, now, mint);
             let start = Date::now().as_millis();
             for _ in 0..n {
-                let answer = cache.verify(token, &config.keys, &config.session, now, mint);
+                let answer = cache.get(token, now);
+                ok += u64::from(std::hint::black_box(answer).is_some());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
+        "memory" => fill_cache(token, config, now).await,
+        "parse" => {
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let answer = UntrustedToken::parse(token, config.session.max_token_bytes)
+                    .and_then(|t| t.prepare(&config.keys))
+                    .and_then(|p| p.complete_with_external_verdict(true, &config.session, now));
                 ok += u64::from(std::hint::black_box(answer).is_ok());
             }
-            return timed(n, Date::now().as_millis() - start, ok);
+            timed(n, Date::now().as_millis() - start, ok)
         }
-        _ => {
+        "subtle" => {
+            let Ok(pending) = UntrustedToken::parse(token, config.session.max_token_bytes)
+                .and_then(|t| t.prepare(&config.keys))
+            else {
+                return respond::json_text(400, r#"{"error":"token"}"#, "no-store");
+            };
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let (key, input, sig) =
+                    (pending.key(), pending.signing_input(), pending.signature());
+                ok += u64::from(std::hint::black_box(ed25519::verify(key, input, sig).await));
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
+        "decide" => {
+            // A request's own work in edgeauth with a cache hit, without I/O: the decision
+            // (session cache, rules) and the headers the origin gets (typical browser headers).
+            let cookie = format!("{}={token}", config.cookie_name);
+            let inbound = gateway::Inbound {
+                method: "GET",
+                path: "/app",
+                accept: Some("text/html,application/xhtml+xml"),
+                cookie: Some(&cookie),
+                authorization: None,
+            };
+            let headers = [
+                ("accept", "text/html,application/xhtml+xml"),
+                ("accept-encoding", "gzip, br"),
+                ("accept-language", "en-GB,en;q=0.9"),
+                ("cookie", cookie.as_str()),
+                ("host", "app.example.com"),
+                (
+                    "user-agent",
+                    "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+                ),
+                ("x-auth-user", "spoofed"),
+            ];
+            let _ = session::admit(config, &inbound, now).await;
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let (decision, assertion) = session::admit(config, &inbound, now).await;
+                let forwarded = decision.ok().and_then(|admitted| {
+                    let inbound = headers.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+                    gateway::forward_headers(config, inbound, &admitted, assertion.as_deref()).ok()
+                });
+                ok += u64::from(std::hint::black_box(forwarded).is_some());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
+        "mint" => {
+            let Ok(verified) = token::verify(token, &config.keys, &config.session, now) else {
+                return respond::json_text(400, r#"{"error":"token"}"#, "no-store");
+            };
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let assertion = gateway::assertion(config, verified.claims(), now);
+                ok += u64::from(!std::hint::black_box(assertion).is_empty());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
+        "dalek" => {
+            let start = Date::now().as_millis();
             for _ in 0..n {
                 let answer = token::verify(token, &config.keys, &config.session, now);
                 ok += u64::from(std::hint::black_box(answer).is_ok());
             }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
+        _ => {
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let answer = session::verify_fresh(token, &config.keys, &config.session, now).await;
+                ok += u64::from(std::hint::black_box(answer).is_ok());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
         }
     }
-    timed(n, Date::now().as_millis() - start, ok)
 }
 
 fn timed(n: u64, ms: u64, ok: u64) -> Response {
@@ -66,4 +158,34 @@ fn timed(n: u64, ms: u64, ok: u64) -> Response {
         &format!(r#"{{"n":{n},"ms":{ms},"us_per_op":{us:.3},"ok":{ok}}}"#),
         "no-store",
     )
+}
+
+async fn fill_cache(token: &str, config: &GatewayConfig, now: u64) -> Response {
+    let Ok(template) = token::verify(token, &config.keys, &config.session, now) else {
+        return respond::json_text(400, r#"{"error":"token"}"#, "no-store");
+    };
+    let memory_before = memory_bytes();
+    let mut claims = template.into_claims();
+    for i in 0..config.session_cache_size {
+        claims.sid = format!("{:022}", i);
+        let minted = token::mint(&claims, config.signing_key());
+        if session::verify(config, &minted, now).await.is_err() {
+            return respond::json_text(500, r#"{"error":"fill"}"#, "no-store");
+        }
+    }
+    let (entries, cache_bytes) =
+        state::with_session_cache(config.session_cache_size, |c| (c.len(), c.bytes()));
+    let memory_after = memory_bytes();
+    respond::json_text(
+        200,
+        &format!(
+            r#"{{"entries":{entries},"cache_bytes":{cache_bytes},"memory_before":{memory_before},"memory_after":{memory_after}}}"#
+        ),
+        "no-store",
+    )
+}
+
+/// The wasm linear memory's current size in bytes (it only grows).
+fn memory_bytes() -> usize {
+    core::arch::wasm32::memory_size(0) * 65536
 }

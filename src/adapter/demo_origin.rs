@@ -10,7 +10,7 @@ use super::respond;
 
 /// Describes `req` (method, path, query, headers, body size) as a JSON response.
 pub async fn answer(mut req: Request) -> worker::Result<Response> {
-    let url = req.url()?;
+    let url = super::request_url::of(&req).map_err(worker::Error::RustError)?;
     let headers: BTreeMap<String, String> = req.headers().entries().collect();
     let body_bytes = req.bytes().await?.len();
     let response = respond::json(

@@ -51,9 +51,8 @@ async fn decide_and_forward(
         audit.reason = Some(reason);
         (Refusal::Internal, None)
     };
-    let url = req
-        .url()
-        .map_err(|e| internal(audit, format!("request url: {e}")))?;
+    let url =
+        super::request_url::of(&req).map_err(|e| internal(audit, format!("request url: {e}")))?;
     let headers = req.headers();
     let header = |name| respond::header(&req, name);
     let (accept, cookie, authorization) =
@@ -68,18 +67,10 @@ async fn decide_and_forward(
     };
     let now = Date::now().as_millis() / 1000;
 
-    // The verified-session cache stands in for `token::verify`; a hit also hands back the
-    // assertion minted at first sight (same claims, same `exp`), so it signs nothing either.
-    let mut cached_assertion = None;
-    let verified = super::state::with_session_cache(config.session_cache_size, |cache| {
-        gateway::admit_with(config, &inbound, |token| {
-            let session = cache.verify(token, &config.keys, &config.session, now, |claims| {
-                gateway::assertion(config, claims, now)
-            })?;
-            cached_assertion = Some(session.assertion);
-            Ok(session.verified)
-        })
-    });
+    // The verified-session cache, else WebCrypto's Ed25519 after the core's strict checks
+    // (`session.rs`), stands in for `token::verify`; a hit also hands back the assertion minted
+    // at first sight (same claims, same `exp`), so it signs nothing either.
+    let (verified, mut cached_assertion) = super::session::admit(config, &inbound, now).await;
     let mut admitted = match verified {
         Ok(admitted) => admitted,
         Err(denied) => {

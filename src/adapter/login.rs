@@ -515,8 +515,8 @@ fn redirect(location: &str) -> Response {
 
 /// Refuses cross-site state changes (`Origin` / `Sec-Fetch-Site`).
 fn same_origin(req: &Request) -> Result<(), Refused> {
-    let url = req.url().map_err(|_| (Refusal::BadRequest, "bad_url"))?;
-    let expected = url.origin().ascii_serialization();
+    let url = super::request_url::of(req).map_err(|_| (Refusal::BadRequest, "bad_url"))?;
+    let expected = url.origin().to_owned();
     let origin = respond::header(req, "origin");
     let site = respond::header(req, "sec-fetch-site");
     if login::is_same_origin(origin.as_deref(), site.as_deref(), &expected) {
@@ -527,8 +527,6 @@ fn same_origin(req: &Request) -> Result<(), Refused> {
 }
 
 fn query_param(req: &Request, name: &str) -> Option<String> {
-    let url = req.url().ok()?;
-    url.query_pairs()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
+    let url = super::request_url::of(req).ok()?;
+    url.query_param(name).map(|value| value.into_owned())
 }

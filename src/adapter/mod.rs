@@ -7,12 +7,17 @@
 #[cfg(feature = "bench")]
 mod bench;
 mod demo_origin;
+mod ed25519;
 mod forward;
 mod login;
+mod request_url;
 mod respond;
 mod revocation;
 mod revocation_writer;
+mod session;
 mod state;
+#[cfg(feature = "vector-tests")]
+mod vector_tests;
 mod webcrypto;
 
 use crate::audit::AuditEvent;
@@ -82,6 +87,8 @@ async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditE
         }
         #[cfg(feature = "bench")]
         (Method::Post, bench::PATH) => bench::handle(req, &state.config).await,
+        #[cfg(feature = "vector-tests")]
+        (Method::Post, vector_tests::PATH) => vector_tests::handle(req, &state.config).await,
         (_, p) if p == "/auth" || p.starts_with("/auth/") => {
             login::handle(req, env, &state.config, audit).await
         }

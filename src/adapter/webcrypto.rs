@@ -8,7 +8,8 @@ use web_sys::{Crypto, CryptoKey, Pbkdf2Params};
 
 use crate::password::{PasswordHash, HASH_BYTES, MAX_ITERATIONS};
 
-fn subtle() -> Result<web_sys::SubtleCrypto, String> {
+/// The runtime's `crypto.subtle`.
+pub(super) fn subtle() -> Result<web_sys::SubtleCrypto, String> {
     let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
         .map_err(|_| "no crypto global".to_owned())?
         .dyn_into::<Crypto>()
