@@ -38,9 +38,22 @@ optimize_wasm "$BENCH_DIR/edgeauth/build/index_bg.wasm" >>"$log" 2>&1 || fail "w
 compat="$(awk -F'"' '/^compatibility_date/ { print $2; exit }' wrangler.toml)"
 cat >"$BENCH_DIR/edgeauth/wrangler.toml" <<EOF
 # Written by scripts/bench.sh: edgeauth built with the bench feature. Vars come from bench/run.mjs.
+# The revocation bindings as in production: every session request checks the document.
 name = "edgeauth-bench"
 main = "build/index.js"
 compatibility_date = "$compat"
+
+[[kv_namespaces]]
+binding = "REVOCATIONS"
+id = "edgeauth-revocations-bench"
+
+[[durable_objects.bindings]]
+name = "REVOCATION_WRITER"
+class_name = "RevocationWriter"
+
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["RevocationWriter"]
 EOF
 cp bench/js-worker.mjs "$BENCH_DIR/js/worker.mjs"
 cp build/index_bg.wasm "$BENCH_DIR/js/edgeauth.wasm"

@@ -211,13 +211,6 @@ impl RevocationList {
         self.len() == 0
     }
 
-    /// When the next entry can be dropped, if any: the writer prunes then.
-    pub fn next_expiry(&self) -> Option<u64> {
-        let sessions = self.sessions.values().copied();
-        let users = self.users.values().map(|user| user.drop_after);
-        sessions.chain(users).min().map(|at| at.saturating_add(1))
-    }
-
     /// The document as stored, or `None` if it would be over [`MAX_DOCUMENT_BYTES`] (readers
     /// would refuse it: the write must be refused instead).
     pub fn to_stored_json(&self) -> Option<String> {
@@ -626,8 +619,6 @@ mod tests {
         assert_eq!(list.sessions["b"], 200);
         assert_eq!(list.users["u"].before, 70);
         assert_eq!(list.len(), 3);
-        assert_eq!(list.next_expiry(), Some(81));
-        assert_eq!(RevocationList::empty().next_expiry(), None);
     }
 
     #[test]

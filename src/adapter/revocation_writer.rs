@@ -4,28 +4,43 @@
 //! in the object's own strongly consistent storage, then published to KV for the readers.
 //!
 //! `POST` with a document of entries to add: merged, expired entries pruned, revision bumped,
-//! stored; the answer is the whole new document. Publishing to KV happens in the alarm right
-//! after (so a burst of writes becomes one KV write, within KV's one-write-per-second-per-key
-//! limit, and a failed publish is retried by the runtime); the alarm is also set for the next
-//! expiry, so the published document shrinks even when nothing new is revoked.
+//! stored, published to KV; the answer is the whole new document. Writes that arrive while a
+//! publish is running only ask for one more publish of the latest document a second later, so a
+//! burst stays within KV's one-write-per-second-per-key limit. A failed publish is logged; the
+//! stored document is complete, and the next write publishes it whole.
+
+use std::cell::Cell;
+use std::time::Duration;
 
 use crate::revocation::RevocationList;
-use worker::{durable_object, Date, DurableObject, Env, Request, Response, Result, State};
+use worker::{
+    console_error, durable_object, Date, Delay, DurableObject, Env, Request, Response, Result,
+    State,
+};
 
 use super::revocation::{BINDING, KEY};
 
 /// Storage key of the authoritative document.
 const DOCUMENT: &str = "document";
 
-#[durable_object]
+#[durable_object(fetch)]
 pub struct RevocationWriter {
     state: State,
     env: Env,
+    /// A publish loop is running.
+    publishing: Cell<bool>,
+    /// A write arrived during the running publish: publish once more.
+    again: Cell<bool>,
 }
 
 impl DurableObject for RevocationWriter {
     fn new(state: State, env: Env) -> Self {
-        RevocationWriter { state, env }
+        RevocationWriter {
+            state,
+            env,
+            publishing: Cell::new(false),
+            again: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -46,38 +61,41 @@ impl DurableObject for RevocationWriter {
         // Storage operations hold the object's input gate: no other request interleaves between
         // the load above (when it came from storage) and this put.
         self.state.storage().put(DOCUMENT, &text).await?;
-        self.state.storage().set_alarm(0).await?;
+        self.publish().await;
         Response::ok(text)
-    }
-
-    async fn alarm(&self) -> Result<Response> {
-        let storage = self.state.storage();
-        let Some(text) = storage.get::<String>(DOCUMENT).await? else {
-            return Response::ok("nothing to publish");
-        };
-        let mut list = RevocationList::parse(&text).map_err(|e| e.to_string())?;
-        let now = Date::now().as_millis() / 1000;
-        let text = if list.prune(now) > 0 {
-            list.revision = list.revision.saturating_add(1);
-            let text = list.to_json();
-            storage.put(DOCUMENT, &text).await?;
-            text
-        } else {
-            text
-        };
-        // An error here fails the alarm, and the runtime retries it.
-        self.env.kv(BINDING)?.put(KEY, text)?.execute().await?;
-        if let Some(at) = list.next_expiry() {
-            let delay_ms = at.saturating_sub(now).saturating_mul(1000);
-            storage
-                .set_alarm(i64::try_from(delay_ms).unwrap_or(i64::MAX))
-                .await?;
-        }
-        Response::ok("published")
     }
 }
 
 impl RevocationWriter {
+    /// Publishes the stored document to KV, once more for every burst of writes meanwhile.
+    async fn publish(&self) {
+        if self.publishing.replace(true) {
+            self.again.set(true);
+            return;
+        }
+        loop {
+            self.again.set(false);
+            if let Err(e) = self.publish_once().await {
+                console_error!(
+                    "{}",
+                    serde_json::json!({"event": "revocation_publish_failed", "reason": e.to_string()})
+                );
+            }
+            if !self.again.get() {
+                break;
+            }
+            Delay::from(Duration::from_secs(1)).await;
+        }
+        self.publishing.set(false);
+    }
+
+    async fn publish_once(&self) -> Result<()> {
+        if let Some(text) = self.state.storage().get::<String>(DOCUMENT).await? {
+            self.env.kv(BINDING)?.put(KEY, text)?.execute().await?;
+        }
+        Ok(())
+    }
+
     /// The stored document; on first use, the one published in KV (a deployment that had
     /// documents before the writer, or an operator's hand-written one). A published document
     /// that cannot be parsed is an error, never replaced by an empty one.
