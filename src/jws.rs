@@ -139,7 +139,9 @@ impl<'a, 'k> PendingJws<'a, 'k> {
     /// when a standard (cofactorless) Ed25519 verification of exactly [`Self::signature`] over
     /// exactly [`Self::signing_input`] under exactly [`Self::key`] succeeded; any error of that
     /// check must be passed as `false`. `false` refuses with [`Error::BadSignature`].
-    pub fn complete_with_external_verdict(
+    // Called by the Workers adapter (wasm32) only; host builds use `verify`.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn complete_with_external_verdict(
         self,
         signature_verified: bool,
     ) -> Result<Vec<u8>, Error> {

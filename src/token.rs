@@ -53,6 +53,7 @@ impl<'a> UntrustedToken<'a> {
 /// A session token whose key is found and whose signature passed the strict pre-checks, waiting
 /// for the signature equation. Nothing in it is trusted; claims come out only with a verdict.
 #[derive(Debug)]
+#[must_use = "a pending signature proves nothing until it is verified"]
 pub struct PendingSignature<'a, 'k> {
     jws: PendingJws<'a, 'k>,
     kid: String,
@@ -83,8 +84,12 @@ impl<'a, 'k> PendingSignature<'a, 'k> {
 
     /// Finishes with the verdict of an Ed25519 check made outside this crate, then checks the
     /// claims. See [`PendingJws::complete_with_external_verdict`] for what `signature_verified`
-    /// must mean; an error of the external check is `false`.
-    pub fn complete_with_external_verdict(
+    /// must mean; an error of the external check is `false`. Crate-private: only the Workers
+    /// adapter's WebCrypto check (and the bench route) may vouch for a signature, so no caller
+    /// of the library can turn an unverified token into [`VerifiedClaims`].
+    // Called by the Workers adapter (wasm32) only; host builds use `verify`.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn complete_with_external_verdict(
         self,
         signature_verified: bool,
         validation: &Validation,
@@ -172,4 +177,38 @@ fn check_claims(claims: &Claims, rules: &Validation, now: u64) -> Result<(), Err
         return Err(Error::TooOld);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_external_verdict_decides_the_signature_and_the_claims_still_run() {
+        let key = SigningKey::from_seed(&mut [7u8; 32]);
+        let keys = KeySet::new(SigningKey::from_seed(&mut [7u8; 32]), Vec::new());
+        let rules = Validation::new("iss", "aud");
+        let claims: Claims = serde_json::from_str(
+            r#"{"iss":"iss","aud":"aud","sub":"u","sid":"s","iat":100,"exp":200,"auth_time":100,"roles":[]}"#,
+        )
+        .expect("claims");
+        let token = mint(&claims, &key);
+        let pending = || {
+            UntrustedToken::parse(&token, rules.max_token_bytes)
+                .and_then(|t| t.prepare(&keys))
+                .expect("passes the pre-checks")
+        };
+        assert_eq!(
+            pending().complete_with_external_verdict(false, &rules, 150),
+            Err(Error::BadSignature)
+        );
+        assert!(pending()
+            .complete_with_external_verdict(true, &rules, 150)
+            .is_ok());
+        assert_eq!(
+            pending().complete_with_external_verdict(true, &rules, 300),
+            Err(Error::Expired),
+            "a true verdict still goes through every claim check"
+        );
+    }
 }
