@@ -41,5 +41,12 @@ fi
 [ -f "$OUT_WASM" ] && [ -f "$OUT_JS" ] ||
   fail "worker-build left no $OUT_WASM" "see $log"
 optimize_wasm "$OUT_WASM" >>"$log" 2>&1 || fail "wasm-opt on $OUT_WASM" "see $log"
+# The bench and vector-test routes exist only in feature builds made into target/; a production
+# bundle that contains one (e.g. a feature build raced this one in the shared target directory)
+# is removed rather than served.
+if grep -q -a -e '/__bench/verify' -e '/__test/vectors' "$OUT_WASM"; then
+  rm -f "$OUT_WASM" "$OUT_JS"
+  fail "the production bundle contains a test-only route" "run scripts/build.sh again, with no bench or test build running"
+fi
 touch "$OUT_WASM" "$OUT_JS"
 say "build: done in $((SECONDS - start))s: $OUT_WASM $(wc -c <"$OUT_WASM") bytes, $(gzip -9c "$OUT_WASM" | wc -c) gzip"
