@@ -1,20 +1,13 @@
 //! Public Ed25519 and JOSE vectors, run through the same key import and verification the
 //! gateway uses: Wycheproof, C2SP CCTV, and RFC 8037 Appendix A.
 
+mod common;
+
+use common::{hex_str, load};
 use edgeauth::jws::UntrustedJws;
 use edgeauth::keys::thumbprint;
 use edgeauth::{Error, KeySet, Malformed, UntrustedToken, Validation, VerifyingKey};
 use serde_json::Value;
-
-fn load(name: &str) -> Value {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn hex_str(value: &Value) -> Vec<u8> {
-    hex::decode(value.as_str().expect("hex string")).expect("valid hex")
-}
 
 /// What the gateway does with a raw (key, message, signature): import the key (refusing weak
 /// and non-canonical keys), require 64 signature bytes, then `verify_strict`.

@@ -9,20 +9,10 @@
 
 mod common;
 
+use common::{hex_str, load};
 use ed25519_dalek::Verifier;
 use edgeauth::signature_precheck::{precheck, SMALL_ORDER_Y};
 use edgeauth::{UntrustedToken, VerifyingKey};
-use serde_json::Value;
-
-fn load(name: &str) -> Value {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn hex_str(value: &Value) -> Vec<u8> {
-    hex::decode(value.as_str().expect("hex string")).expect("valid hex")
-}
 
 /// A standard Ed25519 check with the cofactorless equation and nothing strict about R or S
 /// beyond what the equation implies: what WebCrypto does.

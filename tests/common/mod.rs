@@ -6,6 +6,18 @@ use edgeauth::{KeySet, SigningKey, Validation, VerifyingKey};
 use hmac::{KeyInit, Mac};
 use serde_json::Value;
 
+/// A JSON file of `tests/vectors/`.
+pub fn load(name: &str) -> Value {
+    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A vector's hex string as bytes.
+pub fn hex_str(value: &Value) -> Vec<u8> {
+    hex::decode(value.as_str().expect("hex string")).expect("valid hex")
+}
+
 /// The expect-fail vector file, with its test-only keys.
 pub struct ExpectFail {
     pub doc: Value,
