@@ -26,15 +26,7 @@ mkdir -p "$BENCH_DIR/edgeauth" "$BENCH_DIR/js"
 printf '{"raw":%s,"gzip":%s}\n' "$(wc -c <build/index_bg.wasm)" "$(gzip -9c build/index_bg.wasm | wc -c)" \
   >"$BENCH_DIR/bundle.json"
 
-say "bench: edgeauth with the bench route (cargo feature bench) into $BENCH_DIR/edgeauth/build"
-export_build_env
-log="$(log_file bench-build)"
-if ! "$WORKER_BUILD_BIN" --release --out-dir "$BENCH_DIR/edgeauth/build" . --features bench >"$log" 2>&1; then
-  tail -n 40 "$log" >&2
-  fail "building the bench worker" "fix the error above; full log: $log"
-fi
-
-optimize_wasm "$BENCH_DIR/edgeauth/build/index_bg.wasm" >>"$log" 2>&1 || fail "wasm-opt (bench build)" "see $log"
+build_feature_worker bench "$BENCH_DIR/edgeauth/build" bench-build
 compat="$(awk -F'"' '/^compatibility_date/ { print $2; exit }' wrangler.toml)"
 cat >"$BENCH_DIR/edgeauth/wrangler.toml" <<EOF
 # Written by scripts/bench.sh: edgeauth built with the bench feature. Vars come from bench/run.mjs.

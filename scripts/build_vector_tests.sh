@@ -15,14 +15,7 @@ if [ -f "$OUT_WASM" ] && [ -f "$OUT/wrangler.toml" ] &&
   exit 0
 fi
 
-export_build_env
-log="$(log_file build-vector-tests)"
-say "build: vector-tests worker (cargo feature vector-tests) into $OUT/build (log: $log)"
-if ! "$WORKER_BUILD_BIN" --release --out-dir "$OUT/build" . --features vector-tests >"$log" 2>&1; then
-  tail -n 40 "$log" >&2
-  fail "building the vector-tests worker" "fix the error above; full log: $log"
-fi
-optimize_wasm "$OUT_WASM" >>"$log" 2>&1 || fail "wasm-opt on $OUT_WASM" "see $log"
+build_feature_worker vector-tests "$OUT/build" build-vector-tests
 compat="$(awk -F'"' '/^compatibility_date/ { print $2; exit }' wrangler.toml)"
 cat >"$OUT/wrangler.toml" <<TOML
 # Written by scripts/build_vector_tests.sh: edgeauth with the test-only vector route.

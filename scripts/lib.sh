@@ -90,6 +90,20 @@ export_wrangler_env() {
   export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_HIDE_BANNER=true
 }
 
+# build_feature_worker FEATURE OUT_DIR LOG_NAME: the worker with a test- or bench-only cargo
+# feature, built into OUT_DIR (never build/) and optimized like the production bundle.
+build_feature_worker() {
+  local feature="$1" out="$2" log
+  export_build_env
+  log="$(log_file "$3")"
+  say "build: $feature worker (cargo feature $feature) into $out (log: $log)"
+  if ! "$WORKER_BUILD_BIN" --release --out-dir "$out" . --features "$feature" >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    fail "building the $feature worker" "fix the error above; full log: $log"
+  fi
+  optimize_wasm "$out/index_bg.wasm" >>"$log" 2>&1 || fail "wasm-opt ($feature build)" "see $log"
+}
+
 # optimize_wasm FILE: wasm-opt -O in place, without the names section (worker-build's own wasm-opt
 # step always keeps it, so Cargo.toml turns that step off). The features are worker-build's list:
 # rustc's wasm32 defaults plus the exception handling of wasm-bindgen's catch wrappers.

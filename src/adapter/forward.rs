@@ -66,6 +66,17 @@ async fn decide_and_forward(
         authorization: authorization.as_deref(),
     };
     let now = Date::now().as_millis() / 1000;
+    // A refusal by the gateway's rules: logged with `reason`, browsers sent to log in.
+    let deny = |audit: &mut AuditEvent, denied: gateway::Denied, reason: String| {
+        audit.event = "deny";
+        audit.reason = Some(reason);
+        let location = denied
+            .path
+            .as_deref()
+            .map(|path| gateway::login_location(path, url.query()));
+        audit.path = denied.path;
+        (denied.refusal, location)
+    };
 
     // The verified-session cache, else WebCrypto's Ed25519 after the core's strict checks
     // (`session.rs`), stands in for `token::verify`; a hit also hands back the assertion minted
@@ -73,16 +84,10 @@ async fn decide_and_forward(
     let (verified, mut cached_assertion) = super::session::admit(config, &inbound, now).await;
     let mut admitted = match verified {
         Ok(admitted) => admitted,
-        Err(denied) => {
-            audit.event = "deny";
-            audit.reason = Some(denied.reason.into());
-            audit.sub = denied.sub;
-            let location = denied
-                .path
-                .as_deref()
-                .map(|path| gateway::login_location(path, url.query()));
-            audit.path = denied.path;
-            return Err((denied.refusal, location));
+        Err(mut denied) => {
+            audit.sub = denied.sub.take();
+            let reason = denied.reason.into();
+            return Err(deny(audit, denied, reason));
         }
     };
     // Revocation, on every verified session (cache hits included). A revoked session, or one
@@ -107,16 +112,7 @@ async fn decide_and_forward(
                         ..public
                     };
                 }
-                Err(denied) => {
-                    audit.event = "deny";
-                    audit.reason = Some(reason.into());
-                    let location = denied
-                        .path
-                        .as_deref()
-                        .map(|path| gateway::login_location(path, url.query()));
-                    audit.path = denied.path;
-                    return Err((denied.refusal, location));
-                }
+                Err(denied) => return Err(deny(audit, denied, reason.into())),
             }
         }
     }

@@ -76,14 +76,7 @@ async fn login(
 ) -> Result<Response, Refused> {
     audit.event = "login";
     same_origin(req)?;
-    let declared = respond::header(req, "content-length").and_then(|len| len.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > login::MAX_LOGIN_BODY_BYTES) {
-        return Err((Refusal::PayloadTooLarge, "body_too_large"));
-    }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| (Refusal::BadRequest, "body_unreadable"))?;
+    let body = capped_body(req, login::MAX_LOGIN_BODY_BYTES).await?;
     let content_type = respond::header(req, "content-type");
     let request = match LoginRequest::parse(content_type.as_deref(), &body) {
         Ok(request) => request,
@@ -366,17 +359,7 @@ async fn revoke(
     if !verified.claims().has_role(&config.revoke_role) {
         return Err((Refusal::Forbidden, "missing_role"));
     }
-    let declared = respond::header(req, "content-length").and_then(|len| len.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_REVOKE_BODY_BYTES) {
-        return Err((Refusal::PayloadTooLarge, "body_too_large"));
-    }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| (Refusal::BadRequest, "body_unreadable"))?;
-    if body.len() > MAX_REVOKE_BODY_BYTES {
-        return Err((Refusal::PayloadTooLarge, "body_too_large"));
-    }
+    let body = capped_body(req, MAX_REVOKE_BODY_BYTES).await?;
     let revocation =
         Revocation::from_json(&body, now).map_err(|reason| (Refusal::BadRequest, reason))?;
     audit.revoked = Some(revocation.to_json());
@@ -399,6 +382,22 @@ async fn revoke(
         "no-store",
     )
     .map_err(|_| (Refusal::Internal, "response"))
+}
+
+/// The request body, refused (413) when it declares or turns out to be longer than `max` bytes.
+async fn capped_body(req: &mut Request, max: usize) -> Result<Vec<u8>, Refused> {
+    let declared = respond::header(req, "content-length").and_then(|len| len.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err((Refusal::PayloadTooLarge, "body_too_large"));
+    }
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| (Refusal::BadRequest, "body_unreadable"))?;
+    if body.len() > max {
+        return Err((Refusal::PayloadTooLarge, "body_too_large"));
+    }
+    Ok(body)
 }
 
 /// `GET /auth/session`: the verified claims of the current session.

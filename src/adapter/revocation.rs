@@ -90,8 +90,9 @@ pub fn lists_session(sid: &str, now: u64, max_stale_secs: u64) -> bool {
     })
 }
 
-/// The published document; a missing value is an empty list, anything unreadable an error.
-async fn read(env: &Env) -> Result<RevocationList, String> {
+/// The published document; a missing value is an empty list, anything unreadable (or a read
+/// slower than `READ_TIMEOUT`) an error.
+pub(super) async fn read(env: &Env) -> Result<RevocationList, String> {
     let kv = env
         .kv(BINDING)
         .map_err(|_| format!("{BINDING} KV binding missing"))?;

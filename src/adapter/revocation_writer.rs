@@ -104,23 +104,12 @@ impl RevocationWriter {
         if let Some(text) = stored(&storage).await? {
             return RevocationList::parse(&text).map_err(|e| format!("stored document: {e}"));
         }
-        let published = self
-            .env
-            .kv(BINDING)
-            .map_err(|_| format!("{BINDING} KV binding missing"))?
-            .get(KEY)
-            .text()
-            .await
-            .map_err(|e| format!("KV read failed: {e}"))?;
+        let published = super::revocation::read(&self.env).await;
         // The KV read let other requests in: one of them may have stored a document meanwhile.
         if let Some(text) = stored(&storage).await? {
             return RevocationList::parse(&text).map_err(|e| format!("stored document: {e}"));
         }
-        match published {
-            None => Ok(RevocationList::empty()),
-            Some(text) => RevocationList::parse(&text)
-                .map_err(|e| format!("published document unreadable, not overwritten: {e}")),
-        }
+        published.map_err(|e| format!("published document unreadable, not overwritten: {e}"))
     }
 }
 
