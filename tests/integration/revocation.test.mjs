@@ -157,6 +157,8 @@ describe('logout and the admin endpoint', () => {
       assert.equal((await call(strict, '/auth/revoke', admin, { method: 'POST', body: bad })).status, 400, bad);
     }
     assert.equal((await call(strict, '/auth/revoke', admin, { method: 'GET' })).status, 405);
+    const oversized = JSON.stringify({ sid: 'x'.repeat(2000) });
+    assert.equal((await call(strict, '/auth/revoke', admin, { method: 'POST', body: oversized })).status, 413);
 
     const one = await call(strict, '/auth/revoke', admin, { method: 'POST', body: body({ sid: 'erin-second-session' }) });
     assert.equal(one.status, 200, one.text);
