@@ -246,27 +246,15 @@ impl GatewayConfig {
                 )))
             }
         };
-        let renew_after = match get("RENEW_AFTER") {
-            None => DEFAULT_RENEW_AFTER,
-            Some(v) => v
-                .parse::<f64>()
-                .ok()
-                .filter(|f| (0.0..=1.0).contains(f))
-                .ok_or_else(|| ConfigError(format!("RENEW_AFTER: {v:?} is not between 0 and 1")))?,
+        let fraction = |name: &str, default: f64| -> Result<f64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => parse_fraction(&v)
+                    .ok_or_else(|| ConfigError(format!("{name}: {v:?} is not between 0 and 1"))),
+            }
         };
-
-        let audit_sample_allowed = match get("AUDIT_SAMPLE_ALLOWED") {
-            None => 1.0,
-            Some(v) => v
-                .parse::<f64>()
-                .ok()
-                .filter(|f| (0.0..=1.0).contains(f))
-                .ok_or_else(|| {
-                    ConfigError(format!(
-                        "AUDIT_SAMPLE_ALLOWED: {v:?} is not between 0 and 1"
-                    ))
-                })?,
-        };
+        let renew_after = fraction("RENEW_AFTER", DEFAULT_RENEW_AFTER)?;
+        let audit_sample_allowed = fraction("AUDIT_SAMPLE_ALLOWED", 1.0)?;
 
         let session_cache_size = number(
             "SESSION_CACHE_SIZE",
@@ -330,6 +318,23 @@ impl GatewayConfig {
     }
 }
 
+/// A decimal fraction from 0 to 1 such as `0`, `1`, `0.5` or `.01` (at most 9 decimal places).
+/// Plain digits only, no sign or exponent, so no general float parser (and its ~10 KB of tables)
+/// ends up in the Worker.
+fn parse_fraction(text: &str) -> Option<f64> {
+    let (whole, decimals) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + decimals.len() == 0 || whole.len() > 1 || decimals.len() > 9 {
+        return None;
+    }
+    if !digits(whole) || !digits(decimals) {
+        return None;
+    }
+    let scale = 10u64.pow(decimals.len() as u32);
+    let numerator = format!("{whole}{decimals}").parse::<u64>().ok()?;
+    (numerator <= scale).then(|| numerator as f64 / scale as f64)
+}
+
 /// Accepts `http(s)://host[:port][/base]` with no query, fragment or credentials.
 fn parse_origin(text: &str) -> Result<String, ConfigError> {
     let url = HttpUrl::parse(text).map_err(|e| match e {
@@ -378,6 +383,37 @@ mod tests {
         assert_eq!(config.revocation_refresh_secs, 30);
         assert_eq!(config.revocation_max_stale_secs, 300);
         assert_eq!(config.revoke_role, "admin");
+    }
+
+    #[test]
+    fn fractions_are_plain_decimals_from_zero_to_one() {
+        for (text, value) in [
+            ("0", 0.0),
+            ("1", 1.0),
+            ("0.5", 0.5),
+            (".01", 0.01),
+            ("1.000", 1.0),
+        ] {
+            assert_eq!(parse_fraction(text), Some(value), "{text}");
+        }
+        for text in [
+            ".",
+            "1.5",
+            "2",
+            "-0",
+            "+0.5",
+            "1e-2",
+            "0.5x",
+            "NaN",
+            "inf",
+            "0.0000000001",
+        ] {
+            assert_eq!(parse_fraction(text), None, "{text}");
+        }
+        let sampled = config(&[("SIGNING_KEY", &key()), ("AUDIT_SAMPLE_ALLOWED", "0.25")]);
+        assert_eq!(sampled.expect("valid").audit_sample_allowed, 0.25);
+        let refused = config(&[("SIGNING_KEY", &key()), ("RENEW_AFTER", "1.01")]);
+        assert!(refused.expect_err("out of range").0.contains("RENEW_AFTER"));
     }
 
     #[test]
