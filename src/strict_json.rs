@@ -38,6 +38,95 @@ pub fn parse_array(bytes: &[u8]) -> Result<Vec<Value>, StrictJsonError> {
     }
 }
 
+/// The wanted members of an object by position (`None` when absent), and the others by name.
+pub type Members<const N: usize> = ([Option<Value>; N], Map<String, Value>);
+
+/// Parses `bytes` as one JSON object like [`parse_object`], but hands the members named in `names`
+/// back by position (`None` when absent) instead of in a map; the other members come in the map.
+/// The same refusals as [`parse_object`], without a map insert and lookup per wanted member.
+pub fn parse_members<const N: usize>(
+    bytes: &[u8],
+    names: &[&str; N],
+) -> Result<Members<N>, StrictJsonError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = de::DeserializeSeed::deserialize(MembersSeed { names }, &mut deserializer)
+        .and_then(|members| deserializer.end().map(|()| members));
+    parsed.map_err(|e| {
+        if e.to_string().starts_with(DUPLICATE) {
+            StrictJsonError::DuplicateMember
+        } else {
+            StrictJsonError::Invalid
+        }
+    })
+}
+
+struct MembersSeed<'n, const N: usize> {
+    names: &'n [&'n str; N],
+}
+
+impl<'de, const N: usize> de::DeserializeSeed<'de> for MembersSeed<'_, N> {
+    type Value = Members<N>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for MembersSeed<'_, N> {
+    type Value = Members<N>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut wanted: [Option<Value>; N] = std::array::from_fn(|_| None);
+        let mut rest = Map::new();
+        while let Some(name) = access.next_key_seed(NameSeed { names: self.names })? {
+            let StrictValue(value) = access.next_value()?;
+            let duplicate = match name {
+                Name::Wanted(i) => wanted[i].replace(value).is_some(),
+                Name::Other(name) => rest.insert(name, value).is_some(),
+            };
+            if duplicate {
+                return Err(de::Error::custom(DUPLICATE));
+            }
+        }
+        Ok((wanted, rest))
+    }
+}
+
+/// A member name: the position of a wanted one (no allocation), or any other, owned.
+enum Name {
+    Wanted(usize),
+    Other(String),
+}
+
+struct NameSeed<'n, const N: usize> {
+    names: &'n [&'n str; N],
+}
+
+impl<'de, const N: usize> de::DeserializeSeed<'de> for NameSeed<'_, N> {
+    type Value = Name;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Name, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for NameSeed<'_, N> {
+    type Value = Name;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E>(self, name: &str) -> Result<Name, E> {
+        Ok(match self.names.iter().position(|wanted| *wanted == name) {
+            Some(i) => Name::Wanted(i),
+            None => Name::Other(name.to_owned()),
+        })
+    }
+}
+
 struct StrictValue(Value);
 
 impl<'de> de::Deserialize<'de> for StrictValue {
@@ -118,6 +207,32 @@ mod tests {
                 Err(StrictJsonError::DuplicateMember),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn members_come_back_by_name_with_the_same_refusals() {
+        let (wanted, rest) =
+            parse_members(br#"{"b":[1],"z":{"y":2},"a":"x"}"#, &["a", "b", "c"]).expect("valid");
+        assert_eq!(
+            wanted,
+            [Some(Value::from("x")), Some(Value::from(vec![1])), None]
+        );
+        assert_eq!(rest.len(), 1);
+        for text in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":null,"\u0061":null}"#,
+            r#"{"z":1,"z":2}"#,
+            r#"{"z":[{"y":1,"y":2}]}"#,
+        ] {
+            assert_eq!(
+                parse_members(text.as_bytes(), &["a"]),
+                Err(StrictJsonError::DuplicateMember),
+                "{text}"
+            );
+        }
+        for bytes in [&b"[]"[..], b"1", b"{", b"{} {}", b"{\"a\":\"\xff\"}"] {
+            assert_eq!(parse_members(bytes, &["a"]), Err(StrictJsonError::Invalid));
         }
     }
 

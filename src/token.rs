@@ -5,7 +5,7 @@ use crate::claims::{Claims, VerifiedClaims};
 use crate::error::{Error, Malformed};
 use crate::jws::{PendingJws, UntrustedJws};
 use crate::keys::{KeySet, SigningKey, VerifyingKey};
-use crate::strict_json::{self, StrictJsonError};
+use crate::strict_json::StrictJsonError;
 use crate::validation::Validation;
 
 /// A session token that parsed but is not verified. Anything read from it is untrusted.
@@ -144,11 +144,10 @@ pub fn mint(claims: &Claims, key: &SigningKey) -> String {
 }
 
 fn parse_claims(payload: &[u8]) -> Result<Claims, Error> {
-    let object = strict_json::parse_object(payload).map_err(|e| match e {
+    let claims = Claims::from_json(payload).map_err(|e| match e {
         StrictJsonError::DuplicateMember => Malformed::DuplicateMember,
         StrictJsonError::Invalid => Malformed::Claims,
     })?;
-    let claims = Claims::from_object(object).ok_or(Malformed::Claims)?;
     if claims.sub.is_empty() || claims.sid.is_empty() {
         return Err(Malformed::Claims.into());
     }
