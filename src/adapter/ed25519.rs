@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Array, Uint8Array};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
@@ -16,23 +16,17 @@ use super::webcrypto::subtle;
 
 const ALGORITHM: &str = "Ed25519";
 
-thread_local! {
-    /// Each verifying key imported once per isolate, by its 32 bytes (a handful of keys).
-    static IMPORTED: RefCell<Vec<([u8; 32], CryptoKey)>> = const { RefCell::new(Vec::new()) };
-    /// `crypto.subtle`, looked up once per isolate.
-    static SUBTLE: RefCell<Option<SubtleCrypto>> = const { RefCell::new(None) };
+/// What every check needs from the runtime, looked up or built once per isolate.
+struct Runtime {
+    subtle: SubtleCrypto,
+    /// `{ name: "Ed25519" }`, so that no call converts the name again.
+    algorithm: Object,
+    /// Each verifying key imported once, by its 32 bytes (a handful of keys).
+    keys: Vec<([u8; 32], CryptoKey)>,
 }
 
-fn cached_subtle() -> Result<SubtleCrypto, JsValue> {
-    SUBTLE.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        if let Some(subtle) = slot.as_ref() {
-            return Ok(subtle.clone());
-        }
-        let subtle = subtle().map_err(|e| JsValue::from_str(&e))?;
-        *slot = Some(subtle.clone());
-        Ok(subtle)
-    })
+thread_local! {
+    static RUNTIME: RefCell<Option<Runtime>> = const { RefCell::new(None) };
 }
 
 /// Whether `signature` verifies over `message` under `key` (cofactorless Ed25519, as BoringSSL
@@ -48,45 +42,71 @@ async fn verify_or_error(
     message: &[u8],
     signature: &[u8; 64],
 ) -> Result<bool, JsValue> {
-    let crypto_key = crypto_key(key).await?;
-    let subtle = cached_subtle()?;
+    let bytes = key.as_bytes();
     // WebCrypto copies `signature` and `message` before returning the promise.
-    let verdict = subtle.verify_with_str_and_u8_array_and_u8_array(
-        ALGORITHM,
-        &crypto_key,
-        signature,
-        message,
-    )?;
+    let start = |runtime: &Runtime| -> Option<Result<Promise, JsValue>> {
+        let (_, crypto_key) = runtime.keys.iter().find(|(k, _)| k == bytes)?;
+        Some(runtime.subtle.verify_with_object_and_u8_array_and_u8_array(
+            &runtime.algorithm,
+            crypto_key,
+            signature,
+            message,
+        ))
+    };
+    let verdict = match with_runtime(start)? {
+        Some(started) => started?,
+        None => {
+            import(bytes).await?;
+            with_runtime(start)?.ok_or_else(|| JsValue::from_str("key not imported"))??
+        }
+    };
     Ok(JsFuture::from(verdict).await?.as_bool() == Some(true))
 }
 
-/// The isolate's `CryptoKey` for `key`, imported (raw, non-extractable, verify only) on first use.
-async fn crypto_key(key: &VerifyingKey) -> Result<CryptoKey, JsValue> {
-    let bytes = *key.as_bytes();
-    let cached = IMPORTED.with(|keys| {
-        let keys = keys.borrow();
-        keys.iter()
-            .find(|(k, _)| *k == bytes)
-            .map(|(_, ck)| ck.clone())
-    });
-    if let Some(crypto_key) = cached {
-        return Ok(crypto_key);
+/// Runs `f` on the isolate's [`Runtime`], set up on first use.
+fn with_runtime<T>(f: impl FnOnce(&Runtime) -> T) -> Result<T, JsValue> {
+    RUNTIME.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let runtime = match &mut *slot {
+            Some(runtime) => runtime,
+            empty => empty.insert(Runtime::new()?),
+        };
+        Ok(f(runtime))
+    })
+}
+
+impl Runtime {
+    fn new() -> Result<Self, JsValue> {
+        let subtle = subtle().map_err(|e| JsValue::from_str(&e))?;
+        let algorithm = Object::new();
+        Reflect::set(&algorithm, &"name".into(), &ALGORITHM.into())?;
+        Ok(Runtime {
+            subtle,
+            algorithm,
+            keys: Vec::new(),
+        })
     }
-    let subtle = cached_subtle()?;
+}
+
+/// Imports `bytes` as the isolate's `CryptoKey` (raw, non-extractable, verify only).
+async fn import(bytes: &[u8; 32]) -> Result<(), JsValue> {
     let usages = Array::of1(&JsValue::from_str("verify"));
-    let promise = subtle.import_key_with_str(
-        "raw",
-        &Uint8Array::from(&bytes[..]),
-        ALGORITHM,
-        false,
-        &usages,
-    )?;
+    let promise = with_runtime(|runtime| {
+        runtime.subtle.import_key_with_object(
+            "raw",
+            &Uint8Array::from(&bytes[..]),
+            &runtime.algorithm,
+            false,
+            &usages,
+        )
+    })??;
     let crypto_key: CryptoKey = JsFuture::from(promise).await?.dyn_into()?;
-    IMPORTED.with(|keys| {
-        let mut keys = keys.borrow_mut();
-        if !keys.iter().any(|(k, _)| *k == bytes) {
-            keys.push((bytes, crypto_key.clone()));
+    RUNTIME.with(|slot| {
+        if let Some(runtime) = slot.borrow_mut().as_mut() {
+            if !runtime.keys.iter().any(|(k, _)| k == bytes) {
+                runtime.keys.push((*bytes, crypto_key));
+            }
         }
     });
-    Ok(crypto_key)
+    Ok(())
 }
