@@ -6,7 +6,7 @@ use crate::claims::Claims;
 pub const DEFAULT_PREFIX: &str = "x-auth-";
 
 /// Headers meaningful only for one connection (RFC 9110 §7.6.1); never forwarded either way.
-const HOP_BY_HOP: [&str; 8] = [
+pub const HOP_BY_HOP: [&str; 8] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",

@@ -8,7 +8,7 @@ use crate::config::GatewayConfig;
 use crate::cookie;
 use crate::credentials::Source;
 use crate::gateway::{self, Inbound};
-use crate::headers::is_hop_by_hop;
+use crate::headers::{is_hop_by_hop, HOP_BY_HOP};
 use crate::login;
 use crate::refusal::Refusal;
 use crate::token;
@@ -173,38 +173,37 @@ async fn decide_and_forward(
             audit.reason = Some(reason);
             (refusal, None)
         })?;
-    let response = without_hop_by_hop(response)
+    let renewed = renewed_cookie(config, &admitted, now);
+    let response = pass_on(response, renewed.as_deref())
         .map_err(|e| internal(audit, format!("origin response: {e}")))?;
-    renew_cookie(&response, config, &admitted, now, audit);
+    audit.renewed = renewed.is_some();
     Ok(response)
 }
 
 /// Sliding renewal: a cookie session past `RENEW_AFTER` of its lifetime gets a re-minted token
-/// (same `sid` and `auth_time`, new `iat`/`exp`, never past the maximum age) on the response.
-fn renew_cookie(
-    response: &Response,
+/// (same `sid` and `auth_time`, new `iat`/`exp`, never past the maximum age): the `Set-Cookie`
+/// value for the response.
+fn renewed_cookie(
     config: &GatewayConfig,
     admitted: &gateway::Admitted,
     now: u64,
-    audit: &mut AuditEvent,
-) {
+) -> Option<String> {
     let (Some(identity), Some(Source::Cookie)) = (&admitted.identity, admitted.source) else {
-        return;
+        return None;
     };
-    let Some(renewed) = login::renewal(
+    let renewed = login::renewal(
         identity.claims(),
         now,
         config.renew_after,
         config.session_ttl_secs,
         config.session.max_session_age_secs,
-    ) else {
-        return;
-    };
+    )?;
     let token = token::mint(&renewed, config.signing_key());
-    let value = cookie::set(&config.cookie_name, &token, renewed.exp.saturating_sub(now));
-    if response.headers().append("set-cookie", &value).is_ok() {
-        audit.renewed = true;
-    }
+    Some(cookie::set(
+        &config.cookie_name,
+        &token,
+        renewed.exp.saturating_sub(now),
+    ))
 }
 
 pub(super) async fn send_with_timeout(
@@ -232,14 +231,29 @@ pub(super) async fn send_with_timeout(
     }
 }
 
-/// The origin's response with its status, headers (less hop-by-hop ones) and streamed body.
-fn without_hop_by_hop(response: Response) -> worker::Result<Response> {
+/// The origin's response for the client. Passed on as it is (the runtime streams it through
+/// untouched) unless it carries a hop-by-hop header or a renewed cookie must be added: then a new
+/// response with its status, its headers less the hop-by-hop ones, the cookie, and its body
+/// streamed.
+fn pass_on(response: Response, set_cookie: Option<&str>) -> worker::Result<Response> {
+    let has_hop_by_hop = {
+        let headers = response.headers();
+        HOP_BY_HOP
+            .iter()
+            .any(|name| headers.has(name).unwrap_or(true))
+    };
+    if set_cookie.is_none() && !has_hop_by_hop {
+        return Ok(response);
+    }
     let status = response.status_code();
     let headers = Headers::new();
     for (name, value) in response.headers().entries() {
         if !is_hop_by_hop(&name) {
             headers.append(&name, &value)?;
         }
+    }
+    if let Some(value) = set_cookie {
+        headers.append("set-cookie", value)?;
     }
     let (_, body) = response.into_parts();
     Ok(Response::builder()

@@ -165,6 +165,19 @@ describe('valid sessions reach the origin with trusted identity headers', () => 
     assert.equal(redirect.headers.get('location'), '/elsewhere');
     await redirect.arrayBuffer();
   });
+
+  test("the origin's hop-by-hop response headers are dropped, its other headers kept", async () => {
+    const headers = { authorization: `Bearer ${session()}` };
+    const plain = await request(`${live.url}/respond?header=x-app:1`, { headers });
+    assert.equal(plain.headers.get('x-app'), '1');
+    assert.equal(plain.headers.get('content-type'), 'application/json');
+    await plain.arrayBuffer();
+    const hop = await request(`${live.url}/respond?header=x-app:2&header=proxy-authenticate:Basic`, { headers });
+    assert.equal(hop.status, 200);
+    assert.equal(hop.headers.get('x-app'), '2');
+    assert.equal(hop.headers.get('proxy-authenticate'), null);
+    assert.equal((await hop.json()).path, '/respond', 'the body is streamed through');
+  });
 });
 
 describe('spoofed identity headers never reach the origin', () => {

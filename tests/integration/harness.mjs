@@ -63,7 +63,8 @@ export function crateVersion() {
 /**
  * Starts the test origin: a node HTTP server on a free loopback port that answers every request
  * with JSON describing what it received (method, url, path, query, headers, body as base64).
- * `/respond?status=N&location=L` answers with that status (and Location) instead;
+ * `/respond?status=N&location=L&header=name:value` answers with that status (and Location and
+ * each `header`) instead;
  * `/slow?ms=N` answers after N milliseconds.
  * Every received request is also kept in `received`, in order. `port` (default: a free one)
  * lets a test stop the origin and start it again at the same address.
@@ -99,6 +100,10 @@ export async function startOrigin({ port: listenPort = 0 } = {}) {
         status = Number(url.searchParams.get('status') ?? 200);
         const location = url.searchParams.get('location');
         if (location) headers.location = location;
+        for (const header of url.searchParams.getAll('header')) {
+          const colon = header.indexOf(':');
+          headers[header.slice(0, colon)] = header.slice(colon + 1);
+        }
       }
       res.writeHead(status, headers);
       res.end(JSON.stringify(seen));
