@@ -8,9 +8,10 @@ use crate::signature_precheck;
 use crate::strict_json::{self, StrictJsonError};
 use serde_json::Value;
 
-/// Header parameters we refuse outright: they ask the verifier to trust keys or semantics
-/// carried by the token itself.
-const FORBIDDEN_HEADERS: [&str; 5] = ["crit", "jku", "jwk", "x5u", "x5c"];
+/// The header parameters read by name: `alg`, `typ`, `kid`, then those refused outright
+/// (`crit`, `jku`, `jwk`, `x5u`, `x5c`: they ask the verifier to trust keys or semantics carried
+/// by the token itself).
+const HEADER_MEMBERS: [&str; 8] = ["alg", "typ", "kid", "crit", "jku", "jwk", "x5u", "x5c"];
 
 /// A compact JWS whose shape is valid but whose signature has not been checked.
 ///
@@ -45,30 +46,28 @@ impl<'a> UntrustedJws<'a> {
         let payload = decode(payload_b64)?;
         let signature = decode(signature_b64)?;
 
-        let header = strict_json::parse_object(&header).map_err(|e| match e {
-            StrictJsonError::DuplicateMember => Malformed::DuplicateMember,
-            StrictJsonError::Invalid => Malformed::Header,
-        })?;
+        let ([alg, typ, kid, forbidden @ ..], _others) =
+            strict_json::parse_members(&header, &HEADER_MEMBERS).map_err(|e| match e {
+                StrictJsonError::DuplicateMember => Malformed::DuplicateMember,
+                StrictJsonError::Invalid => Malformed::Header,
+            })?;
         if !matches!(
-            header.get("alg").and_then(Value::as_str),
+            alg.as_ref().and_then(Value::as_str),
             Some("EdDSA" | "Ed25519")
         ) {
             return Err(Malformed::Algorithm.into());
         }
-        if FORBIDDEN_HEADERS
-            .iter()
-            .any(|name| header.contains_key(*name))
-        {
+        if forbidden.iter().any(Option::is_some) {
             return Err(Malformed::ForbiddenHeader.into());
         }
-        match header.get("typ") {
+        match typ {
             None => {}
             Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => {}
             Some(_) => return Err(Malformed::Type.into()),
         }
-        let kid = match header.get("kid") {
+        let kid = match kid {
             None => None,
-            Some(Value::String(kid)) if !kid.is_empty() => Some(kid.clone()),
+            Some(Value::String(kid)) if !kid.is_empty() => Some(kid),
             Some(_) => return Err(Malformed::MissingKeyId.into()),
         };
         let signature: [u8; 64] = signature
