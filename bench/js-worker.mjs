@@ -6,9 +6,11 @@
 //   POST /__bench/instantiate?n=N             — N × WebAssembly.instantiate of edgeauth's wasm module
 //                                               (workerd compiles it at load and forbids compiling
 //                                               wasm at run time; run.mjs times the compile in V8)
-//   anything else                             — forwarded unchanged to ORIGIN_URL (pass-through)
+//   anything else                             — forwarded unchanged to ORIGIN_URL (pass-through);
+//                                               with LOG_EACH set, one audit-sized JSON line is
+//                                               logged per request first, as edgeauth does
 //
-// Vars: PUBLIC_JWK (the edge's public key), ISSUER, AUDIENCE, ORIGIN_URL.
+// Vars: PUBLIC_JWK (the edge's public key), ISSUER, AUDIENCE, ORIGIN_URL, LOG_EACH (optional).
 import { importJWK, jwtVerify } from 'jose';
 import edgeauthModule from './edgeauth.wasm';
 
@@ -96,6 +98,21 @@ export default {
         default:
           return new Response('unknown bench route', { status: 404 });
       }
+    }
+    if (env.LOG_EACH) {
+      console.log(
+        JSON.stringify({
+          event: 'allow',
+          request_id: crypto.randomUUID().slice(0, 16),
+          status: 200,
+          method: request.method,
+          ip: request.headers.get('cf-connecting-ip'),
+          path: url.pathname,
+          sub: 'user-8c1f2a',
+          sid: 'q1w2e3r4t5y6u7i8o9p0aa',
+          kid: 'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg',
+        }),
+      );
     }
     const target = env.ORIGIN_URL + url.pathname + url.search;
     return fetch(new Request(target, request), { redirect: 'manual' });
