@@ -5,8 +5,9 @@ use crate::strict_json::{self, StrictJsonError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-/// The members [`Claims::from_json`] picks out by name, in the order of its fields.
-const MEMBERS: [&str; 11] = [
+/// The claims [`Claims`] has a field for, in the order of its fields ([`Claims::from_json`]
+/// picks them out by name; anything else lands in `extra`).
+pub const MEMBERS: [&str; 11] = [
     "iss",
     "aud",
     "sub",
