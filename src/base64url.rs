@@ -48,4 +48,17 @@ mod tests {
         assert_eq!(decode("Y"), None);
         assert_eq!(decode("YWJjZ"), None);
     }
+
+    #[test]
+    fn refuses_a_stray_byte_anywhere_in_a_long_input() {
+        // Long enough for the engine's unrolled and 4-byte loops, not only its tail.
+        let text = encode(&[0x5a; 96]);
+        for at in [0, 7, 31, 64, text.len() - 1] {
+            for stray in ["=", "+", "/", " ", "é", "\0"] {
+                let mut bad = text.clone();
+                bad.replace_range(at..at + 1, stray);
+                assert_eq!(decode(&bad), None, "{stray:?} at {at}");
+            }
+        }
+    }
 }

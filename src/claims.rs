@@ -242,4 +242,31 @@ mod tests {
         }
         assert_eq!(compared, 13 * values.len());
     }
+
+    /// The same agreement on number forms `serde_json` never writes itself.
+    #[test]
+    fn from_json_agrees_with_serde_on_raw_numbers() {
+        for number in [
+            "1e2",
+            "-0",
+            "0",
+            "1.0",
+            "1E0",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-1",
+            "00",
+            "1.5e300",
+        ] {
+            let json = format!(
+                r#"{{"iss":"i","aud":"a","sub":"s","sid":"x","iat":{number},"exp":2,"auth_time":1,"roles":[]}}"#
+            );
+            let by_serde: Option<Claims> = serde_json::from_str(&json).ok();
+            assert_eq!(
+                Claims::from_json(json.as_bytes()).ok(),
+                by_serde,
+                "{number}"
+            );
+        }
+    }
 }

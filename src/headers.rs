@@ -6,7 +6,9 @@ use crate::claims::Claims;
 pub const DEFAULT_PREFIX: &str = "x-auth-";
 
 /// Headers meaningful only for one connection (RFC 9110 §7.6.1); never forwarded either way.
-pub const HOP_BY_HOP: [&str; 8] = [
+/// `upgrade` among them means no protocol switch (WebSocket) passes the edge: a socket would
+/// outlive its session's expiry and revocation, which are checked per request.
+pub const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -15,6 +17,7 @@ pub const HOP_BY_HOP: [&str; 8] = [
     "te",
     "trailer",
     "transfer-encoding",
+    "upgrade",
 ];
 
 /// The identity headers the origin receives, and the rule for spotting forged ones.
@@ -136,6 +139,27 @@ fn is_header_text(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_level_headers_and_upgrade_are_hop_by_hop() {
+        for name in [
+            "Connection",
+            "keep-alive",
+            "TE",
+            "Transfer-Encoding",
+            "Upgrade",
+        ] {
+            assert!(is_hop_by_hop(name), "{name}");
+        }
+        for name in [
+            "content-type",
+            "set-cookie",
+            "sec-websocket-key",
+            "upgrade-insecure-requests",
+        ] {
+            assert!(!is_hop_by_hop(name), "{name}");
+        }
+    }
 
     #[test]
     fn spoofed_identity_headers_are_reserved_in_every_spelling() {

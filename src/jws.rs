@@ -150,3 +150,58 @@ impl<'a, 'k> PendingJws<'a, 'k> {
         Ok(self.jws.payload)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses a token with `header` (and an empty payload); the `kid` it read, or the refusal.
+    fn with_header(header: &str) -> Result<Option<String>, Error> {
+        let token = format!(
+            "{}.{}.{}",
+            base64url::encode(header.as_bytes()),
+            base64url::encode(b"{}"),
+            base64url::encode(&[0u8; 64])
+        );
+        UntrustedJws::parse(&token, 4096).map(|jws| jws.kid().map(str::to_owned))
+    }
+
+    #[test]
+    fn refused_header_parameters_are_refused_even_null_or_escaped() {
+        for header in [
+            r#"{"alg":"EdDSA","crit":null}"#,
+            r#"{"alg":"EdDSA","x5c":null}"#,
+            r#"{"alg":"EdDSA","\u0063rit":[]}"#,
+            r#"{"alg":"EdDSA","jwk":{}}"#,
+            r#"{"alg":"EdDSA","jku":"https://attacker.example/jwks"}"#,
+            r#"{"alg":"EdDSA","x5u":""}"#,
+        ] {
+            let refused = with_header(header).expect_err(header);
+            assert_eq!(
+                refused,
+                Error::Malformed(Malformed::ForbiddenHeader),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_members_are_checked_by_name() {
+        let refused = |header: &str| with_header(header).expect_err(header);
+        assert_eq!(refused(r#"{"alg":"none"}"#), Malformed::Algorithm.into());
+        assert_eq!(
+            refused(r#"{"alg":"EdDSA","typ":null}"#),
+            Malformed::Type.into()
+        );
+        assert_eq!(
+            refused(r#"{"alg":"EdDSA","kid":""}"#),
+            Malformed::MissingKeyId.into()
+        );
+        assert_eq!(
+            refused(r#"{"alg":"EdDSA","\u0061lg":"EdDSA"}"#),
+            Malformed::DuplicateMember.into()
+        );
+        let parsed = with_header(r#"{"typ":"jwt","kid":"k1","alg":"Ed25519","x":1}"#);
+        assert_eq!(parsed.expect("valid").as_deref(), Some("k1"));
+    }
+}

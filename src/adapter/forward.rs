@@ -173,6 +173,12 @@ async fn decide_and_forward(
             audit.reason = Some(reason);
             (refusal, None)
         })?;
+    if response.status_code() == 101 {
+        // The edge never asks for a protocol switch (`upgrade` is hop-by-hop): refused.
+        audit.event = "error";
+        audit.reason = Some("origin_switched_protocols".into());
+        return Err((Refusal::OriginUnavailable, None));
+    }
     let renewed = renewed_cookie(config, &admitted, now);
     let response = pass_on(response, renewed.as_deref())
         .map_err(|e| internal(audit, format!("origin response: {e}")))?;
@@ -231,10 +237,9 @@ pub(super) async fn send_with_timeout(
     }
 }
 
-/// The origin's response for the client. Passed on as it is (the runtime streams it through
-/// untouched) unless it carries a hop-by-hop header or a renewed cookie must be added: then a new
-/// response with its status, its headers less the hop-by-hop ones, the cookie, and its body
-/// streamed.
+/// The origin's response for the client: as it is, headers included, unless it carries a
+/// hop-by-hop header or a renewed cookie must be added; then with its status, its headers less
+/// the hop-by-hop ones, the cookie, and its body streamed.
 fn pass_on(response: Response, set_cookie: Option<&str>) -> worker::Result<Response> {
     let has_hop_by_hop = {
         let headers = response.headers();

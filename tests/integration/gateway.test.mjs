@@ -166,6 +166,21 @@ describe('valid sessions reach the origin with trusted identity headers', () => 
     await redirect.arrayBuffer();
   });
 
+  test('no protocol switch passes the edge: the origin never sees Upgrade', async () => {
+    const r = await rawGet(live.url, '/socket', {
+      authorization: `Bearer ${session()}`,
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    });
+    assert.equal(r.status, 200, 'a plain request reaches the origin');
+    const seen = JSON.parse(r.body);
+    assert.equal(seen.path, '/socket');
+    assert.equal(seen.headers.upgrade, undefined);
+    assert.notEqual(seen.headers['x-auth-user'], undefined, 'the request was authenticated');
+  });
+
   test("the origin's hop-by-hop response headers are dropped, its other headers kept", async () => {
     const headers = { authorization: `Bearer ${session()}` };
     const plain = await request(`${live.url}/respond?header=x-app:1`, { headers });
