@@ -286,6 +286,17 @@ describe('sliding renewal', () => {
     assert.ok(claims(fresh).iat > claims(old).iat);
   });
 
+  test("a renewal is added next to the origin's own cookies", async () => {
+    const r = await request(`${edge.url}/respond?header=set-cookie:app=1%3B%20Path%3D%2F`, {
+      headers: { cookie: `__Host-edgeauth=${token(3000, 600)}` },
+    });
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+    const cookies = r.headers.getSetCookie();
+    assert.ok(cookies.includes('app=1; Path=/'), JSON.stringify(cookies));
+    assert.ok(sessionCookie(r), 'renewed');
+  });
+
   test('before the threshold, and for bearer tokens, nothing is renewed', async () => {
     assert.equal(await renewedCookie(token(60, 3540)), undefined);
     assert.equal(await renewedCookie(token(3000, 600), 'bearer'), undefined);
