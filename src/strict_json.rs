@@ -20,21 +20,14 @@ const DUPLICATE: &str = "duplicate member name";
 
 /// Parses `bytes` as one JSON object, refusing duplicate member names anywhere inside it.
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, StrictJsonError> {
-    match serde_json::from_slice::<StrictValue>(bytes) {
-        Ok(StrictValue(Value::Object(map))) => Ok(map),
-        Ok(_) => Err(StrictJsonError::Invalid),
-        Err(e) if e.to_string().starts_with(DUPLICATE) => Err(StrictJsonError::DuplicateMember),
-        Err(_) => Err(StrictJsonError::Invalid),
-    }
+    parse_members(bytes, &[]).map(|([], members)| members)
 }
 
 /// Parses `bytes` as one JSON array, refusing duplicate member names anywhere inside it.
 pub fn parse_array(bytes: &[u8]) -> Result<Vec<Value>, StrictJsonError> {
-    match serde_json::from_slice::<StrictValue>(bytes) {
-        Ok(StrictValue(Value::Array(items))) => Ok(items),
-        Ok(_) => Err(StrictJsonError::Invalid),
-        Err(e) if e.to_string().starts_with(DUPLICATE) => Err(StrictJsonError::DuplicateMember),
-        Err(_) => Err(StrictJsonError::Invalid),
+    match serde_json::from_slice::<StrictValue>(bytes).map_err(refusal)? {
+        StrictValue(Value::Array(items)) => Ok(items),
+        _ => Err(StrictJsonError::Invalid),
     }
 }
 
@@ -51,13 +44,16 @@ pub fn parse_members<const N: usize>(
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = de::DeserializeSeed::deserialize(MembersSeed { names }, &mut deserializer)
         .and_then(|members| deserializer.end().map(|()| members));
-    parsed.map_err(|e| {
-        if e.to_string().starts_with(DUPLICATE) {
-            StrictJsonError::DuplicateMember
-        } else {
-            StrictJsonError::Invalid
-        }
-    })
+    parsed.map_err(refusal)
+}
+
+/// Why `serde_json` refused: our duplicate-name error, or anything else (invalid).
+fn refusal(error: serde_json::Error) -> StrictJsonError {
+    if error.to_string().starts_with(DUPLICATE) {
+        StrictJsonError::DuplicateMember
+    } else {
+        StrictJsonError::Invalid
+    }
 }
 
 struct MembersSeed<'n, const N: usize> {
