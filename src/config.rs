@@ -6,6 +6,7 @@ use crate::headers::{self, IdentityHeaders};
 use crate::http_url::{HttpUrl, UrlError};
 use crate::jwk;
 use crate::keys::{KeySet, SigningKey};
+use crate::path::Parameters;
 use crate::rules::AccessRules;
 use crate::validation::{self, Validation};
 use std::fmt;
@@ -61,6 +62,13 @@ pub struct GatewayConfig {
     pub cookie_name: String,
     /// Whether the session cookie is forwarded to the origin (`FORWARD_SESSION_COOKIE`).
     pub forward_session_cookie: bool,
+    /// Whether an `Authorization` header the edge did not use (another scheme, or a bearer
+    /// token that is not a valid session, on a public route) reaches the origin
+    /// (`FORWARD_CLIENT_AUTHORIZATION`, default false). A used or revoked session never does.
+    pub forward_client_authorization: bool,
+    /// What `;parameters` in request paths get (`PATH_PARAMETERS`: `refuse`, the default, or
+    /// `strip`).
+    pub path_parameters: Parameters,
     /// Identity header names and the reserved-header rule.
     pub headers: IdentityHeaders,
     /// Where logins are checked.
@@ -183,6 +191,16 @@ impl GatewayConfig {
         )
         .map_err(ConfigError)?;
 
+        let path_parameters = match text("PATH_PARAMETERS", "refuse").as_str() {
+            "refuse" => Parameters::Refuse,
+            "strip" => Parameters::Strip,
+            other => {
+                return Err(ConfigError(format!(
+                    "PATH_PARAMETERS: {other:?} is not \"refuse\" or \"strip\""
+                )))
+            }
+        };
+
         let cookie_name = text("SESSION_COOKIE", cookie::DEFAULT_NAME);
         if cookie_name.is_empty()
             || !cookie_name
@@ -298,6 +316,8 @@ impl GatewayConfig {
             rules,
             cookie_name,
             forward_session_cookie: flag("FORWARD_SESSION_COOKIE", false)?,
+            forward_client_authorization: flag("FORWARD_CLIENT_AUTHORIZATION", false)?,
+            path_parameters,
             headers,
             user_store,
             renew_after,
@@ -378,6 +398,8 @@ mod tests {
         assert_eq!(config.cookie_name, "__Host-edgeauth");
         assert!(config.origin.is_none());
         assert!(!config.forward_session_cookie);
+        assert!(!config.forward_client_authorization);
+        assert_eq!(config.path_parameters, Parameters::Refuse);
         assert!(config.rules.is_empty());
         assert_eq!(config.keys.keys().len(), 1);
         assert_eq!(config.revocation_refresh_secs, 30);
@@ -469,6 +491,17 @@ mod tests {
                     ("FORWARD_SESSION_COOKIE", "maybe"),
                 ],
                 "FORWARD_SESSION_COOKIE",
+            ),
+            (
+                vec![("SIGNING_KEY", key.as_str()), ("PATH_PARAMETERS", "ignore")],
+                "PATH_PARAMETERS",
+            ),
+            (
+                vec![
+                    ("SIGNING_KEY", key.as_str()),
+                    ("FORWARD_CLIENT_AUTHORIZATION", "sometimes"),
+                ],
+                "FORWARD_CLIENT_AUTHORIZATION",
             ),
             (
                 vec![

@@ -5,19 +5,33 @@
 /// `Secure`, has `Path=/` and no `Domain`, so no subdomain can plant or shadow it.
 pub const DEFAULT_NAME: &str = "__Host-edgeauth";
 
-/// The `Cookie` header held two session cookies: someone planted one. Refused.
+/// The `Cookie` header held the session cookie ambiguously: twice (someone planted one), or after
+/// a `,`, which is how the runtime joins a second `Cookie` line and how a planted cookie's value
+/// can hide one. Refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DuplicateCookie;
+pub struct AmbiguousCookie;
 
 /// The value of the cookie called `name` in a `Cookie` header, if present exactly once.
-pub fn find<'a>(header: &'a str, name: &str) -> Result<Option<&'a str>, DuplicateCookie> {
+pub fn find<'a>(header: &'a str, name: &str) -> Result<Option<&'a str>, AmbiguousCookie> {
     let mut found = None;
-    for (cookie_name, value) in pairs(header) {
-        if cookie_name == name {
+    for pair in header.split(';') {
+        // Cookie values never hold a `,` (RFC 6265 cookie-octet): a name after one is a second
+        // cookie that a parser splitting on `;` alone would not see, and so would not strip.
+        if pair
+            .split(',')
+            .skip(1)
+            .any(|part| part.split_once('=').is_some_and(|(n, _)| n.trim() == name))
+        {
+            return Err(AmbiguousCookie);
+        }
+        let Some((cookie_name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        if cookie_name.trim() == name {
             if found.is_some() {
-                return Err(DuplicateCookie);
+                return Err(AmbiguousCookie);
             }
-            found = Some(value);
+            found = Some(unquoted(value.trim()));
         }
     }
     Ok(found)
@@ -44,16 +58,11 @@ pub fn clear(name: &str) -> String {
     format!("{name}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax")
 }
 
-fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
-    header.split(';').filter_map(|pair| {
-        let (name, value) = pair.split_once('=')?;
-        let value = value.trim();
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(value);
-        Some((name.trim(), value))
-    })
+fn unquoted(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value)
 }
 
 #[cfg(test)]
@@ -79,11 +88,31 @@ mod tests {
         assert_eq!(find("", DEFAULT_NAME), Ok(None));
         assert_eq!(
             find("__Host-edgeauth=a; __Host-edgeauth=b", DEFAULT_NAME),
-            Err(DuplicateCookie)
+            Err(AmbiguousCookie)
         );
         assert_eq!(
             find("__Host-edgeauth=a;x=1; __Host-edgeauth=a", DEFAULT_NAME),
-            Err(DuplicateCookie)
+            Err(AmbiguousCookie)
+        );
+    }
+
+    #[test]
+    fn a_session_cookie_after_a_comma_is_ambiguous() {
+        for header in [
+            // Two `Cookie` lines, as the runtime joins them.
+            "a=1, __Host-edgeauth=tok",
+            "__Host-edgeauth=tok, __Host-edgeauth=other",
+            "a=1; b=2, __Host-edgeauth=tok; c=3",
+            // A planted cookie whose value carries one.
+            "x=a,__Host-edgeauth=tok",
+            "x, __Host-edgeauth=tok",
+        ] {
+            assert_eq!(find(header, DEFAULT_NAME), Err(AmbiguousCookie), "{header}");
+        }
+        assert_eq!(find("a=1, b=2", DEFAULT_NAME), Ok(None));
+        assert_eq!(
+            find("a=1, b=2; __Host-edgeauth=tok", DEFAULT_NAME),
+            Ok(Some("tok"))
         );
     }
 

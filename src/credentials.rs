@@ -14,8 +14,8 @@ pub enum Source {
 /// Credentials that cannot be read unambiguously. Refused with 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialError {
-    /// More than one session cookie.
-    DuplicateCookie,
+    /// More than one session cookie, or one after a `,` (a second `Cookie` line).
+    AmbiguousCookie,
     /// A cookie and a bearer token that differ.
     Conflicting,
     /// `Authorization: Bearer` without a single token after it.
@@ -32,7 +32,7 @@ pub fn extract<'a>(
 ) -> Result<Option<(&'a str, Source)>, CredentialError> {
     let from_cookie = match cookie_header {
         Some(header) => cookie::find(header, cookie_name)
-            .map_err(|_| CredentialError::DuplicateCookie)?
+            .map_err(|_| CredentialError::AmbiguousCookie)?
             .filter(|value| !value.is_empty()),
         None => None,
     };
@@ -97,7 +97,7 @@ mod tests {
         );
         assert_eq!(
             extract(Some("__Host-edgeauth=a; __Host-edgeauth=b"), None, NAME),
-            Err(CredentialError::DuplicateCookie)
+            Err(CredentialError::AmbiguousCookie)
         );
         for header in ["Bearer", "Bearer ", "Bearer a b", "Bearer a,b"] {
             assert_eq!(

@@ -6,7 +6,7 @@ use crate::config::GatewayConfig;
 use crate::cookie;
 use crate::credentials::{self, Source};
 use crate::error::Error;
-use crate::headers::{self, UnrepresentableClaim};
+use crate::headers::{self, RequestFacts, UnrepresentableClaim};
 use crate::path;
 use crate::refusal::Refusal;
 use crate::rules::Access;
@@ -15,7 +15,8 @@ use crate::token;
 /// What the edge reads from a request to decide.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Inbound<'a> {
-    /// HTTP method.
+    /// The HTTP method exactly as received (never mapped to a known one): rules see, and the
+    /// origin receives, this string.
     pub method: &'a str,
     /// The path as received (no query).
     pub path: &'a str,
@@ -77,8 +78,9 @@ pub fn admit_with(
         path: path.map(str::to_owned),
         sub: None,
     };
-    let path =
-        path::normalize(inbound.path).map_err(|_| deny(Refusal::BadRequest, "bad_path", None))?;
+    check_method(inbound.method).map_err(|(refusal, reason)| deny(refusal, reason, None))?;
+    let path = path::normalize(inbound.path, config.path_parameters)
+        .map_err(|_| deny(Refusal::BadRequest, "bad_path", None))?;
     let access = config.rules.access_for(inbound.method, &path);
     let presented =
         credentials::extract(inbound.cookie, inbound.authorization, &config.cookie_name)
@@ -118,6 +120,26 @@ pub fn admit_with(
             }
         }
     }
+}
+
+/// Methods refused whatever the rules say: `TRACE`/`TRACK` echo the request (credentials
+/// included) back, `CONNECT` asks for a tunnel.
+pub const REFUSED_METHODS: [&str; 3] = ["TRACE", "TRACK", "CONNECT"];
+
+/// A method is forwarded as itself or refused: never mapped to another one. 400 for what is not
+/// an RFC 9110 token, 405 for [`REFUSED_METHODS`] in any case.
+fn check_method(method: &str) -> Result<(), (Refusal, &'static str)> {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if method.is_empty() || method.len() > 32 || !method.bytes().all(is_tchar) {
+        return Err((Refusal::BadRequest, "bad_method"));
+    }
+    if REFUSED_METHODS
+        .iter()
+        .any(|refused| refused.eq_ignore_ascii_case(method))
+    {
+        return Err((Refusal::MethodNotAllowed, "method_refused"));
+    }
+    Ok(())
 }
 
 /// The session token [`admit_with`] would hand to its `verify` for `inbound`, if any, so an
@@ -180,21 +202,29 @@ pub fn assertion(config: &GatewayConfig, claims: &Claims, now: u64) -> String {
     token::mint(&claims, config.signing_key())
 }
 
-/// The headers sent to the origin: inbound headers minus hop-by-hop and every reserved identity
-/// header (in any spelling), minus the session cookie (unless configured) and a used bearer
-/// `Authorization`, plus our identity headers when there is a session.
+/// The headers sent to the origin: inbound headers minus hop-by-hop ones, every reserved
+/// identity header and every routing header (in any spelling), the session cookie (unless
+/// configured) and `Authorization` (a used or revoked bearer always; any other unless
+/// `FORWARD_CLIENT_AUTHORIZATION`); plus `X-Forwarded-*` from `facts` and our identity headers
+/// when there is a session.
 pub fn forward_headers(
     config: &GatewayConfig,
     inbound: impl IntoIterator<Item = (String, String)>,
     admitted: &Admitted,
+    facts: &RequestFacts,
     assertion: Option<&str>,
 ) -> Result<Vec<(String, String)>, UnrepresentableClaim> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (name, value) in inbound {
-        if headers::is_hop_by_hop(&name) || config.headers.is_reserved(&name) {
+        if headers::is_hop_by_hop(&name)
+            || config.headers.is_reserved(&name)
+            || headers::is_routing(&name)
+        {
             continue;
         }
-        if name.eq_ignore_ascii_case("authorization") && admitted.source == Some(Source::Bearer) {
+        if name.eq_ignore_ascii_case("authorization")
+            && (admitted.source == Some(Source::Bearer) || !config.forward_client_authorization)
+        {
             continue;
         }
         if name.eq_ignore_ascii_case("cookie") && !config.forward_session_cookie {
@@ -204,6 +234,9 @@ pub fn forward_headers(
             continue;
         }
         out.push((name, value));
+    }
+    for (name, value) in facts.headers() {
+        out.push((name.to_owned(), value));
     }
     if let (Some(identity), Some(assertion)) = (&admitted.identity, assertion) {
         for (name, value) in config.headers.values(identity.claims(), assertion)? {

@@ -20,6 +20,91 @@ pub const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
+/// Headers through which a client could make the origin route, dispatch or attribute a request
+/// differently from what the edge checked: URL rewrites, method overrides, forwarded host,
+/// prefix, scheme and client address. Never passed from the client (with every `x-forwarded-*`
+/// name); the edge sets `X-Forwarded-For`, `-Proto` and `-Host` itself ([`RequestFacts`]).
+pub const ROUTING_HEADERS: [&str; 16] = [
+    "forwarded",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-original-host",
+    "x-original-method",
+    "x-host",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-real-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "true-client-ip",
+    "client-ip",
+    "front-end-https",
+];
+
+/// What the edge knows of a request and states to the origin as `X-Forwarded-*`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'a> {
+    /// The client's address (`CF-Connecting-IP`), when the platform gave one.
+    pub client_ip: Option<&'a str>,
+    /// `https` or `http`: the scheme the client used.
+    pub proto: &'a str,
+    /// The host (and port) the client asked for.
+    pub host: &'a str,
+}
+
+impl RequestFacts<'_> {
+    /// `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host`.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::with_capacity(3);
+        if let Some(ip) = self.client_ip.filter(|ip| is_header_text(ip)) {
+            out.push(("x-forwarded-for", ip.to_owned()));
+        }
+        out.push(("x-forwarded-proto", self.proto.to_owned()));
+        out.push(("x-forwarded-host", self.host.to_owned()));
+        out
+    }
+}
+
+/// Whether an inbound header is one of the [`ROUTING_HEADERS`] or `x-forwarded-*`, in any
+/// spelling ([`canonical`]).
+pub fn is_routing(name: &str) -> bool {
+    let name = canonical(name);
+    name.starts_with("x-forwarded-") || ROUTING_HEADERS.contains(&name.as_str())
+}
+
+/// The `Cache-Control` for a response that gains a session `Set-Cookie`: no shared cache may
+/// store it. `None` when `existing` already forbids that (`private`, `no-store`); otherwise the
+/// origin's directives without `public`, `s-maxage` and `proxy-revalidate`, plus `private`.
+pub fn private_cache_control(existing: Option<&str>) -> Option<String> {
+    let directives: Vec<&str> = existing
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    let name = |d: &str| {
+        d.split('=')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    };
+    if directives
+        .iter()
+        .any(|d| matches!(name(d).as_str(), "private" | "no-store"))
+    {
+        return None;
+    }
+    let mut kept: Vec<&str> = directives
+        .into_iter()
+        .filter(|d| !matches!(name(d).as_str(), "public" | "s-maxage" | "proxy-revalidate"))
+        .collect();
+    kept.insert(0, "private");
+    Some(kept.join(", "))
+}
+
 /// The identity headers the origin receives, and the rule for spotting forged ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityHeaders {
@@ -158,6 +243,76 @@ mod tests {
             "upgrade-insecure-requests",
         ] {
             assert!(!is_hop_by_hop(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn routing_and_override_headers_are_never_the_clients() {
+        for name in [
+            "X-Original-URL",
+            "x-rewrite-url",
+            "X-HTTP-Method-Override",
+            "X_HTTP_Method",
+            "X-Method-Override",
+            "X-Forwarded-Host",
+            "X-Forwarded-Prefix",
+            "x-forwarded-for",
+            "X_Forwarded_Proto",
+            "X-Forwarded-Anything",
+            "Forwarded",
+            "X-Real-IP",
+            "True-Client-IP",
+        ] {
+            assert!(is_routing(name), "{name}");
+        }
+        for name in [
+            "x-forwarded",
+            "Accept",
+            "Content-Type",
+            "X-Request-Id",
+            "Origin",
+        ] {
+            assert!(!is_routing(name), "{name}");
+        }
+        let facts = RequestFacts {
+            client_ip: Some("203.0.113.7"),
+            proto: "https",
+            host: "app.example",
+        };
+        assert_eq!(
+            facts.headers(),
+            vec![
+                ("x-forwarded-for", "203.0.113.7".to_owned()),
+                ("x-forwarded-proto", "https".to_owned()),
+                ("x-forwarded-host", "app.example".to_owned()),
+            ]
+        );
+        let no_ip = RequestFacts {
+            client_ip: Some("1.2.3.4\r\nx: y"),
+            ..facts
+        };
+        assert_eq!(
+            no_ip.headers().len(),
+            2,
+            "an unrepresentable address is left out"
+        );
+    }
+
+    #[test]
+    fn a_renewed_cookie_makes_the_response_private() {
+        for (origin, want) in [
+            (None, Some("private")),
+            (Some("public, max-age=600"), Some("private, max-age=600")),
+            (
+                Some("max-age=60, s-maxage=3600, Public, proxy-revalidate"),
+                Some("private, max-age=60"),
+            ),
+            (Some("no-cache"), Some("private, no-cache")),
+            (Some("private, max-age=5"), None),
+            (Some("no-store"), None),
+            (Some("Private"), None),
+        ] {
+            assert_eq!(private_cache_control(origin).as_deref(), want, "{origin:?}");
         }
     }
 

@@ -10,7 +10,9 @@
 //! The most specific rule wins, whatever the order: exact before prefix, longer prefix before
 //! shorter, a rule with `methods` before one without. Two rules that could match the same request
 //! at the same specificity are a configuration error. Unmatched requests need a session.
-//! Matching ignores `;parameters` in segments, so `/admin;x` is still `/admin`.
+//! Paths are matched in their canonical form ([`crate::path`]), the one the origin receives; an
+//! exact path also covers itself with a trailing `/` (`/admin` covers `/admin/`), as Express and
+//! Spring route them.
 
 use serde::Deserialize;
 
@@ -93,13 +95,16 @@ impl AccessRules {
 
     /// The access required for `method` on the normalized `path`.
     pub fn access_for(&self, method: &str, path: &str) -> &Access {
-        let mut path = without_parameters(path);
-        if self.case_insensitive {
-            path.make_ascii_lowercase();
-        }
+        let folded;
+        let path = if self.case_insensitive {
+            folded = path.to_ascii_lowercase();
+            folded.as_str()
+        } else {
+            path
+        };
         self.rules
             .iter()
-            .filter(|rule| rule.matches(method, &path))
+            .filter(|rule| rule.matches(method, path))
             .max_by_key(|rule| rule.specificity())
             .map_or(&DEFAULT_ACCESS, |rule| &rule.access)
     }
@@ -117,27 +122,35 @@ impl AccessRules {
 
 impl AccessRule {
     fn from_json(rule: RuleJson, case_insensitive: bool) -> Result<Self, String> {
-        let mut path = rule.path;
-        if case_insensitive {
-            path.make_ascii_lowercase();
-        }
-        let pattern = match path.strip_suffix("/*") {
-            Some(prefix) => Pattern::Prefix(prefix.to_owned()),
-            None => Pattern::Exact(path.clone()),
-        };
-        let literal = match &pattern {
-            Pattern::Exact(p) => p.as_str(),
-            Pattern::Prefix(p) if p.is_empty() => "/",
-            Pattern::Prefix(p) => p.as_str(),
+        let path = rule.path;
+        let prefix = path.strip_suffix("/*");
+        let literal = match prefix {
+            Some("") => "/",
+            Some(prefix) => prefix,
+            None => path.as_str(),
         };
         if literal.contains(['*', ';', '?', '#']) {
             return Err(format!(
                 "path {path:?}: only a final \"/*\" wildcard is allowed"
             ));
         }
-        if crate::path::normalize(literal).as_deref() != Ok(literal) {
+        if crate::path::normalize(literal, crate::path::Parameters::Refuse).as_deref()
+            != Ok(literal)
+            || (prefix.is_some() && literal.len() > 1 && literal.ends_with('/'))
+        {
             return Err(format!("path {path:?} is not a normalized absolute path"));
         }
+        let fold = |p: &str| {
+            if case_insensitive {
+                p.to_ascii_lowercase()
+            } else {
+                p.to_owned()
+            }
+        };
+        let pattern = match prefix {
+            Some(prefix) => Pattern::Prefix(fold(prefix)),
+            None => Pattern::Exact(fold(without_trailing_slash(&path))),
+        };
         let methods = match rule.methods {
             None => None,
             Some(methods) if methods.is_empty() => return Err("\"methods\" is empty".into()),
@@ -178,7 +191,7 @@ impl AccessRule {
 
     fn matches(&self, method: &str, path: &str) -> bool {
         let path_matches = match &self.pattern {
-            Pattern::Exact(exact) => path == exact,
+            Pattern::Exact(exact) => without_trailing_slash(path) == exact,
             Pattern::Prefix(prefix) => path
                 .strip_prefix(prefix.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
@@ -208,19 +221,12 @@ impl AccessRule {
     }
 }
 
-/// The path with every segment cut at its first `;`.
-fn without_parameters(path: &str) -> String {
-    if !path.contains(';') {
-        return path.to_owned();
+/// `path` without one trailing `/`, unless it is the root.
+fn without_trailing_slash(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => path,
     }
-    let mut out = String::with_capacity(path.len());
-    for (i, segment) in path.split('/').enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        out.push_str(segment.split(';').next().unwrap_or_default());
-    }
-    out
 }
 
 #[cfg(test)]
@@ -304,10 +310,38 @@ mod tests {
     }
 
     #[test]
-    fn path_parameters_and_case() {
+    fn exact_paths_cover_their_trailing_slash() {
         let rules = rules();
-        assert_eq!(rules.access_for("GET", "/admin;x"), &admin());
-        assert_eq!(rules.access_for("GET", "/admin;x/users"), &admin());
+        assert_eq!(
+            rules.access_for("GET", "/admin/status/"),
+            &Access::Authenticated
+        );
+        let exact = AccessRules::from_json(
+            r#"[{"path": "/", "access": "public"}, {"path": "/billing", "roles": ["billing"]}]"#,
+            false,
+        )
+        .expect("valid");
+        let billing = Access::AnyRole(vec!["billing".into()]);
+        assert_eq!(exact.access_for("GET", "/billing"), &billing);
+        assert_eq!(exact.access_for("GET", "/billing/"), &billing);
+        assert_eq!(
+            exact.access_for("GET", "/billing/x"),
+            &Access::Authenticated
+        );
+        assert_eq!(exact.access_for("GET", "/"), &Access::Public);
+        assert!(
+            AccessRules::from_json(
+                r#"[{"path": "/a", "access": "public"}, {"path": "/a/", "roles": ["x"]}]"#,
+                false
+            )
+            .is_err(),
+            "/a and /a/ are one path"
+        );
+    }
+
+    #[test]
+    fn case() {
+        let rules = rules();
         // Case-sensitive by default: /ADMIN is not /admin, so it falls to the default (never public).
         assert_eq!(rules.access_for("GET", "/ADMIN"), &Access::Authenticated);
         let folded = AccessRules::from_json(RULES, true).expect("valid");
@@ -325,6 +359,9 @@ mod tests {
             r#"[{"path": "/a", "roles": [""]}]"#,
             r#"[{"path": "a", "access": "public"}]"#,
             r#"[{"path": "/a/../b", "access": "public"}]"#,
+            r#"[{"path": "/a;x", "access": "public"}]"#,
+            r#"[{"path": "/a.", "access": "public"}]"#,
+            r#"[{"path": "/a//*", "access": "public"}]"#,
             r#"[{"path": "/a*", "access": "public"}]"#,
             r#"[{"path": "/a/*/b", "access": "public"}]"#,
             r#"[{"path": "/a", "methods": [], "access": "public"}]"#,

@@ -4,11 +4,17 @@
 use edgeauth::claims::Claims;
 use edgeauth::config::GatewayConfig;
 use edgeauth::gateway::{self, Admitted, Inbound};
+use edgeauth::headers::RequestFacts;
 use edgeauth::refusal::Refusal;
 use edgeauth::{mint, SigningKey};
 use proptest::prelude::*;
 
 const NOW: u64 = 1_800_000_000;
+const FACTS: RequestFacts<'static> = RequestFacts {
+    client_ip: Some("203.0.113.7"),
+    proto: "https",
+    host: "edge.test",
+};
 const RULES: &str = r#"[
     {"path": "/public/*", "access": "public"},
     {"path": "/admin/*", "roles": ["admin"]},
@@ -16,15 +22,25 @@ const RULES: &str = r#"[
 ]"#;
 
 fn config() -> GatewayConfig {
+    config_with(&[])
+}
+
+/// The test configuration with `vars` set on top.
+fn config_with(vars: &[(&str, &str)]) -> GatewayConfig {
     let key = SigningKey::from_seed(&mut [11u8; 32])
         .to_private_jwk()
         .to_string();
-    GatewayConfig::from_lookup(|name| match name {
-        "SIGNING_KEY" => Some(key.clone()),
-        "ACCESS_RULES" => Some(RULES.into()),
-        "ISSUER" => Some("https://edge.test".into()),
-        "RESERVED_HEADERS" => Some("X-Remote-User".into()),
-        _ => None,
+    GatewayConfig::from_lookup(|name| {
+        if let Some((_, value)) = vars.iter().find(|(var, _)| *var == name) {
+            return Some(value.to_string());
+        }
+        match name {
+            "SIGNING_KEY" => Some(key.clone()),
+            "ACCESS_RULES" => Some(RULES.into()),
+            "ISSUER" => Some("https://edge.test".into()),
+            "RESERVED_HEADERS" => Some("X-Remote-User".into()),
+            _ => None,
+        }
     })
     .expect("valid config")
 }
@@ -154,8 +170,17 @@ fn path_tricks_never_reach_a_protected_resource_anonymously() {
         ("/public%2f..%2fadmin", Some(Refusal::BadRequest)),
         ("/public/..%5cadmin", Some(Refusal::BadRequest)),
         ("/ADMIN", Some(Refusal::Unauthenticated)),
-        ("/admin;x", Some(Refusal::Unauthenticated)),
-        ("/public;x/../admin", Some(Refusal::Unauthenticated)),
+        ("/admin;x", Some(Refusal::BadRequest)),
+        ("/public;x/../admin", Some(Refusal::BadRequest)),
+        ("/public/..;x/admin", Some(Refusal::BadRequest)),
+        ("/public/..;/admin", Some(Refusal::BadRequest)),
+        ("/public/%2e%2e;x/admin", Some(Refusal::BadRequest)),
+        ("/public/;x/../admin", Some(Refusal::BadRequest)),
+        ("/public/..%3bx/admin", Some(Refusal::BadRequest)),
+        ("/admin.", Some(Refusal::BadRequest)),
+        ("/admin%20", Some(Refusal::BadRequest)),
+        ("/public/%c0%ae%c0%ae/admin", Some(Refusal::BadRequest)),
+        ("/public/%252e%252e/admin", Some(Refusal::BadRequest)),
         ("/admin%00", Some(Refusal::BadRequest)),
         ("/admin%zz", Some(Refusal::BadRequest)),
         ("/public/ok", None),
@@ -165,12 +190,92 @@ fn path_tricks_never_reach_a_protected_resource_anonymously() {
     let user = format!("Bearer {}", token(&config, &["user"]));
     assert_eq!(
         refusal(&config, &request("/admin;x", None, Some(&user))),
-        Some(Refusal::Forbidden)
+        Some(Refusal::BadRequest)
     );
     assert_eq!(
         refusal(&config, &request("/public/../admin/", None, Some(&user))),
         Some(Refusal::Forbidden)
     );
+}
+
+/// With `PATH_PARAMETERS=strip` every spelling through a public prefix lands on the protected
+/// path, which is both matched and forwarded.
+#[test]
+fn stripped_parameters_are_matched_and_forwarded_as_tomcat_reads_them() {
+    let config = config_with(&[("PATH_PARAMETERS", "strip")]);
+    let user = format!("Bearer {}", token(&config, &["user"]));
+    let admin = format!("Bearer {}", token(&config, &["admin"]));
+    for raw in [
+        "/admin;x",
+        "/admin;x;y",
+        "/public/..;x/admin",
+        "/public/..;/admin",
+        "/public/.;x/../admin",
+        "/public/;x/../admin",
+        "/public;x/../admin",
+        "/;x/admin",
+        "/public/%2e%2e;x/admin",
+        "/public/.%2e;x/admin",
+    ] {
+        assert_eq!(
+            refusal(&config, &request(raw, None, None)),
+            Some(Refusal::Unauthenticated),
+            "{raw}"
+        );
+        assert_eq!(
+            refusal(&config, &request(raw, None, Some(&user))),
+            Some(Refusal::Forbidden),
+            "{raw}"
+        );
+        let admitted = gateway::admit(&config, &request(raw, None, Some(&admin)), NOW)
+            .expect("an admin passes");
+        assert_eq!(admitted.path, "/admin", "{raw}");
+    }
+    let admitted = gateway::admit(
+        &config,
+        &request("/public/a;jsessionid=1/b", None, None),
+        NOW,
+    )
+    .expect("public");
+    assert_eq!(admitted.path, "/public/a/b");
+}
+
+#[test]
+fn methods_are_decided_as_received_and_trace_is_refused() {
+    let config = config_with(&[(
+        "ACCESS_RULES",
+        r#"[{"path": "/dav/*", "methods": ["GET"], "access": "public"}]"#,
+    )]);
+    let with_method = |method| Inbound {
+        method,
+        ..request("/dav/file", None, None)
+    };
+    assert_eq!(refusal(&config, &with_method("GET")), None);
+    assert_eq!(refusal(&config, &with_method("HEAD")), None);
+    for method in ["PROPFIND", "MKCOL", "PUT", "get"] {
+        if method == "get" {
+            continue; // methods compare without case, as the rules were written
+        }
+        assert_eq!(
+            refusal(&config, &with_method(method)),
+            Some(Refusal::Unauthenticated),
+            "{method} is not GET"
+        );
+    }
+    for method in ["TRACE", "TRACK", "CONNECT", "trace"] {
+        assert_eq!(
+            refusal(&config, &with_method(method)),
+            Some(Refusal::MethodNotAllowed),
+            "{method}"
+        );
+    }
+    for method in ["", "GE T", "GET\r\n", "G(ET"] {
+        assert_eq!(
+            refusal(&config, &with_method(method)),
+            Some(Refusal::BadRequest),
+            "{method:?}"
+        );
+    }
 }
 
 #[test]
@@ -189,6 +294,19 @@ fn ambiguous_credentials_are_bad_requests() {
         refusal(&config, &request("/app/x", Some(&twice), None)),
         Some(Refusal::BadRequest)
     );
+    // A second `Cookie` line, as the runtime joins it: refused, on public routes too.
+    for joined in [
+        format!("theme=dark, __Host-edgeauth={a}"),
+        format!("__Host-edgeauth={a}, __Host-edgeauth={b}"),
+    ] {
+        for path in ["/app/x", "/public/x"] {
+            assert_eq!(
+                refusal(&config, &request(path, Some(&joined), None)),
+                Some(Refusal::BadRequest),
+                "{path} {joined}"
+            );
+        }
+    }
 }
 
 fn forwarded(
@@ -204,6 +322,7 @@ fn forwarded(
         config,
         inbound.iter().map(|(n, v)| (n.to_string(), v.to_string())),
         admitted,
+        &FACTS,
         assertion.as_deref(),
     )
     .expect("representable")
@@ -280,20 +399,89 @@ fn forwarded_headers_drop_spoofs_and_carry_verified_identity() {
 }
 
 #[test]
-fn anonymous_public_requests_carry_no_identity_and_keep_foreign_authorization() {
+fn authorization_the_edge_did_not_use_is_dropped_unless_configured() {
+    let forged = format!("Bearer {}x", token(&config(), &["admin"]));
+    let valid = format!("Bearer {}", token(&config(), &["user"]));
+    for (forward, authorization, want) in [
+        (false, "Basic dXNlcjpwdw==", None),
+        (false, forged.as_str(), None),
+        (false, "Bearer not-even-a-jws", None),
+        (false, valid.as_str(), None),
+        (true, "Basic dXNlcjpwdw==", Some("Basic dXNlcjpwdw==")),
+        (true, forged.as_str(), Some(forged.as_str())),
+        (true, valid.as_str(), None),
+    ] {
+        let config = config_with(&[(
+            "FORWARD_CLIENT_AUTHORIZATION",
+            if forward { "true" } else { "false" },
+        )]);
+        let inbound = request("/public/x", None, Some(authorization));
+        let admitted = gateway::admit(&config, &inbound, NOW).expect("public");
+        let headers = forwarded(
+            &config,
+            &[("X-Auth-User", "admin"), ("Authorization", authorization)],
+            &admitted,
+        );
+        let want: Vec<&str> = want.into_iter().collect();
+        assert_eq!(
+            get(&headers, "authorization"),
+            want,
+            "{forward} {authorization}"
+        );
+        if admitted.identity.is_none() {
+            assert!(get(&headers, "x-auth-user").is_empty());
+        }
+    }
+    // A revoked session counts as none but keeps its source: never forwarded, opt-in or not.
+    let config = config_with(&[("FORWARD_CLIENT_AUTHORIZATION", "true")]);
+    let revoked = Admitted {
+        path: "/public/x".into(),
+        identity: None,
+        source: Some(edgeauth::credentials::Source::Bearer),
+        ignored: Some("revoked_session"),
+    };
+    let headers = forwarded(&config, &[("Authorization", valid.as_str())], &revoked);
+    assert!(get(&headers, "authorization").is_empty());
+}
+
+#[test]
+fn routing_headers_are_the_edges_never_the_clients() {
     let config = config();
-    let inbound = request("/public/x", None, Some("Basic dXNlcjpwdw=="));
-    let admitted = gateway::admit(&config, &inbound, NOW).expect("public");
+    let admitted = gateway::admit(&config, &request("/public/x", None, None), NOW).expect("public");
     let headers = forwarded(
         &config,
         &[
-            ("X-Auth-User", "admin"),
-            ("Authorization", "Basic dXNlcjpwdw=="),
+            ("X-Original-URL", "/admin"),
+            ("X-Rewrite-URL", "/admin"),
+            ("X-HTTP-Method-Override", "DELETE"),
+            ("X-Method-Override", "DELETE"),
+            ("X_HTTP_Method", "DELETE"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("X-Forwarded-Prefix", "/admin"),
+            ("X-Forwarded-For", "10.0.0.1"),
+            ("X-Forwarded-Proto", "http"),
+            ("Forwarded", "for=10.0.0.1;host=evil.example"),
+            ("X-Real-IP", "10.0.0.1"),
+            ("Accept", "text/plain"),
         ],
         &admitted,
     );
-    assert!(get(&headers, "x-auth-user").is_empty());
-    assert_eq!(get(&headers, "authorization"), ["Basic dXNlcjpwdw=="]);
+    for name in [
+        "x-original-url",
+        "x-rewrite-url",
+        "x-http-method-override",
+        "x-method-override",
+        "x_http_method",
+        "x-forwarded-prefix",
+        "forwarded",
+        "x-real-ip",
+    ] {
+        assert!(get(&headers, name).is_empty(), "{name}");
+    }
+    assert_eq!(get(&headers, "x-forwarded-for"), ["203.0.113.7"]);
+    assert_eq!(get(&headers, "x-forwarded-host"), ["edge.test"]);
+    assert_eq!(get(&headers, "x-forwarded-proto"), ["https"]);
+    assert_eq!(get(&headers, "accept"), ["text/plain"]);
 }
 
 #[test]
@@ -309,7 +497,7 @@ proptest! {
     /// What we check is what the origin gets: a normalized path survives URL parsing unchanged.
     #[test]
     fn normalized_paths_survive_url_parsing(raw in "/[a-zA-Z0-9._~%/;:@!$&'()*+,=-]{0,40}") {
-        if let Ok(path) = edgeauth::path::normalize(&raw) {
+        if let Ok(path) = edgeauth::path::normalize(&raw, edgeauth::path::Parameters::Strip) {
             let url = url::Url::parse(&format!("http://origin.test{path}?q=1")).expect("url");
             prop_assert_eq!(url.path(), path.as_str());
         }

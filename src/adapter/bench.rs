@@ -22,6 +22,7 @@
 use crate::claims::Claims;
 use crate::config::GatewayConfig;
 use crate::gateway;
+use crate::headers::RequestFacts;
 use crate::session_cache::SessionCache;
 use crate::token::{self, UntrustedToken};
 use worker::{Date, Request, Response};
@@ -115,7 +116,19 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
                 let (decision, assertion) = session::admit(config, &inbound, now).await;
                 let forwarded = decision.ok().and_then(|admitted| {
                     let inbound = headers.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-                    gateway::forward_headers(config, inbound, &admitted, assertion.as_deref()).ok()
+                    let facts = RequestFacts {
+                        client_ip: Some("203.0.113.7"),
+                        proto: "https",
+                        host: "app.example.com",
+                    };
+                    gateway::forward_headers(
+                        config,
+                        inbound,
+                        &admitted,
+                        &facts,
+                        assertion.as_deref(),
+                    )
+                    .ok()
                 });
                 ok += u64::from(std::hint::black_box(forwarded).is_some());
             }

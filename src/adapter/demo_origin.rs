@@ -18,7 +18,7 @@ pub async fn answer(mut req: Request) -> worker::Result<Response> {
         &serde_json::json!({
             "origin": "edgeauth built-in demo origin",
             "note": "Set ORIGIN_URL to forward to a real origin.",
-            "method": req.method().to_string(),
+            "method": req.inner().method(),
             "path": url.path(),
             "query": url.query(),
             "headers": headers,

@@ -8,29 +8,30 @@ use crate::config::GatewayConfig;
 use crate::cookie;
 use crate::credentials::Source;
 use crate::gateway::{self, Inbound};
-use crate::headers::{is_hop_by_hop, HOP_BY_HOP};
+use crate::headers::{self, is_hop_by_hop, RequestFacts, HOP_BY_HOP};
 use crate::login;
 use crate::refusal::Refusal;
 use crate::token;
 use futures_util::future::{select, Either};
-use worker::{
-    AbortController, Date, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect,
-    Response,
-};
+use worker::{AbortController, Date, Delay, Env, Fetch, Headers, Request, Response};
 
+use super::request_url::RequestUrl;
 use super::{demo_origin, respond};
 
 /// The URL the demo origin sees when `ORIGIN_URL` is unset: it never leaves the isolate.
 const DEMO_ORIGIN: &str = "http://demo-origin.invalid";
 
-/// Decides `req` and either refuses it or forwards it and streams the origin's answer back.
+/// Decides `req` (whose canonical path is `path`) and either refuses it or forwards it and
+/// streams the origin's answer back.
 pub async fn handle(
     req: Request,
+    path: &str,
+    url: &RequestUrl,
     env: &Env,
     config: &GatewayConfig,
     audit: &mut AuditEvent,
 ) -> Response {
-    match decide_and_forward(req, env, config, audit).await {
+    match decide_and_forward(req, path, url, env, config, audit).await {
         Ok(response) => response,
         Err((refusal, location)) => {
             respond::refusal(refusal, &audit.request_id, location.as_deref())
@@ -42,6 +43,8 @@ type Refused = (Refusal, Option<String>);
 
 async fn decide_and_forward(
     req: Request,
+    path: &str,
+    url: &RequestUrl,
     env: &Env,
     config: &GatewayConfig,
     audit: &mut AuditEvent,
@@ -51,16 +54,14 @@ async fn decide_and_forward(
         audit.reason = Some(reason);
         (Refusal::Internal, None)
     };
-    let url =
-        super::request_url::of(&req).map_err(|e| internal(audit, format!("request url: {e}")))?;
     let headers = req.headers();
     let header = |name| respond::header(&req, name);
     let (accept, cookie, authorization) =
         (header("accept"), header("cookie"), header("authorization"));
-    let method = req.method().to_string();
+    let method = audit.method.clone();
     let inbound = Inbound {
         method: &method,
-        path: url.path(),
+        path,
         accept: accept.as_deref(),
         cookie: cookie.as_deref(),
         authorization: authorization.as_deref(),
@@ -130,13 +131,25 @@ async fn decide_and_forward(
     let assertion = admitted.identity.as_ref().map(|identity| {
         cached_assertion.unwrap_or_else(|| gateway::assertion(config, identity.claims(), now))
     });
-    let forwarded =
-        gateway::forward_headers(config, headers.entries(), &admitted, assertion.as_deref())
-            .map_err(|e| {
-                audit.event = "deny";
-                audit.reason = Some(format!("claim_not_representable:{}", e.0));
-                (Refusal::Forbidden, None)
-            })?;
+    let client_ip = header("cf-connecting-ip");
+    let (proto, host) = url.origin().split_once("://").unwrap_or(("https", ""));
+    let facts = RequestFacts {
+        client_ip: client_ip.as_deref(),
+        proto,
+        host,
+    };
+    let forwarded = gateway::forward_headers(
+        config,
+        headers.entries(),
+        &admitted,
+        &facts,
+        assertion.as_deref(),
+    )
+    .map_err(|e| {
+        audit.event = "deny";
+        audit.reason = Some(format!("claim_not_representable:{}", e.0));
+        (Refusal::Forbidden, None)
+    })?;
     let out_headers = Headers::new();
     for (name, value) in &forwarded {
         if name.eq_ignore_ascii_case("host") {
@@ -153,13 +166,17 @@ async fn decide_and_forward(
         target.push('?');
         target.push_str(query);
     }
-    let mut init = RequestInit::new();
-    init.with_method(req.method())
-        .with_headers(out_headers)
-        .with_redirect(RequestRedirect::Manual)
-        .with_body(req.inner().body().map(Into::into));
-    let outgoing = Request::new_with_init(&target, &init)
-        .map_err(|e| internal(audit, format!("build origin request: {e}")))?;
+    // web_sys's init, not worker's: worker's takes a `Method` enum, which has no PROPFIND.
+    let init = web_sys::RequestInit::new();
+    init.set_method(&method);
+    init.set_headers(&out_headers.0);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(body) = req.inner().body() {
+        init.set_body(&body);
+    }
+    let outgoing = web_sys::Request::new_with_str_and_init(&target, &init)
+        .map(Request::from)
+        .map_err(|e| internal(audit, format!("build origin request: {e:?}")))?;
 
     if config.origin.is_none() {
         return demo_origin::answer(outgoing)
@@ -239,7 +256,8 @@ pub(super) async fn send_with_timeout(
 
 /// The origin's response for the client: as it is, headers included, unless it carries a
 /// hop-by-hop header or a renewed cookie must be added; then with its status, its headers less
-/// the hop-by-hop ones, the cookie, and its body streamed.
+/// the hop-by-hop ones, its body streamed, and with the cookie a `Cache-Control` that keeps
+/// shared caches from storing one user's session for others.
 fn pass_on(response: Response, set_cookie: Option<&str>) -> worker::Result<Response> {
     let has_hop_by_hop = {
         let headers = response.headers();
@@ -259,6 +277,11 @@ fn pass_on(response: Response, set_cookie: Option<&str>) -> worker::Result<Respo
     }
     if let Some(value) = set_cookie {
         headers.append("set-cookie", value)?;
+        if let Some(private) =
+            headers::private_cache_control(headers.get("cache-control")?.as_deref())
+        {
+            headers.set("cache-control", &private)?;
+        }
     }
     let (_, body) = response.into_parts();
     Ok(Response::builder()

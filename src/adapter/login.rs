@@ -12,7 +12,7 @@ use crate::login_page;
 use crate::refusal::Refusal;
 use crate::revocation::{self, Revocation, RevocationList};
 use crate::token;
-use worker::{Date, Env, Headers, Method, Request, RequestInit, Response};
+use worker::{Date, Env, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use super::{forward, respond, webcrypto};
 
@@ -31,29 +31,30 @@ const PAGE_CSP: &str =
 
 type Refused = (Refusal, &'static str);
 
-/// Serves `/auth/*`.
+/// Serves `/auth/*`; `path` is the request's canonical path.
 pub async fn handle(
     mut req: Request,
+    path: &str,
     env: &Env,
     config: &GatewayConfig,
     audit: &mut AuditEvent,
 ) -> Response {
-    let path = req.path();
-    audit.path = Some(path.clone());
-    let result = match (req.method(), path.as_str()) {
-        (Method::Get | Method::Head, "/auth/login") => {
+    audit.path = Some(path.to_owned());
+    let method = audit.method.clone();
+    let result = match (method.as_str(), path) {
+        ("GET" | "HEAD", "/auth/login") => {
             audit.event = "login_page";
             let next = login::safe_next(query_param(&req, "next").as_deref());
             page(env, &next, None, 200).await
         }
-        (Method::Get | Method::Head, "/auth/login.css" | "/auth/login.js") => {
+        ("GET" | "HEAD", "/auth/login.css" | "/auth/login.js") => {
             audit.event = "asset";
             asset(env, &path["/auth".len()..]).await
         }
-        (Method::Post, "/auth/login") => login(&mut req, env, config, audit).await,
-        (Method::Post, "/auth/logout") => logout(&req, env, config, audit).await,
-        (Method::Post, "/auth/revoke") => revoke(&mut req, env, config, audit).await,
-        (Method::Get, "/auth/session") => session(&req, env, config, audit).await,
+        ("POST", "/auth/login") => login(&mut req, env, config, audit).await,
+        ("POST", "/auth/logout") => logout(&req, env, config, audit).await,
+        ("POST", "/auth/revoke") => revoke(&mut req, env, config, audit).await,
+        ("GET", "/auth/session") => session(&req, env, config, audit).await,
         (_, "/auth/login" | "/auth/logout" | "/auth/revoke" | "/auth/session") => {
             Err((Refusal::MethodNotAllowed, "method_not_allowed"))
         }
@@ -188,8 +189,10 @@ async fn authenticate(
             let _ = headers.set("content-type", "application/json");
             let _ = headers.set("accept", "application/json");
             let mut init = RequestInit::new();
+            // Never re-post the password to wherever a redirect points: a 3xx is a failed login.
             init.with_method(Method::Post)
                 .with_headers(headers)
+                .with_redirect(RequestRedirect::Manual)
                 .with_body(Some(body.into()));
             let upstream = Request::new_with_init(url, &init)
                 .map_err(|_| (Refusal::Internal, "upstream_request"))?;
@@ -200,9 +203,16 @@ async fn authenticate(
                     return Ok(None);
                 }
             };
-            if response.status_code() != 200 {
-                audit.reason = Some(format!("upstream_status:{}", response.status_code()));
-                return Ok(None);
+            match response.status_code() {
+                200 => {}
+                status @ 300..=399 => {
+                    audit.reason = Some(format!("upstream_redirect_refused:{status}"));
+                    return Ok(None);
+                }
+                status => {
+                    audit.reason = Some(format!("upstream_status:{status}"));
+                    return Ok(None);
+                }
             }
             let text = response.text().await.unwrap_or_default();
             match Identity::from_upstream(&text) {

@@ -21,8 +21,9 @@ mod vector_tests;
 mod webcrypto;
 
 use crate::audit::AuditEvent;
+use crate::path;
 use crate::refusal::Refusal;
-use worker::{console_error, console_log, event, Context, Env, Method, Request, Response};
+use worker::{console_error, console_log, event, Context, Env, Request, Response};
 
 /// The health check answered by the edge itself.
 const HEALTH_PATH: &str = "/healthz";
@@ -33,7 +34,7 @@ const JWKS_PATH: &str = "/.well-known/jwks.json";
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let mut audit = AuditEvent {
         request_id: request_id(&req),
-        method: req.method().to_string(),
+        method: method_of(&req),
         ip: respond::header(&req, "cf-connecting-ip"),
         country: req.cf().and_then(|cf| cf.country()),
         ..AuditEvent::default()
@@ -67,10 +68,22 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     Ok(response)
 }
 
+/// Dispatches on the request's real method and its canonical path ([`path::normalize`]): the
+/// same path the gateway checks and forwards, so no spelling of `/auth/…` reaches the origin
+/// and no spelling of another path reaches `/auth/…`.
 async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditEvent) -> Response {
-    let path = req.path();
-    match (req.method(), path.as_str()) {
-        (Method::Get | Method::Head, HEALTH_PATH) => {
+    let Ok(url) = request_url::of(&req) else {
+        audit.event = "error";
+        audit.reason = Some("request_url".into());
+        return respond::refusal(Refusal::Internal, &audit.request_id, None);
+    };
+    let Ok(path) = path::normalize(url.path(), state.config.path_parameters) else {
+        audit.event = "deny";
+        audit.reason = Some("bad_path".into());
+        return respond::refusal(Refusal::BadRequest, &audit.request_id, None);
+    };
+    match (audit.method.as_str(), path.as_str()) {
+        ("GET" | "HEAD", HEALTH_PATH) => {
             audit.event = "health";
             respond::json_text(
                 200,
@@ -81,19 +94,25 @@ async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditE
                 "no-store",
             )
         }
-        (Method::Get | Method::Head, JWKS_PATH) => {
+        ("GET" | "HEAD", JWKS_PATH) => {
             audit.event = "jwks";
             respond::json_text(200, &state.jwks, "public, max-age=300")
         }
         #[cfg(feature = "bench")]
-        (Method::Post, bench::PATH) => bench::handle(req, &state.config).await,
+        ("POST", bench::PATH) => bench::handle(req, &state.config).await,
         #[cfg(feature = "vector-tests")]
-        (Method::Post, vector_tests::PATH) => vector_tests::handle(req, &state.config).await,
+        ("POST", vector_tests::PATH) => vector_tests::handle(req, &state.config).await,
         (_, p) if p == "/auth" || p.starts_with("/auth/") => {
-            login::handle(req, env, &state.config, audit).await
+            login::handle(req, &path, env, &state.config, audit).await
         }
-        _ => forward::handle(req, env, &state.config, audit).await,
+        _ => forward::handle(req, &path, &url, env, &state.config, audit).await,
     }
+}
+
+/// The request's method as received. `Request::method` maps every method it does not know
+/// (`PROPFIND`, `MKCOL`…) to `GET`; no decision may be made on that.
+pub(crate) fn method_of(req: &Request) -> String {
+    req.inner().method()
 }
 
 /// The Cloudflare ray id when present, else 16 random hex digits.

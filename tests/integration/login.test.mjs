@@ -30,14 +30,24 @@ const baseVars = (originUrl) => ({
   ACCESS_RULES: JSON.stringify([{ path: '/public/*', access: 'public' }]),
 });
 
-/** A real upstream user store: its answer depends on the username. */
+/**
+ * A real upstream user store: its answer depends on the username. `up-redirect-<status>` is sent
+ * to /capture, which would log anyone in: a store that followed it would re-post the password.
+ */
 function startUpstream() {
+  const captured = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
+      const reply = (status, text, headers = {}) => { res.writeHead(status, { 'content-type': 'application/json', ...headers }); res.end(text); };
+      if (req.url === '/capture') {
+        captured.push(body);
+        return reply(200, JSON.stringify({ sub: 'captured', roles: ['admin'] }));
+      }
       const { username, password } = JSON.parse(body);
-      const reply = (status, text) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(text); };
+      const redirect = /^up-redirect-(\d{3})$/.exec(username);
+      if (redirect) return reply(Number(redirect[1]), '{}', { location: '/capture' });
       if (username === 'up-ok' && password === PASSWORD) return reply(200, JSON.stringify({ sub: 'up-ok', roles: ['staff'], name: 'Up' }));
       if (username === 'up-badjson') return reply(200, '{"sub": "up-badjson", "roles": ');
       if (username === 'up-5xx') return reply(503, '{}');
@@ -47,6 +57,7 @@ function startUpstream() {
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
     url: `http://127.0.0.1:${server.address().port}/authenticate`,
+    captured,
     close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
   })));
 }
@@ -301,6 +312,32 @@ describe('sliding renewal', () => {
     assert.ok(sessionCookie(r), 'renewed');
   });
 
+  for (const [originSays, want] of [
+    ['public, max-age=600', 'private, max-age=600'],
+    ['max-age=60, s-maxage=3600', 'private, max-age=60'],
+    [undefined, 'private'],
+    ['no-store', 'no-store'],
+    ['private, max-age=5', 'private, max-age=5'],
+  ]) {
+    test(`a response carrying a renewal is never storable by a shared cache (origin: ${originSays ?? 'no Cache-Control'})`, async () => {
+      const header = originSays ? `?header=${encodeURIComponent(`cache-control:${originSays}`)}` : '';
+      const r = await request(`${edge.url}/respond${header}`, { headers: { cookie: `__Host-edgeauth=${token(3000, 600)}` } });
+      assert.equal(r.status, 200);
+      await r.arrayBuffer();
+      assert.ok(sessionCookie(r), 'renewed');
+      assert.equal(r.headers.get('cache-control'), want);
+    });
+  }
+
+  test("without a renewal the origin's Cache-Control is left as it is", async () => {
+    const r = await request(`${edge.url}/respond?header=${encodeURIComponent('cache-control:public, max-age=600')}`, {
+      headers: { cookie: `__Host-edgeauth=${token(60, 3540)}` },
+    });
+    await r.arrayBuffer();
+    assert.equal(sessionCookie(r), undefined);
+    assert.equal(r.headers.get('cache-control'), 'public, max-age=600');
+  });
+
   test('before the threshold, and for bearer tokens, nothing is renewed', async () => {
     assert.equal(await renewedCookie(token(60, 3540)), undefined);
     assert.equal(await renewedCookie(token(3000, 600), 'bearer'), undefined);
@@ -314,6 +351,16 @@ describe('POST /auth/login with the upstream store', () => {
     const body = await r.json();
     assert.equal(body.user, 'up-ok');
     assert.deepEqual(body.roles, ['staff']);
+  });
+
+  test('a redirect from upstream is a failed login, and the password is never re-posted', async () => {
+    for (const status of [301, 302, 303, 307, 308]) {
+      const r = await postJson(upEdge, { username: `up-redirect-${status}`, password: PASSWORD });
+      assert.equal(r.status, 401, String(status));
+      assert.equal(sessionCookie(r), undefined);
+      assert.equal((await r.json()).error, 'invalid_credentials');
+    }
+    assert.deepEqual(upstream.captured, []);
   });
 
   for (const [username, what] of [['up-deny', '401'], ['up-5xx', '5xx'], ['up-badjson', 'bad JSON'], ['up-slow', 'timeout']]) {
