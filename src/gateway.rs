@@ -9,7 +9,6 @@ use crate::error::Error;
 use crate::headers::{self, RequestFacts, UnrepresentableClaim};
 use crate::path;
 use crate::refusal::Refusal;
-use crate::rules::Access;
 use crate::token;
 
 /// What the edge reads from a request to decide.
@@ -92,23 +91,18 @@ pub fn admit_with(
     } else {
         Refusal::Unauthenticated
     };
-    match (access, verified) {
-        (Access::Public, None) => Ok(admitted(path, None, None)),
-        (Access::Public, Some(Ok((claims, source)))) => {
-            Ok(admitted(path, Some(claims), Some(source)))
-        }
-        (Access::Public, Some(Err(e))) => {
+    match (access.is_public(), verified) {
+        (true, None) => Ok(admitted(path, None, None)),
+        (true, Some(Ok((claims, source)))) => Ok(admitted(path, Some(claims), Some(source))),
+        (true, Some(Err(e))) => {
             let mut admitted = admitted(path, None, None);
             admitted.ignored = Some(e.code());
             Ok(admitted)
         }
-        (_, None) => Err(deny(unauthenticated, "no_token", Some(&path))),
-        (_, Some(Err(e))) => Err(deny(unauthenticated, e.code(), Some(&path))),
-        (Access::Authenticated, Some(Ok((claims, source)))) => {
-            Ok(admitted(path, Some(claims), Some(source)))
-        }
-        (Access::AnyRole(roles), Some(Ok((claims, source)))) => {
-            if roles.iter().any(|role| claims.claims().has_role(role)) {
+        (false, None) => Err(deny(unauthenticated, "no_token", Some(&path))),
+        (false, Some(Err(e))) => Err(deny(unauthenticated, e.code(), Some(&path))),
+        (false, Some(Ok((claims, source)))) => {
+            if access.is_met_by(|role| claims.claims().has_role(role)) {
                 Ok(admitted(path, Some(claims), Some(source)))
             } else {
                 Err(Denied {

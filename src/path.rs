@@ -1,24 +1,21 @@
 //! The canonical request path: the one path that is both checked against the rules and sent to
-//! the origin, so no origin can read the forwarded path as another one.
+//! the origin, so no origin can read the forwarded path as another one that was not checked.
 //!
 //! [`normalize`] decides it once, per segment:
-//! - one spelling per byte: what may stand raw in a segment (unreserved, sub-delimiters, `:`,
-//!   `@`) stands raw (`%61` → `a`, `%2e` → `.`, `%3A` → `:`), everything else is escaped with
-//!   upper-case hex (`|` → `%7C`, `%c3%a9` → `%C3%A9`); the decoded bytes must be UTF-8 (no
-//!   overlong `%C0%AE`);
+//! - percent-escapes: unreserved characters (RFC 3986 §2.3) are decoded (`%61` → `a`, `%2e` →
+//!   `.`), every other escape is kept with upper-case hex (RFC 3986 §6.2.2); the decoded bytes
+//!   must be UTF-8 (no overlong `%C0%AE`);
 //! - refused with 400: invalid `%`; escapes of delimiters and controls that origins decode into
 //!   something else (`%2F`, `%5C`, `%3B`, `%25`, `%00`–`%1F`, `%7F`); raw `\`, controls, spaces
-//!   and non-ASCII; a segment ending in `.` or an encoded space (`%20`), or holding `::$`, which
-//!   Windows/IIS strip or read as a file stream;
+//!   and non-ASCII; [`LOOKALIKES`], characters that origins fold or map onto ASCII;
 //! - `;parameters` (which Tomcat, Jetty and Spring cut from each segment before resolving dot
 //!   segments): refused ([`Parameters::Refuse`], the default) or cut here first
 //!   ([`Parameters::Strip`]), so that `..;x` is `..` for the edge exactly as for such an origin;
 //! - empty segments (`//`) collapsed, dot segments removed (never above the root).
 //!
-//! The result holds no escape an origin would decode into a delimiter, no dot or empty segment
-//! and no parameter, and two paths an origin decodes alike are equal here: decoding it once
-//! gives the path every origin family above resolves it to (`tests/path_properties.rs`).
-//! The query string is not part of the path and never influences matching.
+//! Origins then decode the path once; [`readings`] are the decoded forms origin families read it
+//! as (as it is, and as Windows/IIS trim it), and the rules must admit every one of them
+//! (`tests/path_properties.rs` checks this against models of each family).
 
 /// Why a path was refused (answered with 400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +31,27 @@ pub enum PathError {
     InvalidCharacter,
     /// A `;parameter` while they are refused ([`Parameters::Refuse`]).
     Parameter,
-    /// A segment that Windows/IIS origins read as another one: a trailing `.` or `%20`, `::$`.
+    /// One of the [`LOOKALIKES`].
+    Lookalike,
+    /// A segment Windows reads as empty, `.` or `..` that is not spelled so (`...`, `..%20`,
+    /// `..::$DATA`).
     AmbiguousSegment,
+}
+
+/// Non-ASCII characters that origins turn into ASCII ones, refused in paths: those whose simple
+/// case mapping is ASCII (`İ` → `i`, `K` (Kelvin) → `k`, for case-insensitive origins), and the
+/// dot, slash and backslash forms that NFKC or Windows' best-fit code pages map onto `.`, `/`,
+/// `\` (full-width forms U+FF01–U+FF5E are refused as a block).
+pub const LOOKALIKES: [char; 13] = [
+    '\u{0130}', '\u{0131}', '\u{017F}', '\u{212A}', // İ ı ſ K
+    '\u{00A5}', '\u{20A9}', // ¥ ₩: backslash in Japanese and Korean code pages
+    '\u{2024}', '\u{2025}', '\u{2026}',
+    '\u{FE52}', // one/two dot leaders, ellipsis, small stop
+    '\u{2044}', '\u{2215}', '\u{FE68}', // fraction slash, division slash, small backslash
+];
+
+fn is_lookalike(c: char) -> bool {
+    ('\u{FF01}'..='\u{FF5E}').contains(&c) || LOOKALIKES.contains(&c)
 }
 
 /// What to do with `;parameters` in path segments (`PATH_PARAMETERS`).
@@ -54,50 +70,57 @@ pub fn normalize(raw: &str, parameters: Parameters) -> Result<String, PathError>
     if !raw.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
-    let decoded = canonical_encoding(raw)?;
-    let mut segments: Vec<&str> = Vec::new();
-    // Whether the path names a directory: it ends in `/`, `.` or `..`.
+    let encoded = canonical_encoding(raw)?;
+    if parameters == Parameters::Refuse && encoded.contains(';') {
+        return Err(PathError::Parameter);
+    }
+    let names: Vec<&str> = encoded
+        .split('/')
+        .skip(1)
+        .map(|segment| segment.split(';').next().unwrap_or_default())
+        .collect();
+    for name in &names {
+        if name.contains(['.', '%', ':']) && !matches!(*name, "." | "..") {
+            let decoded = decode(name);
+            if matches!(windows_name(&decoded), "" | "." | "..") {
+                return Err(PathError::AmbiguousSegment);
+            }
+        }
+    }
+    Ok(resolve(names.into_iter(), encoded.len()))
+}
+
+/// The path of `segments` (without their leading `/`) with empty and dot segments resolved; it
+/// ends in `/` when the last segment was empty, `.` or `..`.
+fn resolve<'a>(segments: impl Iterator<Item = &'a str>, capacity: usize) -> String {
+    let mut kept: Vec<&str> = Vec::new();
     let mut ends_in_directory = false;
-    for segment in decoded.split('/').skip(1) {
-        let name = match (segment.split_once(';'), parameters) {
-            (None, _) => segment,
-            (Some(_), Parameters::Refuse) => return Err(PathError::Parameter),
-            (Some((name, _)), Parameters::Strip) => name,
-        };
-        match name {
+    for segment in segments {
+        match segment {
             "" | "." => ends_in_directory = true,
             ".." => {
-                segments.pop();
+                kept.pop();
                 ends_in_directory = true;
             }
-            name if is_ambiguous_on_windows(name) => return Err(PathError::AmbiguousSegment),
             name => {
-                segments.push(name);
+                kept.push(name);
                 ends_in_directory = false;
             }
         }
     }
-    let mut path = String::with_capacity(decoded.len());
-    for segment in &segments {
+    let mut path = String::with_capacity(capacity);
+    for segment in &kept {
         path.push('/');
         path.push_str(segment);
     }
     if path.is_empty() || ends_in_directory {
         path.push('/');
     }
-    Ok(path)
+    path
 }
 
-/// Windows file systems drop trailing dots and spaces (`admin.` and `admin%20` are `admin`) and
-/// read `name::$DATA` as the file `name`.
-fn is_ambiguous_on_windows(name: &str) -> bool {
-    name.ends_with('.') || name.ends_with("%20") || name.contains("::$")
-}
-
-/// Percent-encoding in its one canonical spelling: every byte that may stand raw in a path
-/// segment (unreserved, sub-delimiters, `:`, `@`) raw, every other byte escaped with upper-case
-/// hex, so two spellings an origin decodes alike (`/a:b`, `/a%3Ab`; `/a|b`, `/a%7Cb`) are one
-/// path here too. The refusals are [`PathError`]'s.
+/// Unreserved escapes decoded, the others kept with upper-case hex; the refusals are
+/// [`PathError`]'s.
 fn canonical_encoding(raw: &str) -> Result<String, PathError> {
     let bytes = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
@@ -106,7 +129,7 @@ fn canonical_encoding(raw: &str) -> Result<String, PathError> {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let c = if b == b'%' {
+        if b == b'%' {
             let (Some(hi), Some(lo)) = (
                 bytes.get(i + 1).copied().and_then(hex_value),
                 bytes.get(i + 2).copied().and_then(hex_value),
@@ -114,35 +137,90 @@ fn canonical_encoding(raw: &str) -> Result<String, PathError> {
                 return Err(PathError::InvalidPercentEncoding);
             };
             i += 3;
-            match hi << 4 | lo {
-                b'/' | b'\\' | b';' | b'%' | 0..=0x1f | 0x7f => {
-                    return Err(PathError::EncodedDelimiter)
-                }
-                c => c,
+            let c = hi << 4 | lo;
+            if matches!(c, b'/' | b'\\' | b';' | b'%' | 0..=0x1f | 0x7f) {
+                return Err(PathError::EncodedDelimiter);
+            }
+            decoded.push(c);
+            if is_unreserved(c) {
+                out.push(char::from(c));
+            } else {
+                out.push('%');
+                out.push(char::from(HEX_UPPER[usize::from(c >> 4)]));
+                out.push(char::from(HEX_UPPER[usize::from(c & 0x0f)]));
             }
         } else {
+            if matches!(b, b'\\' | b'?' | b'#' | 0..=b' ' | 0x7f..) {
+                return Err(PathError::InvalidCharacter);
+            }
+            decoded.push(b);
+            out.push(char::from(b));
             i += 1;
-            match b {
-                b'\\' | b'?' | b'#' | 0..=b' ' | 0x7f.. => return Err(PathError::InvalidCharacter),
-                b => b,
-            }
-        };
-        decoded.push(c);
-        if stands_raw(c) || c == b'/' {
-            out.push(char::from(c));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX_UPPER[usize::from(c >> 4)]));
-            out.push(char::from(HEX_UPPER[usize::from(c & 0x0f)]));
         }
     }
-    std::str::from_utf8(&decoded).map_err(|_| PathError::InvalidPercentEncoding)?;
+    let decoded = std::str::from_utf8(&decoded).map_err(|_| PathError::InvalidPercentEncoding)?;
+    if decoded.chars().any(is_lookalike) {
+        return Err(PathError::Lookalike);
+    }
     Ok(out)
 }
 
-/// RFC 3986 `pchar` without escapes: unreserved, sub-delimiters, `:` and `@`.
-fn stands_raw(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// `path` (a result of [`normalize`]) with every escape decoded: what an origin routes on.
+/// Unambiguous, since `%25` never survives [`normalize`].
+pub fn decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(&[hi, lo])) => {
+                let (Some(hi), Some(lo)) = (hex_value(hi), hex_value(lo)) else {
+                    out.push(b'%');
+                    i += 1;
+                    continue;
+                };
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The decoded paths origin families read `path` (a result of [`normalize`]) as: as it is, and
+/// as Windows/IIS read it (trailing dots and spaces trimmed from each segment, `::$` streams cut,
+/// dot segments that trimming reveals resolved: `/public/..%20/admin` is `/admin` there). One
+/// entry when both agree.
+pub fn readings(path: &str) -> Vec<String> {
+    let decoded = decode(path);
+    let windows = windows_reading(&decoded);
+    if windows == decoded {
+        vec![decoded]
+    } else {
+        vec![decoded, windows]
+    }
+}
+
+fn windows_reading(decoded: &str) -> String {
+    resolve(decoded.split('/').skip(1).map(windows_name), decoded.len())
+}
+
+/// A decoded segment as Windows names it: cut at a `::$` stream, trailing dots and spaces
+/// dropped (but `.` and `..` kept).
+fn windows_name(segment: &str) -> &str {
+    let name = segment.split("::$").next().unwrap_or_default();
+    match name {
+        "." | ".." => name,
+        _ => name.trim_end_matches(['.', ' ']),
+    }
 }
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
@@ -186,14 +264,11 @@ mod tests {
             ("/a%20b", "/a%20b"),
             ("/a%3fb", "/a%3Fb"),
             ("/a%23b", "/a%23b"),
-            (
-                "/a%3Ab%40c%21%24%26%27%28%29%2A%2B%2C%3D",
-                "/a:b@c!$&'()*+,=",
-            ),
-            (
-                "/a|b^c[d]e{f}g`h\"i<j>",
-                "/a%7Cb%5Ec%5Bd%5De%7Bf%7Dg%60h%22i%3Cj%3E",
-            ),
+            ("/a%3ab%2B", "/a%3Ab%2B"),
+            ("/a:b|c", "/a:b|c"),
+            ("/admin.", "/admin."),
+            ("/wiki/St.", "/wiki/St."),
+            ("/a%20", "/a%20"),
             ("/caf%c3%a9", "/caf%C3%A9"),
             ("/a.b/c.d", "/a.b/c.d"),
             ("/v1/items:batch", "/v1/items:batch"),
@@ -287,25 +362,79 @@ mod tests {
     }
 
     #[test]
-    fn refuses_segments_windows_reads_as_others() {
-        for raw in [
-            "/admin.",
-            "/admin./users",
-            "/admin%2e",
-            "/admin..",
-            "/admin%20",
-            "/admin%20/users",
-            "/admin.%20",
-            "/...",
-            "/admin::$DATA",
-            "/admin::$INDEX_ALLOCATION/x",
+    fn windows_readings_trim_segments_and_resolve_what_trimming_reveals() {
+        for (path, want) in [
+            ("/admin", vec!["/admin"]),
+            ("/admin.", vec!["/admin.", "/admin"]),
+            ("/admin./users", vec!["/admin./users", "/admin/users"]),
+            ("/admin%20", vec!["/admin ", "/admin"]),
+            ("/admin.%20./x", vec!["/admin. ./x", "/admin/x"]),
+            ("/admin::$DATA", vec!["/admin::$DATA", "/admin"]),
+            (
+                "/public/a..%20/admin",
+                vec!["/public/a.. /admin", "/public/a/admin"],
+            ),
+            ("/a%3Ab", vec!["/a:b"]),
+            ("/caf%C3%A9", vec!["/caf\u{e9}"]),
         ] {
-            assert_eq!(canonical(raw), Err(PathError::AmbiguousSegment), "{raw}");
+            assert_eq!(readings(path), want, "{path}");
         }
-        assert_eq!(
-            normalize("/admin.;x", Parameters::Strip),
-            Err(PathError::AmbiguousSegment)
-        );
+    }
+
+    #[test]
+    fn refuses_segments_windows_reads_as_dot_or_empty() {
+        for raw in [
+            "/public/...",
+            "/public/..%20/admin",
+            "/public/.%20/admin",
+            "/public/%20/admin",
+            "/public/..::$DATA/admin",
+            "/public/::$DATA/admin",
+            "/public/.. . /admin",
+        ] {
+            let want = if raw.contains(' ') {
+                PathError::InvalidCharacter
+            } else {
+                PathError::AmbiguousSegment
+            };
+            assert_eq!(canonical(raw), Err(want), "{raw}");
+        }
+    }
+
+    #[test]
+    fn refuses_characters_origins_map_onto_ascii() {
+        for raw in [
+            "/adm%C4%B0n",                              // İ: Java lower-cases it to i
+            "/%E2%84%AAey",                             // Kelvin sign: k
+            "/%C5%BFecret",                             // long s: S
+            "/%C4%B1nternal",                           // dotless i: I
+            "/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin", // full-width ../
+            "/public/%EF%BD%81dmin",                    // full-width a
+            "/public/%C2%A5..%C2%A5admin",              // ¥ is \ in cp932
+            "/public/%E2%80%A5/admin",                  // two dot leader: NFKC ..
+            "/public/..%E2%88%95admin",                 // division slash
+        ] {
+            assert_eq!(canonical(raw), Err(PathError::Lookalike), "{raw}");
+        }
+        assert_eq!(canonical("/stra%C3%9Fe").as_deref(), Ok("/stra%C3%9Fe"));
+    }
+
+    /// The case part of [`LOOKALIKES`] is every character whose simple case mapping is ASCII,
+    /// by the Unicode tables of the standard library.
+    #[test]
+    fn lookalikes_hold_every_character_that_case_maps_to_ascii() {
+        let simple = |mapped: &mut dyn Iterator<Item = char>| match (mapped.next(), mapped.next()) {
+            (Some(c), None) => c.is_ascii(),
+            _ => false,
+        };
+        let mapping_to_ascii: Vec<char> = ('\u{80}'..=char::MAX)
+            .filter(|c| simple(&mut c.to_lowercase()) || simple(&mut c.to_uppercase()))
+            .collect();
+        for c in &mapping_to_ascii {
+            assert!(is_lookalike(*c), "U+{:04X}", u32::from(*c));
+        }
+        // İ lower-cases to i + a combining dot in full mapping; Java's simple mapping gives i.
+        assert!(is_lookalike('\u{0130}'));
     }
 
     #[test]

@@ -9,10 +9,16 @@
 //!
 //! The most specific rule wins, whatever the order: exact before prefix, longer prefix before
 //! shorter, a rule with `methods` before one without. Two rules that could match the same request
-//! at the same specificity are a configuration error. Unmatched requests need a session.
-//! Paths are matched in their canonical form ([`crate::path`]), the one the origin receives; an
-//! exact path also covers itself with a trailing `/` (`/admin` covers `/admin/`), as Express and
-//! Spring route them.
+//! at the same specificity are a configuration error (compared ignoring case). Unmatched requests
+//! need a session.
+//!
+//! A request must pass under every way an origin may read its canonical path ([`Requirement`]):
+//! decoded as it is and as Windows trims it ([`crate::path::readings`]); each as spelled and
+//! with ASCII case folded (Express, ASP.NET Core and case-insensitive file systems ignore case;
+//! with `PATHS_CASE_INSENSITIVE` only the folded reading counts); an exact path also covers
+//! itself with a trailing `/` (Express, Spring); and a last segment `name.ext` must also pass the
+//! rule that names `name` itself, if one does (Rails' `(.:format)`, Spring's suffix matching
+//! route `/admin.json` to `/admin`).
 
 use serde::Deserialize;
 
@@ -52,6 +58,47 @@ pub struct AccessRules {
 /// The access that applies when no rule matches.
 pub static DEFAULT_ACCESS: Access = Access::Authenticated;
 
+/// What a request needs: the access of every reading of its path, all of which must be met.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement<'a> {
+    readings: Vec<&'a Access>,
+}
+
+impl<'a> Requirement<'a> {
+    /// Whether every reading is public.
+    pub fn is_public(&self) -> bool {
+        self.readings
+            .iter()
+            .all(|access| **access == Access::Public)
+    }
+
+    /// Whether a valid session holding the roles `has_role` answers yes to meets every reading.
+    pub fn is_met_by(&self, has_role: impl Fn(&str) -> bool) -> bool {
+        self.readings.iter().all(|access| match access {
+            Access::AnyRole(roles) => roles.iter().any(|role| has_role(role)),
+            Access::Public | Access::Authenticated => true,
+        })
+    }
+
+    /// The access of each distinct reading.
+    pub fn readings(&self) -> &[&'a Access] {
+        &self.readings
+    }
+
+    fn add(&mut self, access: &'a Access) {
+        if !self.readings.contains(&access) {
+            self.readings.push(access);
+        }
+    }
+}
+
+/// A requirement equals an access when every reading has that access.
+impl PartialEq<&Access> for Requirement<'_> {
+    fn eq(&self, other: &&Access) -> bool {
+        self.readings.iter().all(|access| access == other)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleJson {
@@ -75,8 +122,8 @@ impl AccessRules {
         };
         let mut rules = Vec::with_capacity(parsed.len());
         for (index, rule) in parsed.into_iter().enumerate() {
-            let rule = AccessRule::from_json(rule, case_insensitive)
-                .map_err(|e| format!("ACCESS_RULES[{index}]: {e}"))?;
+            let rule =
+                AccessRule::from_json(rule).map_err(|e| format!("ACCESS_RULES[{index}]: {e}"))?;
             if let Some(other) = rules
                 .iter()
                 .position(|r: &AccessRule| r.conflicts_with(&rule))
@@ -93,20 +140,38 @@ impl AccessRules {
         })
     }
 
-    /// The access required for `method` on the normalized `path`.
-    pub fn access_for(&self, method: &str, path: &str) -> &Access {
-        let folded;
-        let path = if self.case_insensitive {
-            folded = path.to_ascii_lowercase();
-            folded.as_str()
-        } else {
-            path
+    /// What `method` on the canonical `path` ([`crate::path::normalize`]) needs.
+    pub fn access_for(&self, method: &str, path: &str) -> Requirement<'_> {
+        let mut requirement = Requirement {
+            readings: Vec::with_capacity(2),
         };
+        let folds: &[bool] = if self.case_insensitive {
+            &[true]
+        } else {
+            &[false, true]
+        };
+        for reading in crate::path::readings(path) {
+            for &fold in folds {
+                requirement.add(
+                    self.best(|rule| rule.matches(method, &reading, fold))
+                        .unwrap_or(&DEFAULT_ACCESS),
+                );
+                if let Some(name) = without_extension(&reading) {
+                    if let Some(access) = self.best(|rule| rule.names(method, name, fold)) {
+                        requirement.add(access);
+                    }
+                }
+            }
+        }
+        requirement
+    }
+
+    fn best(&self, matches: impl Fn(&AccessRule) -> bool) -> Option<&Access> {
         self.rules
             .iter()
-            .filter(|rule| rule.matches(method, path))
+            .filter(|rule| matches(rule))
             .max_by_key(|rule| rule.specificity())
-            .map_or(&DEFAULT_ACCESS, |rule| &rule.access)
+            .map(|rule| &rule.access)
     }
 
     /// Number of configured rules.
@@ -121,7 +186,7 @@ impl AccessRules {
 }
 
 impl AccessRule {
-    fn from_json(rule: RuleJson, case_insensitive: bool) -> Result<Self, String> {
+    fn from_json(rule: RuleJson) -> Result<Self, String> {
         let path = rule.path;
         let prefix = path.strip_suffix("/*");
         let literal = match prefix {
@@ -140,16 +205,13 @@ impl AccessRule {
         {
             return Err(format!("path {path:?} is not a normalized absolute path"));
         }
-        let fold = |p: &str| {
-            if case_insensitive {
-                p.to_ascii_lowercase()
-            } else {
-                p.to_owned()
-            }
-        };
+        let decoded = crate::path::decode(match prefix {
+            Some(prefix) => prefix,
+            None => without_trailing_slash(&path),
+        });
         let pattern = match prefix {
-            Some(prefix) => Pattern::Prefix(fold(prefix)),
-            None => Pattern::Exact(fold(without_trailing_slash(&path))),
+            Some(_) => Pattern::Prefix(decoded),
+            None => Pattern::Exact(decoded),
         };
         let methods = match rule.methods {
             None => None,
@@ -189,18 +251,32 @@ impl AccessRule {
         })
     }
 
-    fn matches(&self, method: &str, path: &str) -> bool {
+    /// Whether the rule covers `method` on the decoded `path`, comparing ASCII case only when
+    /// `fold` is false.
+    fn matches(&self, method: &str, path: &str, fold: bool) -> bool {
         let path_matches = match &self.pattern {
-            Pattern::Exact(exact) => without_trailing_slash(path) == exact,
-            Pattern::Prefix(prefix) => path
-                .strip_prefix(prefix.as_str())
+            Pattern::Exact(exact) => same(without_trailing_slash(path), exact, fold),
+            Pattern::Prefix(prefix) => strip_prefix(path, prefix, fold)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
         };
-        path_matches
-            && self
-                .methods
-                .as_ref()
-                .is_none_or(|methods| methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+        path_matches && self.covers(method)
+    }
+
+    /// Whether the rule names exactly the decoded `path` (an exact rule for it, or a prefix rule
+    /// rooted at it): the rule an origin applies to `path.ext` when it routes formats.
+    fn names(&self, method: &str, path: &str, fold: bool) -> bool {
+        let path = without_trailing_slash(path);
+        let named = match &self.pattern {
+            Pattern::Exact(exact) => same(path, exact, fold),
+            Pattern::Prefix(prefix) => !prefix.is_empty() && same(path, prefix, fold),
+        };
+        named && self.covers(method)
+    }
+
+    fn covers(&self, method: &str) -> bool {
+        self.methods
+            .as_ref()
+            .is_none_or(|methods| methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
     }
 
     /// Larger is more specific: exact over prefix, longer prefix, then method-specific.
@@ -211,14 +287,44 @@ impl AccessRule {
         }
     }
 
+    /// Both could decide the same request at the same specificity (patterns compared ignoring
+    /// case, as the folded reading does).
     fn conflicts_with(&self, other: &AccessRule) -> bool {
-        self.pattern == other.pattern
+        let same_pattern = match (&self.pattern, &other.pattern) {
+            (Pattern::Exact(a), Pattern::Exact(b)) | (Pattern::Prefix(a), Pattern::Prefix(b)) => {
+                a.eq_ignore_ascii_case(b)
+            }
+            _ => false,
+        };
+        same_pattern
             && match (&self.methods, &other.methods) {
                 (None, None) => true,
                 (Some(a), Some(b)) => a.iter().any(|m| b.contains(m)),
                 _ => false,
             }
     }
+}
+
+fn same(a: &str, b: &str, fold: bool) -> bool {
+    if fold {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+fn strip_prefix<'a>(path: &'a str, prefix: &str, fold: bool) -> Option<&'a str> {
+    let head = path.get(..prefix.len())?;
+    same(head, prefix, fold).then(|| &path[prefix.len()..])
+}
+
+/// `path` with its last segment cut at its first `.` (`/admin.json` → `/admin`); `None` when
+/// the last segment has no `.` after its first character.
+fn without_extension(path: &str) -> Option<&str> {
+    let path = without_trailing_slash(path);
+    let last = path.rfind('/').map_or(0, |slash| slash + 1);
+    let dot = path[last..].find('.').filter(|&dot| dot > 0)?;
+    Some(&path[..last + dot])
 }
 
 /// `path` without one trailing `/`, unless it is the root.
@@ -340,12 +446,88 @@ mod tests {
     }
 
     #[test]
-    fn case() {
+    fn every_case_reading_must_pass() {
         let rules = rules();
-        // Case-sensitive by default: /ADMIN is not /admin, so it falls to the default (never public).
-        assert_eq!(rules.access_for("GET", "/ADMIN"), &Access::Authenticated);
+        // As spelled /ADMIN is unmatched (a session); folded it is /admin (the role): both count.
+        let required = rules.access_for("GET", "/ADMIN");
+        assert_eq!(required.readings(), [&Access::Authenticated, &admin()]);
+        assert!(!required.is_met_by(|role| role == "user"));
+        assert!(required.is_met_by(|role| role == "admin"));
+        // Behind a public catch-all, a case trick is no way around the role.
+        let catch_all = AccessRules::from_json(
+            r#"[{"path": "/*", "access": "public"}, {"path": "/admin/*", "roles": ["admin"]}]"#,
+            false,
+        )
+        .expect("valid");
+        let tricked = catch_all.access_for("GET", "/ADMIN/users");
+        assert!(!tricked.is_public() && !tricked.is_met_by(|_| false));
+        assert!(tricked.is_met_by(|role| role == "admin"));
+        assert_eq!(catch_all.access_for("GET", "/Public/x"), &Access::Public);
+        // PATHS_CASE_INSENSITIVE: only the folded reading.
         let folded = AccessRules::from_json(RULES, true).expect("valid");
         assert_eq!(folded.access_for("GET", "/ADMIN/Users"), &admin());
+        assert_eq!(folded.access_for("GET", "/PUBLIC/x"), &Access::Public);
+    }
+
+    #[test]
+    fn windows_readings_must_pass_too() {
+        let catch_all = AccessRules::from_json(
+            r#"[{"path": "/*", "access": "public"}, {"path": "/admin/*", "roles": ["admin"]}]"#,
+            false,
+        )
+        .expect("valid");
+        for path in [
+            "/admin.",
+            "/admin%20/users",
+            "/admin::$DATA",
+            "/admin.%20./x",
+        ] {
+            let required = catch_all.access_for("GET", path);
+            assert!(!required.is_public(), "{path}");
+            assert!(required.readings().contains(&&admin()), "{path}");
+        }
+        assert_eq!(catch_all.access_for("GET", "/wiki/St."), &Access::Public);
+    }
+
+    #[test]
+    fn a_format_suffix_needs_what_the_named_path_needs() {
+        let rules = AccessRules::from_json(
+            r#"[
+                {"path": "/*", "access": "public"},
+                {"path": "/admin/*", "roles": ["admin"]},
+                {"path": "/account", "access": "authenticated"},
+                {"path": "/account.css", "access": "public"},
+                {"path": "/robots.txt", "access": "public"}
+            ]"#,
+            false,
+        )
+        .expect("valid");
+        for path in [
+            "/admin.json",
+            "/admin.tar.gz",
+            "/ADMIN.json",
+            "/admin.json/",
+        ] {
+            assert!(
+                rules.access_for("GET", path).readings().contains(&&admin()),
+                "{path}"
+            );
+        }
+        assert!(!rules.access_for("GET", "/account.json").is_public());
+        // An exact rule for the full name wins its own reading, but `/account`'s rule still
+        // applies to the cut one.
+        assert!(!rules.access_for("GET", "/account.css").is_public());
+        // Only a rule that names the cut path counts: neither the catch-all nor an unmatched
+        // `/robots` makes robots.txt need anything.
+        assert_eq!(rules.access_for("GET", "/robots.txt"), &Access::Public);
+        assert_eq!(rules.access_for("GET", "/admin/x.json"), &admin());
+        assert_eq!(rules.access_for("GET", "/.well-known/x"), &Access::Public);
+        let strict = AccessRules::from_json(
+            r#"[{"path": "/*", "access": "authenticated"}, {"path": "/robots.txt", "access": "public"}]"#,
+            false,
+        )
+        .expect("valid");
+        assert_eq!(strict.access_for("GET", "/robots.txt"), &Access::Public);
     }
 
     #[test]
@@ -360,7 +542,7 @@ mod tests {
             r#"[{"path": "a", "access": "public"}]"#,
             r#"[{"path": "/a/../b", "access": "public"}]"#,
             r#"[{"path": "/a;x", "access": "public"}]"#,
-            r#"[{"path": "/a.", "access": "public"}]"#,
+            r#"[{"path": "/a", "access": "public"}, {"path": "/A", "roles": ["x"]}]"#,
             r#"[{"path": "/a//*", "access": "public"}]"#,
             r#"[{"path": "/a*", "access": "public"}]"#,
             r#"[{"path": "/a/*/b", "access": "public"}]"#,
