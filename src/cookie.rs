@@ -37,15 +37,48 @@ pub fn find<'a>(header: &'a str, name: &str) -> Result<Option<&'a str>, Ambiguou
     Ok(found)
 }
 
-/// The `Cookie` header without the cookie called `name`; `None` when nothing is left.
+/// The `Cookie` header without the cookie called `name`, nor any cookie whose name an origin
+/// could read as `name` (ASP.NET Core compares names ignoring case, PHP percent-decodes them);
+/// `None` when nothing is left.
 pub fn without(header: &str, name: &str) -> Option<String> {
     let kept: Vec<&str> = header
         .split(';')
         .map(str::trim)
         .filter(|pair| !pair.is_empty())
-        .filter(|pair| pair.split_once('=').map_or(*pair, |(n, _)| n.trim()) != name)
+        .filter(|pair| !reads_as(pair.split_once('=').map_or(*pair, |(n, _)| n.trim()), name))
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// Whether the cookie name `candidate` is `name` once percent-decoded and compared ignoring
+/// ASCII case.
+fn reads_as(candidate: &str, name: &str) -> bool {
+    if candidate.eq_ignore_ascii_case(name) {
+        return true;
+    }
+    if !candidate.contains('%') {
+        return false;
+    }
+    let bytes = candidate.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escaped) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    decoded.eq_ignore_ascii_case(name.as_bytes())
 }
 
 /// A `Set-Cookie` value for the session: `HttpOnly; Secure; SameSite=Lax; Path=/`.
@@ -127,6 +160,19 @@ mod tests {
             without("x__Host-edgeauth=1", DEFAULT_NAME).as_deref(),
             Some("x__Host-edgeauth=1")
         );
+        for variant in [
+            "__HOST-EDGEAUTH=tok",
+            "__host-edgeauth=tok",
+            "%5F%5FHost-edgeauth=tok",
+            "__Host%2Dedgeauth=tok",
+            "__Host-%65dgeauth=tok",
+        ] {
+            assert_eq!(
+                without(&format!("a=1; {variant}"), DEFAULT_NAME).as_deref(),
+                Some("a=1"),
+                "{variant}"
+            );
+        }
     }
 
     #[test]

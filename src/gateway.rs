@@ -25,6 +25,10 @@ pub struct Inbound<'a> {
     pub cookie: Option<&'a str>,
     /// The `Authorization` header.
     pub authorization: Option<&'a str>,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The WebDAV `Destination` header (`COPY`, `MOVE`): a second path the origin acts on.
+    pub destination: Option<&'a str>,
 }
 
 /// A request the edge lets through.
@@ -80,7 +84,18 @@ pub fn admit_with(
     check_method(inbound.method).map_err(|(refusal, reason)| deny(refusal, reason, None))?;
     let path = path::normalize(inbound.path, config.path_parameters)
         .map_err(|_| deny(Refusal::BadRequest, "bad_path", None))?;
-    let access = config.rules.access_for(inbound.method, &path);
+    if inbound.query.is_some_and(has_method_override) {
+        return Err(deny(Refusal::BadRequest, "method_override", Some(&path)));
+    }
+    let mut access = config.rules.access_for(inbound.method, &path);
+    if let Some(destination) = inbound.destination {
+        let target = destination_path(destination)
+            .and_then(|raw| Some(raw).zip(path::normalize(raw, config.path_parameters).ok()))
+            .filter(|(raw, canonical)| raw == canonical)
+            .ok_or_else(|| deny(Refusal::BadRequest, "bad_destination", Some(&path)))?
+            .1;
+        access.require(config.rules.access_for(inbound.method, &target));
+    }
     let presented =
         credentials::extract(inbound.cookie, inbound.authorization, &config.cookie_name)
             .map_err(|_| deny(Refusal::BadRequest, "ambiguous_credentials", Some(&path)))?;
@@ -114,6 +129,31 @@ pub fn admit_with(
             }
         }
     }
+}
+
+/// Whether a query names a method override (`_method`, as Rails, Laravel, Symfony and Express's
+/// method-override read it): the origin would act on another method than the rules checked.
+fn has_method_override(query: &str) -> bool {
+    query.split('&').any(|pair| {
+        let key = pair.split('=').next().unwrap_or_default();
+        let key = key.replace('+', " ");
+        path::decode(&key).trim().eq_ignore_ascii_case("_method")
+    })
+}
+
+/// The path of a `Destination` header: an absolute URI's path, or an absolute path; without
+/// query or fragment. `None` when it is neither.
+fn destination_path(destination: &str) -> Option<&str> {
+    let destination = destination.trim();
+    let path = match destination.find("://") {
+        Some(scheme_end) => {
+            let authority = &destination[scheme_end + 3..];
+            &authority[authority.find('/')?..]
+        }
+        None if destination.starts_with('/') && !destination.starts_with("//") => destination,
+        None => return None,
+    };
+    Some(path.split(['?', '#']).next().unwrap_or(path))
 }
 
 /// Methods refused whatever the rules say: `TRACE`/`TRACK` echo the request (credentials

@@ -24,8 +24,19 @@ pub const HOP_BY_HOP: [&str; 9] = [
 /// differently from what the edge checked: URL rewrites, method overrides, forwarded host,
 /// prefix, scheme and client address. Never passed from the client (with every `x-forwarded-*`
 /// name); the edge sets `X-Forwarded-For`, `-Proto` and `-Host` itself ([`RequestFacts`]).
-pub const ROUTING_HEADERS: [&str; 16] = [
+pub const ROUTING_HEADERS: [&str; 27] = [
     "forwarded",
+    "x-forwarded",
+    "x-original-forwarded-for",
+    "x-script-name",
+    "x-scheme",
+    "x-url-scheme",
+    "x-arr-ssl",
+    "x-remote-addr",
+    "x-remote-ip",
+    "x-originating-ip",
+    "x-envoy-original-path",
+    "fastly-client-ip",
     "x-original-url",
     "x-rewrite-url",
     "x-original-uri",
@@ -74,9 +85,18 @@ pub fn is_routing(name: &str) -> bool {
     name.starts_with("x-forwarded-") || ROUTING_HEADERS.contains(&name.as_str())
 }
 
+/// Cache-control fields addressed to CDNs and surrogates only: a response that gains a session
+/// `Set-Cookie` loses them, or a CDN honouring them could store it.
+pub const TARGETED_CACHE_CONTROL: [&str; 3] = [
+    "cdn-cache-control",
+    "cloudflare-cdn-cache-control",
+    "surrogate-control",
+];
+
 /// The `Cache-Control` for a response that gains a session `Set-Cookie`: no shared cache may
-/// store it. `None` when `existing` already forbids that (`private`, `no-store`); otherwise the
-/// origin's directives without `public`, `s-maxage` and `proxy-revalidate`, plus `private`.
+/// store it. `None` when `existing` already forbids that (an unqualified `private`, or
+/// `no-store`); otherwise the origin's directives without `public`, `s-maxage`,
+/// `proxy-revalidate` and a qualified `private="…"`, plus `private`.
 pub fn private_cache_control(existing: Option<&str>) -> Option<String> {
     let directives: Vec<&str> = existing
         .unwrap_or_default()
@@ -91,15 +111,21 @@ pub fn private_cache_control(existing: Option<&str>) -> Option<String> {
             .trim()
             .to_ascii_lowercase()
     };
+    let unqualified_private = |d: &str| d.eq_ignore_ascii_case("private");
     if directives
         .iter()
-        .any(|d| matches!(name(d).as_str(), "private" | "no-store"))
+        .any(|d| unqualified_private(d) || name(d) == "no-store")
     {
         return None;
     }
     let mut kept: Vec<&str> = directives
         .into_iter()
-        .filter(|d| !matches!(name(d).as_str(), "public" | "s-maxage" | "proxy-revalidate"))
+        .filter(|d| {
+            !matches!(
+                name(d).as_str(),
+                "public" | "s-maxage" | "proxy-revalidate" | "private"
+            )
+        })
         .collect();
     kept.insert(0, "private");
     Some(kept.join(", "))
@@ -266,7 +292,15 @@ mod tests {
             assert!(is_routing(name), "{name}");
         }
         for name in [
-            "x-forwarded",
+            "X-Script-Name",
+            "x-arr-ssl",
+            "X-Forwarded",
+            "Fastly-Client-IP",
+        ] {
+            assert!(is_routing(name), "{name}");
+        }
+        for name in [
+            "x-forwardedx",
             "Accept",
             "Content-Type",
             "X-Request-Id",
@@ -309,6 +343,11 @@ mod tests {
             ),
             (Some("no-cache"), Some("private, no-cache")),
             (Some("private, max-age=5"), None),
+            (
+                Some("public, max-age=600, private=\"x-debug\""),
+                Some("private, max-age=600"),
+            ),
+            (Some("no-store=\"x\""), None),
             (Some("no-store"), None),
             (Some("Private"), None),
         ] {

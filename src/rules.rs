@@ -80,6 +80,13 @@ impl<'a> Requirement<'a> {
         })
     }
 
+    /// Adds `other`'s readings: the request must meet both (a `Destination` path).
+    pub fn require(&mut self, other: Requirement<'a>) {
+        for access in other.readings {
+            self.add(access);
+        }
+    }
+
     /// The access of each distinct reading.
     pub fn readings(&self) -> &[&'a Access] {
         &self.readings

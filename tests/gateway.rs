@@ -70,6 +70,7 @@ fn request<'a>(path: &'a str, cookie: Option<&'a str>, bearer: Option<&'a str>) 
         accept: Some("application/json"),
         cookie,
         authorization: bearer,
+        ..Inbound::default()
     }
 }
 
@@ -259,10 +260,7 @@ fn methods_are_decided_as_received_and_trace_is_refused() {
     };
     assert_eq!(refusal(&config, &with_method("GET")), None);
     assert_eq!(refusal(&config, &with_method("HEAD")), None);
-    for method in ["PROPFIND", "MKCOL", "PUT", "get"] {
-        if method == "get" {
-            continue; // methods compare without case, as the rules were written
-        }
+    for method in ["PROPFIND", "MKCOL", "PUT"] {
         assert_eq!(
             refusal(&config, &with_method(method)),
             Some(Refusal::Unauthenticated),
@@ -403,6 +401,75 @@ fn forwarded_headers_drop_spoofs_and_carry_verified_identity() {
         refusal(&config, &request("/app/x", None, Some(&replayed))),
         Some(Refusal::Unauthenticated)
     );
+}
+
+/// The origin acts on the path of `Destination` (COPY, MOVE) and on `_method`: both are checked,
+/// or refused.
+#[test]
+fn a_second_path_or_method_the_origin_acts_on_is_checked() {
+    let config = config();
+    let user = format!("Bearer {}", token(&config, &["user"]));
+    let admin = format!("Bearer {}", token(&config, &["admin"]));
+    let copy = |destination, bearer| Inbound {
+        method: "COPY",
+        destination: Some(destination),
+        ..request("/public/x", None, Some(bearer))
+    };
+    for destination in [
+        "https://edge.test/admin/x",
+        "/admin/x",
+        "http://edge.test/ADMIN/x?y",
+    ] {
+        assert_eq!(
+            refusal(&config, &copy(destination, &user)),
+            Some(Refusal::Forbidden),
+            "{destination}"
+        );
+        assert_eq!(
+            refusal(&config, &copy(destination, &admin)),
+            None,
+            "{destination}"
+        );
+    }
+    assert_eq!(refusal(&config, &copy("/public/y", &user)), None);
+    for destination in [
+        "/public/../admin/x",
+        "/admin;x",
+        "/public/%2e%2e/admin",
+        "admin/x",
+        "//evil.example/x",
+        "https://edge.test",
+        "",
+    ] {
+        assert_eq!(
+            refusal(&config, &copy(destination, &admin)),
+            Some(Refusal::BadRequest),
+            "{destination:?}"
+        );
+    }
+    for query in [
+        "_method=DELETE",
+        "a=1&_method=DELETE",
+        "%5Fmethod=PUT",
+        "_METHOD=x",
+        "_method",
+    ] {
+        let inbound = Inbound {
+            method: "POST",
+            query: Some(query),
+            ..request("/public/x", None, None)
+        };
+        assert_eq!(
+            refusal(&config, &inbound),
+            Some(Refusal::BadRequest),
+            "{query}"
+        );
+    }
+    let inbound = Inbound {
+        query: Some("method=x&_methods=1"),
+        ..request("/public/x", None, None)
+    };
+    assert_eq!(refusal(&config, &inbound), None);
 }
 
 #[test]

@@ -271,6 +271,7 @@ fn rules_and_roles_run_on_every_hit() {
             accept: None,
             cookie: None,
             authorization: Some(&bearer),
+            ..Inbound::default()
         };
         gateway::admit_with(&config, &inbound, |t| {
             cache

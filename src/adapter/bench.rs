@@ -96,7 +96,7 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
                 path: "/app",
                 accept: Some("text/html,application/xhtml+xml"),
                 cookie: Some(&cookie),
-                authorization: None,
+                ..gateway::Inbound::default()
             };
             let headers = [
                 ("accept", "text/html,application/xhtml+xml"),

@@ -56,8 +56,12 @@ async fn decide_and_forward(
     };
     let headers = req.headers();
     let header = |name| respond::header(&req, name);
-    let (accept, cookie, authorization) =
-        (header("accept"), header("cookie"), header("authorization"));
+    let (accept, cookie, authorization, destination) = (
+        header("accept"),
+        header("cookie"),
+        header("authorization"),
+        header("destination"),
+    );
     let method = audit.method.clone();
     let inbound = Inbound {
         method: &method,
@@ -65,6 +69,8 @@ async fn decide_and_forward(
         accept: accept.as_deref(),
         cookie: cookie.as_deref(),
         authorization: authorization.as_deref(),
+        query: url.query(),
+        destination: destination.as_deref(),
     };
     let now = Date::now().as_millis() / 1000;
     // A refusal by the gateway's rules: logged with `reason`, browsers sent to log in.
@@ -276,6 +282,9 @@ fn pass_on(response: Response, set_cookie: Option<&str>) -> worker::Result<Respo
         }
     }
     if let Some(value) = set_cookie {
+        for name in headers::TARGETED_CACHE_CONTROL {
+            headers.delete(name)?;
+        }
         headers.append("set-cookie", value)?;
         if let Some(private) =
             headers::private_cache_control(headers.get("cache-control")?.as_deref())

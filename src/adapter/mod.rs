@@ -102,11 +102,16 @@ async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditE
         ("POST", bench::PATH) => bench::handle(req, &state.config).await,
         #[cfg(feature = "vector-tests")]
         ("POST", vector_tests::PATH) => vector_tests::handle(req, &state.config).await,
-        (_, p) if p == "/auth" || p.starts_with("/auth/") => {
-            login::handle(req, &path, env, &state.config, audit).await
-        }
+        (_, p) if is_auth_path(p) => login::handle(req, &path, env, &state.config, audit).await,
         _ => forward::handle(req, &path, &url, env, &state.config, audit).await,
     }
+}
+
+/// `/auth` and below, in any case: none of its spellings is passed to the origin.
+fn is_auth_path(path: &str) -> bool {
+    path.get(..5)
+        .is_some_and(|head| head.eq_ignore_ascii_case("/auth"))
+        && matches!(path.as_bytes().get(5), None | Some(b'/'))
 }
 
 /// The request's method as received. `Request::method` maps every method it does not know

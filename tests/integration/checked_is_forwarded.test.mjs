@@ -104,9 +104,13 @@ const PARAMETER_TRICKS = [
 ];
 const isPublic = (path) => path === '/public' || path.startsWith('/public/');
 const isAdmin = (path) => path === '/admin' || path.startsWith('/admin/');
-const OTHER_TRICKS = ['/public/..%3Bx/admin', '/public/..%3b/admin', '/admin%3Bx', '/admin.', '/admin./users', '/admin%2e',
-  '/admin%20', '/admin%20/users', '/admin::$DATA', '/public/%252e%252e/admin', '/public/%c0%ae%c0%ae/admin',
-  '/public/%2e%2e%2fadmin', '/admin%0d%0a'];
+const OTHER_TRICKS = ['/public/..%3Bx/admin', '/public/..%3b/admin', '/admin%3Bx', '/public/%252e%252e/admin',
+  '/public/%c0%ae%c0%ae/admin', '/public/%2e%2e%2fadmin', '/admin%0d%0a', '/public/...', '/public/..%20/admin',
+  '/public/..::$DATA/admin', '/public/%EF%BC%8E%EF%BC%8E/admin', '/public/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin', '/adm%C4%B0n',
+  '/%E2%84%AAey'];
+// Spellings other origins read as /admin…: forwarded as they are, but only to callers /admin admits.
+const READ_AS_ADMIN = ['/admin.', '/admin./users', '/admin%2e', '/admin%20', '/admin%20/users', '/admin::$DATA', '/ADMIN/x',
+  '/Admin', '/admin.json', '/ADMIN.json', '/public/../ADMIN/'];
 
 describe('path spellings: refused by default', () => {
   for (const [who, roles] of [['anonymous', null], ['a user without the role', ['user']]]) {
@@ -126,11 +130,25 @@ describe('path spellings: refused by default', () => {
           for (const target of OTHER_TRICKS) {
             assert.equal((await raw(strict.url, { target, headers })).status, 400, target);
           }
+          for (const target of READ_AS_ADMIN) {
+            assert.equal((await raw(strict.url, { target, headers })).status, refusedAs, target);
+          }
         });
         assert.deepEqual(seen.map((s) => s.url), []);
       });
     }
   }
+
+  test('what Windows, case-insensitive or format-routing origins read as /admin reaches them for an admin only, as sent', async () => {
+    const admin = credentials(session(['admin'])).cookie;
+    const seen = await seenDuring(async () => {
+      for (const target of READ_AS_ADMIN) {
+        assert.equal((await raw(strict.url, { target, headers: admin })).status, 200, target);
+      }
+    });
+    assert.deepEqual(seen.map((s) => s.url), ['/admin.', '/admin./users', '/admin.', '/admin%20', '/admin%20/users', '/admin::$DATA',
+      '/ADMIN/x', '/Admin', '/admin.json', '/ADMIN.json', '/ADMIN/']);
+  });
 
   test('a role-protected exact path is protected with a trailing slash too', async () => {
     const user = credentials(session(['user'])).bearer;
@@ -144,13 +162,16 @@ describe('path spellings: refused by default', () => {
     assert.equal(seen.url, '/billing/');
   });
 
-  test('equivalent spellings of one byte are one path: the origin gets the canonical one', async () => {
+  test('unreserved escapes are decoded, reserved ones kept (upper-case hex), rules see them decoded', async () => {
     const seen = await seenDuring(async () => {
-      for (const target of ['/public/a%3Ab', '/public/a:b', '/public/x|y', '/public/x%7cy', '/public/%7Euser/%41']) {
+      for (const target of ['/public/a%3ab', '/public/a:b', '/public/x|y', '/public/x%7cy', '/public/%7Euser/%41', '/public/c%2B%2B']) {
         assert.equal((await raw(strict.url, { target })).status, 200, target);
       }
     });
-    assert.deepEqual(seen.map((s) => s.url), ['/public/a:b', '/public/a:b', '/public/x%7Cy', '/public/x%7Cy', '/public/~user/A']);
+    assert.deepEqual(seen.map((s) => s.url), ['/public/a%3Ab', '/public/a:b', '/public/x|y', '/public/x%7Cy', '/public/~user/A',
+      '/public/c%2B%2B']);
+    const user = credentials(session(['user'])).bearer;
+    assert.equal((await raw(strict.url, { target: '/%61dmin/x', headers: user })).status, 403);
   });
 });
 
@@ -213,6 +234,14 @@ describe('credentials the edge did not accept', () => {
     assert.equal(seen.at(-1).headers['x-auth-user'], 'alice');
   });
 
+  test('cookies an origin could read as the session cookie are stripped', async () => {
+    const [seen] = await seenDuring(async () => {
+      const cookie = `a=1; __HOST-EDGEAUTH=${session(['admin'])}; %5F%5FHost-edgeauth=x; __host-edgeauth=y; b=2`;
+      assert.equal((await raw(strict.url, { target: '/public/x', headers: [['cookie', cookie]] })).status, 200);
+    });
+    assert.equal(seen.headers.cookie, 'a=1; b=2');
+  });
+
   test('a session cookie on a second Cookie line is refused, on public routes too', async () => {
     const token = session(['admin']);
     const seen = await seenDuring(async () => {
@@ -230,12 +259,47 @@ describe('credentials the edge did not accept', () => {
   });
 });
 
+describe('a second path or method the origin acts on', () => {
+  test('a WebDAV Destination is checked like the request path, and refused when not canonical', async () => {
+    const user = credentials(session(['user'])).bearer;
+    const admin = credentials(session(['admin'])).bearer;
+    const { host } = new URL(strict.url);
+    const refused = await seenDuring(async () => {
+      for (const destination of [`http://${host}/admin/x`, '/admin/x', '/ADMIN/x']) {
+        const r = await raw(strict.url, { method: 'COPY', target: '/public/x', headers: [...user, ['destination', destination]] });
+        assert.equal(r.status, 403, destination);
+      }
+      for (const destination of ['/public/../admin/x', '/admin;x', 'admin/x', '//evil.example/x']) {
+        const r = await raw(strict.url, { method: 'MOVE', target: '/public/x', headers: [...admin, ['destination', destination]] });
+        assert.equal(r.status, 400, destination);
+      }
+    });
+    assert.deepEqual(refused, []);
+    const [seen] = await seenDuring(async () => {
+      const r = await raw(strict.url, { method: 'COPY', target: '/public/x', headers: [...admin, ['destination', '/admin/x']] });
+      assert.equal(r.status, 200);
+    });
+    assert.equal(seen.method, 'COPY');
+    assert.equal(seen.headers.destination, '/admin/x');
+  });
+
+  test('a _method override in the query is refused', async () => {
+    const seen = await seenDuring(async () => {
+      for (const query of ['_method=DELETE', 'a=1&_method=PUT', '%5Fmethod=PATCH']) {
+        assert.equal((await raw(strict.url, { method: 'POST', target: `/public/x?${query}` })).status, 400, query);
+      }
+    });
+    assert.deepEqual(seen, []);
+  });
+});
+
 describe('routing and method-override headers', () => {
   test('never reach the origin from a client; X-Forwarded-* are the edge’s', async () => {
     const spoofed = [['X-Original-URL', '/admin'], ['X-Rewrite-URL', '/admin'], ['X-HTTP-Method-Override', 'DELETE'],
       ['X-HTTP-Method', 'DELETE'], ['X-Method-Override', 'DELETE'], ['X-Forwarded-Host', 'evil.example'],
       ['X-Forwarded-Prefix', '/admin'], ['X-Forwarded-For', '10.9.9.9'], ['X-Forwarded-Proto', 'gopher'],
-      ['X_Forwarded_Host', 'evil.example'], ['Forwarded', 'for=10.9.9.9;host=evil.example'], ['X-Real-IP', '10.9.9.9']];
+      ['X_Forwarded_Host', 'evil.example'], ['Forwarded', 'for=10.9.9.9;host=evil.example'], ['X-Real-IP', '10.9.9.9'],
+      ['X-Script-Name', '/admin'], ['X-Original-Forwarded-For', '10.9.9.9']];
     const [seen] = await seenDuring(async () => {
       assert.equal((await raw(strict.url, { target: '/public/x', headers: spoofed })).status, 200);
     });
@@ -244,7 +308,7 @@ describe('routing and method-override headers', () => {
       assert.ok(!/evil|10\.9\.9\.9|admin|DELETE|gopher/.test(value ?? ''), `${name}: ${value}`);
     }
     for (const name of ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
-      'x-forwarded-prefix', 'x_forwarded_host', 'forwarded', 'x-real-ip']) {
+      'x-forwarded-prefix', 'x_forwarded_host', 'forwarded', 'x-real-ip', 'x-script-name', 'x-original-forwarded-for']) {
       assert.equal(seen.headers[name], undefined, name);
     }
     const { host } = new URL(strict.url);

@@ -318,6 +318,7 @@ describe('sliding renewal', () => {
     [undefined, 'private'],
     ['no-store', 'no-store'],
     ['private, max-age=5', 'private, max-age=5'],
+    ['public, max-age=600, private="x-debug"', 'private, max-age=600'],
   ]) {
     test(`a response carrying a renewal is never storable by a shared cache (origin: ${originSays ?? 'no Cache-Control'})`, async () => {
       const header = originSays ? `?header=${encodeURIComponent(`cache-control:${originSays}`)}` : '';
@@ -328,6 +329,17 @@ describe('sliding renewal', () => {
       assert.equal(r.headers.get('cache-control'), want);
     });
   }
+
+  test('a response carrying a renewal loses its CDN-targeted cache fields', async () => {
+    const headers = ['cdn-cache-control:max-age=600', 'cloudflare-cdn-cache-control:max-age=600', 'surrogate-control:max-age=600']
+      .map((h) => `header=${encodeURIComponent(h)}`).join('&');
+    const r = await request(`${edge.url}/respond?${headers}`, { headers: { cookie: `__Host-edgeauth=${token(3000, 600)}` } });
+    await r.arrayBuffer();
+    assert.ok(sessionCookie(r), 'renewed');
+    for (const name of ['cdn-cache-control', 'cloudflare-cdn-cache-control', 'surrogate-control']) {
+      assert.equal(r.headers.get(name), null, name);
+    }
+  });
 
   test("without a renewal the origin's Cache-Control is left as it is", async () => {
     const r = await request(`${edge.url}/respond?header=${encodeURIComponent('cache-control:public, max-age=600')}`, {
