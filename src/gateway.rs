@@ -136,8 +136,9 @@ pub fn admit_with(
 fn has_method_override(query: &str) -> bool {
     query.split('&').any(|pair| {
         let key = pair.split('=').next().unwrap_or_default();
-        let key = key.replace('+', " ");
-        path::decode(&key).trim().eq_ignore_ascii_case("_method")
+        path::decode(key)
+            .trim_matches(|c| c == ' ' || c == '+')
+            .eq_ignore_ascii_case("_method")
     })
 }
 

@@ -192,7 +192,9 @@ pub fn decode(path: &str) -> String {
             }
         }
     }
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    // Never fails for what `normalize` accepted (UTF-8 checked there); anything else stays as it
+    // was, escapes included.
+    String::from_utf8(out).unwrap_or_else(|_| path.to_owned())
 }
 
 /// The decoded paths origin families read `path` (a result of [`normalize`]) as: as it is, and

@@ -1,10 +1,10 @@
 //! Any request path: `normalize` never panics, and what it accepts is canonical: a fixed point,
-//! absolute, with no parameter, dot or empty segment, no escaped delimiter, nothing a Windows
-//! origin would trim, and the same result whether parameters are refused or stripped when it
-//! holds none.
+//! absolute, with no parameter, dot or empty segment, no escaped delimiter, no segment Windows
+//! reads as `.`, `..` or nothing, and the same result whether parameters are refused or stripped
+//! when it holds none. Its readings are absolute paths.
 #![no_main]
 
-use edgeauth::path::{normalize, Parameters};
+use edgeauth::path::{decode, normalize, readings, Parameters};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,10 +21,11 @@ fuzz_target!(|data: &[u8]| {
         for escaped in ["%2F", "%5C", "%3B", "%25", "%00", "%2E"] {
             assert!(!upper.contains(escaped), "{raw:?} -> {path:?}");
         }
-        for segment in path.split('/').skip(1) {
+        for segment in decode(path).split('/').skip(1) {
             assert!(segment != "." && segment != "..", "{raw:?} -> {path:?}");
-            let trimmed = segment.ends_with('.') || segment.to_ascii_uppercase().ends_with("%20");
-            assert!(!trimmed, "{raw:?} -> {path:?}");
+        }
+        for reading in readings(path) {
+            assert!(reading.starts_with('/'), "{raw:?} -> {reading:?}");
         }
     }
     if !raw.contains(';') {
