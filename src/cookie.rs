@@ -37,29 +37,53 @@ pub fn find<'a>(header: &'a str, name: &str) -> Result<Option<&'a str>, Ambiguou
     Ok(found)
 }
 
-/// The `Cookie` header without the cookie called `name`, nor any cookie whose name an origin
-/// could read as `name` (ASP.NET Core compares names ignoring case, PHP percent-decodes them);
-/// `None` when nothing is left.
+/// The `Cookie` header without the cookie called `name`, nor any cookie an origin could read as
+/// it ([`reads_as`]); `None` when nothing is left.
 pub fn without(header: &str, name: &str) -> Option<String> {
-    let kept: Vec<&str> = header
+    keep_only(header, |candidate| !reads_as(candidate, name))
+}
+
+/// The `Cookie` header without the cookies an origin could read as `name` but that are not
+/// exactly `name` (when the session cookie itself is forwarded); `None` when nothing is left.
+pub fn without_lookalikes(header: &str, name: &str) -> Option<String> {
+    keep_only(header, |candidate| {
+        candidate == name || !reads_as(candidate, name)
+    })
+}
+
+/// The cookies of `header` whose names `keep` accepts, also among those a `,` joined (a second
+/// `Cookie` line); the others as they were.
+fn keep_only(header: &str, keep: impl Fn(&str) -> bool) -> Option<String> {
+    let name_of = |part: &str| {
+        part.split_once('=')
+            .map_or(part, |(n, _)| n)
+            .trim()
+            .to_owned()
+    };
+    let kept: Vec<String> = header
         .split(';')
         .map(str::trim)
         .filter(|pair| !pair.is_empty())
-        .filter(|pair| !reads_as(pair.split_once('=').map_or(*pair, |(n, _)| n.trim()), name))
+        .filter_map(|pair| {
+            if pair.split(',').all(|part| keep(&name_of(part))) {
+                return Some(pair.to_owned());
+            }
+            let parts: Vec<&str> = pair
+                .split(',')
+                .filter(|part| keep(&name_of(part)))
+                .map(str::trim)
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        })
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
-/// Whether the cookie name `candidate` is `name` once percent-decoded and compared ignoring
-/// ASCII case.
+/// Whether an origin could read the cookie name `candidate` as `name`: ASP.NET Core compares
+/// names ignoring case; PHP percent-decodes them, drops leading spaces and turns `.` and spaces
+/// into `_`.
 fn reads_as(candidate: &str, name: &str) -> bool {
-    if candidate.eq_ignore_ascii_case(name) {
-        return true;
-    }
-    if !candidate.contains('%') {
-        return false;
-    }
-    let bytes = candidate.as_bytes();
+    let bytes = candidate.trim_start().as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -78,7 +102,10 @@ fn reads_as(candidate: &str, name: &str) -> bool {
             }
         }
     }
-    decoded.eq_ignore_ascii_case(name.as_bytes())
+    let php = |b: &u8| if matches!(b, b'.' | b' ') { b'_' } else { *b };
+    let decoded: Vec<u8> = decoded.iter().map(php).collect();
+    let name: Vec<u8> = name.as_bytes().iter().map(php).collect();
+    decoded.eq_ignore_ascii_case(&name)
 }
 
 /// A `Set-Cookie` value for the session: `HttpOnly; Secure; SameSite=Lax; Path=/`.
@@ -166,6 +193,8 @@ mod tests {
             "%5F%5FHost-edgeauth=tok",
             "__Host%2Dedgeauth=tok",
             "__Host-%65dgeauth=tok",
+            "..Host-edgeauth=tok",
+            "._Host-edgeauth=tok",
         ] {
             assert_eq!(
                 without(&format!("a=1; {variant}"), DEFAULT_NAME).as_deref(),
@@ -173,6 +202,24 @@ mod tests {
                 "{variant}"
             );
         }
+    }
+
+    #[test]
+    fn lookalikes_are_stripped_even_after_a_comma_and_when_the_cookie_is_forwarded() {
+        assert_eq!(
+            without("a=1, __HOST-EDGEAUTH=x, b=2; c=3", DEFAULT_NAME).as_deref(),
+            Some("a=1, b=2; c=3")
+        );
+        assert_eq!(
+            without_lookalikes("__HOST-EDGEAUTH=b; __Host-edgeauth=a; x=1", DEFAULT_NAME)
+                .as_deref(),
+            Some("__Host-edgeauth=a; x=1")
+        );
+        assert_eq!(
+            without("a=1,b=2; c=3", DEFAULT_NAME).as_deref(),
+            Some("a=1,b=2; c=3"),
+            "untouched when nothing is dropped"
+        );
     }
 
     #[test]

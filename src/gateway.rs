@@ -29,6 +29,8 @@ pub struct Inbound<'a> {
     pub query: Option<&'a str>,
     /// The WebDAV `Destination` header (`COPY`, `MOVE`): a second path the origin acts on.
     pub destination: Option<&'a str>,
+    /// The host (and port) the request was sent to: the only one a `Destination` may name.
+    pub host: &'a str,
 }
 
 /// A request the edge lets through.
@@ -43,6 +45,8 @@ pub struct Admitted {
     pub source: Option<Source>,
     /// Why a presented token was ignored on a public route (for the log).
     pub ignored: Option<&'static str>,
+    /// The `Destination` header to forward: the inbound one with its path made canonical.
+    pub destination: Option<String>,
 }
 
 /// A request the edge refuses.
@@ -84,18 +88,22 @@ pub fn admit_with(
     check_method(inbound.method).map_err(|(refusal, reason)| deny(refusal, reason, None))?;
     let path = path::normalize(inbound.path, config.path_parameters)
         .map_err(|_| deny(Refusal::BadRequest, "bad_path", None))?;
-    if inbound.query.is_some_and(has_method_override) {
+    if inbound.method.eq_ignore_ascii_case("POST") && inbound.query.is_some_and(has_method_override)
+    {
         return Err(deny(Refusal::BadRequest, "method_override", Some(&path)));
     }
     let mut access = config.rules.access_for(inbound.method, &path);
-    if let Some(destination) = inbound.destination {
-        let target = destination_path(destination)
-            .and_then(|raw| Some(raw).zip(path::normalize(raw, config.path_parameters).ok()))
-            .filter(|(raw, canonical)| raw == canonical)
-            .ok_or_else(|| deny(Refusal::BadRequest, "bad_destination", Some(&path)))?
-            .1;
-        access.require(config.rules.access_for(inbound.method, &target));
-    }
+    let destination = match inbound.destination {
+        None => None,
+        Some(value) => {
+            let (origin, raw) = destination_parts(value, inbound.host)
+                .ok_or_else(|| deny(Refusal::BadRequest, "bad_destination", Some(&path)))?;
+            let target = path::normalize(raw, config.path_parameters)
+                .map_err(|_| deny(Refusal::BadRequest, "bad_destination", Some(&path)))?;
+            access.require(config.rules.access_for(inbound.method, &target));
+            Some(format!("{origin}{target}"))
+        }
+    };
     let presented =
         credentials::extract(inbound.cookie, inbound.authorization, &config.cookie_name)
             .map_err(|_| deny(Refusal::BadRequest, "ambiguous_credentials", Some(&path)))?;
@@ -106,7 +114,7 @@ pub fn admit_with(
     } else {
         Refusal::Unauthenticated
     };
-    match (access.is_public(), verified) {
+    let decision = match (access.is_public(), verified) {
         (true, None) => Ok(admitted(path, None, None)),
         (true, Some(Ok((claims, source)))) => Ok(admitted(path, Some(claims), Some(source))),
         (true, Some(Err(e))) => {
@@ -128,33 +136,48 @@ pub fn admit_with(
                 })
             }
         }
-    }
-}
-
-/// Whether a query names a method override (`_method`, as Rails, Laravel, Symfony and Express's
-/// method-override read it): the origin would act on another method than the rules checked.
-fn has_method_override(query: &str) -> bool {
-    query.split('&').any(|pair| {
-        let key = pair.split('=').next().unwrap_or_default();
-        path::decode(key)
-            .trim_matches(|c| c == ' ' || c == '+')
-            .eq_ignore_ascii_case("_method")
+    };
+    decision.map(|admitted| Admitted {
+        destination,
+        ..admitted
     })
 }
 
-/// The path of a `Destination` header: an absolute URI's path, or an absolute path; without
-/// query or fragment. `None` when it is neither.
-fn destination_path(destination: &str) -> Option<&str> {
-    let destination = destination.trim();
-    let path = match destination.find("://") {
-        Some(scheme_end) => {
-            let authority = &destination[scheme_end + 3..];
-            &authority[authority.find('/')?..]
-        }
-        None if destination.starts_with('/') && !destination.starts_with("//") => destination,
-        None => return None,
-    };
-    Some(path.split(['?', '#']).next().unwrap_or(path))
+/// Whether a query names a method override (`_method`, as Rails, Laravel, Symfony and Express's
+/// method-override read it on a POST): the origin would act on another method than the rules
+/// checked. Keys are read as PHP reads them: decoded, cut at NUL, leading spaces dropped, `.`
+/// and spaces turned into `_`.
+fn has_method_override(query: &str) -> bool {
+    query.split(['&', ';']).any(|pair| {
+        let key = pair.split('=').next().unwrap_or_default().replace('+', " ");
+        let key = path::decode(&key);
+        let key = key.split('\0').next().unwrap_or_default().trim_start();
+        let key: String = key
+            .chars()
+            .map(|c| if c == '.' || c == ' ' { '_' } else { c })
+            .collect();
+        key.eq_ignore_ascii_case("_method")
+    })
+}
+
+/// A `Destination` header split into what precedes its path (`http://host` as given, empty for
+/// a path alone) and its path. `None` unless it is an absolute path, or an `http(s)` URI naming
+/// `host` without userinfo; a query or fragment is refused by the path's own check.
+fn destination_parts<'d>(destination: &'d str, host: &str) -> Option<(&'d str, &'d str)> {
+    if destination.starts_with('/') {
+        return (!destination.starts_with("//")).then_some(("", destination));
+    }
+    let (scheme, rest) = destination.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let path_at = rest.find('/')?;
+    let authority = &rest[..path_at];
+    if !authority.eq_ignore_ascii_case(host) {
+        return None;
+    }
+    let split = scheme.len() + 3 + path_at;
+    Some((&destination[..split], &destination[split..]))
 }
 
 /// Methods refused whatever the rules say: `TRACE`/`TRACK` echo the request (credentials
@@ -194,6 +217,7 @@ fn admitted(path: String, identity: Option<VerifiedClaims>, source: Option<Sourc
         identity,
         source,
         ignored: None,
+        destination: None,
     }
 }
 
@@ -262,9 +286,20 @@ pub fn forward_headers(
         {
             continue;
         }
-        if name.eq_ignore_ascii_case("cookie") && !config.forward_session_cookie {
-            if let Some(rest) = cookie::without(&value, &config.cookie_name) {
-                out.push((name, rest));
+        if name.eq_ignore_ascii_case("cookie") {
+            let kept = if config.forward_session_cookie {
+                cookie::without_lookalikes(&value, &config.cookie_name)
+            } else {
+                cookie::without(&value, &config.cookie_name)
+            };
+            if let Some(kept) = kept {
+                out.push((name, kept));
+            }
+            continue;
+        }
+        if name.eq_ignore_ascii_case("destination") {
+            if let Some(destination) = &admitted.destination {
+                out.push((name, destination.clone()));
             }
             continue;
         }

@@ -34,24 +34,52 @@ pub enum PathError {
     /// One of the [`LOOKALIKES`].
     Lookalike,
     /// A segment Windows reads as empty, `.` or `..` that is not spelled so (`...`, `..%20`,
-    /// `..::$DATA`).
+    /// `..::$DATA`), or an 8.3 short name (`ADMINI~1`).
     AmbiguousSegment,
 }
 
-/// Non-ASCII characters that origins turn into ASCII ones, refused in paths: those whose simple
-/// case mapping is ASCII (`İ` → `i`, `K` (Kelvin) → `k`, for case-insensitive origins), and the
-/// dot, slash and backslash forms that NFKC or Windows' best-fit code pages map onto `.`, `/`,
-/// `\` (full-width forms U+FF01–U+FF5E are refused as a block).
-pub const LOOKALIKES: [char; 13] = [
-    '\u{0130}', '\u{0131}', '\u{017F}', '\u{212A}', // İ ı ſ K
-    '\u{00A5}', '\u{20A9}', // ¥ ₩: backslash in Japanese and Korean code pages
-    '\u{2024}', '\u{2025}', '\u{2026}',
-    '\u{FE52}', // one/two dot leaders, ellipsis, small stop
-    '\u{2044}', '\u{2215}', '\u{FE68}', // fraction slash, division slash, small backslash
+/// Non-ASCII characters that origins turn into ASCII ones, refused in paths (inclusive ranges):
+/// those whose simple case mapping is ASCII (`İ` → `i`, the Kelvin sign → `k`: case-insensitive
+/// origins); those NFKC normalization maps onto a delimiter (`.`, `/`, `\`, `;`, `%`, `?`, `#`:
+/// `‥` → `..`, `℀` → `a/c`, the full-width forms U+FF01–U+FF5E); and what Windows' best-fit code
+/// pages map onto `/` or `\` (`¥`, `₩`, `∕`, `⁄`). Both lists are checked against the Unicode
+/// tables by the tests.
+pub const LOOKALIKES: [(char, char); 28] = [
+    ('\u{00A5}', '\u{00A5}'),
+    ('\u{0130}', '\u{0131}'),
+    ('\u{017F}', '\u{017F}'),
+    ('\u{037E}', '\u{037E}'),
+    ('\u{2024}', '\u{2026}'),
+    ('\u{2044}', '\u{2044}'),
+    ('\u{2047}', '\u{2049}'),
+    ('\u{20A9}', '\u{20A9}'),
+    ('\u{2100}', '\u{2101}'),
+    ('\u{2105}', '\u{2106}'),
+    ('\u{212A}', '\u{212A}'),
+    ('\u{2215}', '\u{2215}'),
+    ('\u{2488}', '\u{249B}'),
+    ('\u{33C2}', '\u{33C2}'),
+    ('\u{33C7}', '\u{33C7}'),
+    ('\u{33D8}', '\u{33D8}'),
+    ('\u{FE14}', '\u{FE14}'),
+    ('\u{FE16}', '\u{FE16}'),
+    ('\u{FE19}', '\u{FE19}'),
+    ('\u{FE30}', '\u{FE30}'),
+    ('\u{FE52}', '\u{FE52}'),
+    ('\u{FE54}', '\u{FE54}'),
+    ('\u{FE56}', '\u{FE56}'),
+    ('\u{FE5F}', '\u{FE5F}'),
+    ('\u{FE68}', '\u{FE68}'),
+    ('\u{FE6A}', '\u{FE6A}'),
+    ('\u{FF01}', '\u{FF5E}'),
+    ('\u{1F100}', '\u{1F100}'),
 ];
 
-fn is_lookalike(c: char) -> bool {
-    ('\u{FF01}'..='\u{FF5E}').contains(&c) || LOOKALIKES.contains(&c)
+/// Whether `c` is one of the [`LOOKALIKES`].
+pub fn is_lookalike(c: char) -> bool {
+    LOOKALIKES
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
 }
 
 /// What to do with `;parameters` in path segments (`PATH_PARAMETERS`).
@@ -80,6 +108,9 @@ pub fn normalize(raw: &str, parameters: Parameters) -> Result<String, PathError>
         .map(|segment| segment.split(';').next().unwrap_or_default())
         .collect();
     for name in &names {
+        if is_short_name(name) {
+            return Err(PathError::AmbiguousSegment);
+        }
         if name.contains(['.', '%', ':']) && !matches!(*name, "." | "..") {
             let decoded = decode(name);
             if matches!(windows_name(&decoded), "" | "." | "..") {
@@ -88,6 +119,15 @@ pub fn normalize(raw: &str, parameters: Parameters) -> Result<String, PathError>
         }
     }
     Ok(resolve(names.into_iter(), encoded.len()))
+}
+
+/// A Windows 8.3 short name (`ADMINI~1`, `PROGRA~2.TXT`): `~` and a digit after the first
+/// character, which IIS serves as the long name it abbreviates.
+fn is_short_name(name: &str) -> bool {
+    name.as_bytes()
+        .windows(2)
+        .skip(1)
+        .any(|pair| pair[0] == b'~' && pair[1].is_ascii_digit())
 }
 
 /// The path of `segments` (without their leading `/`) with empty and dot segments resolved; it
@@ -274,6 +314,8 @@ mod tests {
             ("/caf%c3%a9", "/caf%C3%A9"),
             ("/a.b/c.d", "/a.b/c.d"),
             ("/v1/items:batch", "/v1/items:batch"),
+            ("/~1/x~", "/~1/x~"),
+            ("/~user/a~b", "/~user/a~b"),
         ] {
             assert_eq!(canonical(raw).as_deref(), Ok(want), "{raw}");
         }
@@ -393,6 +435,8 @@ mod tests {
             "/public/..::$DATA/admin",
             "/public/::$DATA/admin",
             "/public/.. . /admin",
+            "/ADMINI~1/x",
+            "/public/PROGRA~2.TXT",
         ] {
             let want = if raw.contains(' ') {
                 PathError::InvalidCharacter
@@ -421,22 +465,29 @@ mod tests {
         assert_eq!(canonical("/stra%C3%9Fe").as_deref(), Ok("/stra%C3%9Fe"));
     }
 
-    /// The case part of [`LOOKALIKES`] is every character whose simple case mapping is ASCII,
-    /// by the Unicode tables of the standard library.
+    /// [`LOOKALIKES`] is exactly: every character whose simple case mapping is ASCII, every one
+    /// NFKC maps onto text holding a delimiter, the full-width ASCII block, and five named ones;
+    /// by the Unicode tables
+    /// of the standard library and of `unicode-normalization`.
     #[test]
-    fn lookalikes_hold_every_character_that_case_maps_to_ascii() {
+    fn lookalikes_are_exactly_what_unicode_maps_onto_ascii_or_delimiters() {
+        use unicode_normalization::UnicodeNormalization;
         let simple = |mapped: &mut dyn Iterator<Item = char>| match (mapped.next(), mapped.next()) {
             (Some(c), None) => c.is_ascii(),
             _ => false,
         };
-        let mapping_to_ascii: Vec<char> = ('\u{80}'..=char::MAX)
-            .filter(|c| simple(&mut c.to_lowercase()) || simple(&mut c.to_uppercase()))
-            .collect();
-        for c in &mapping_to_ascii {
-            assert!(is_lookalike(*c), "U+{:04X}", u32::from(*c));
+        // Best-fit mappings, and İ, which Java's simple lower-casing maps to `i` (the standard
+        // library knows only its full mapping, `i` with a combining dot).
+        let named = ['\u{00A5}', '\u{20A9}', '\u{2044}', '\u{2215}', '\u{0130}'];
+        for c in ('\u{80}'..=char::MAX).filter(|c| !c.is_ascii()) {
+            let case = simple(&mut c.to_lowercase()) || simple(&mut c.to_uppercase());
+            let nfkc = std::iter::once(c)
+                .nfkc()
+                .any(|n| matches!(n, '.' | '/' | '\\' | ';' | '%' | '?' | '#'));
+            let full_width = ('\u{FF01}'..='\u{FF5E}').contains(&c);
+            let want = case || nfkc || full_width || named.contains(&c);
+            assert_eq!(is_lookalike(c), want, "U+{:04X}", u32::from(c));
         }
-        // İ lower-cases to i + a combining dot in full mapping; Java's simple mapping gives i.
-        assert!(is_lookalike('\u{0130}'));
     }
 
     #[test]

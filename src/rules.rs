@@ -163,8 +163,16 @@ impl AccessRules {
                     self.best(|rule| rule.matches(method, &reading, fold))
                         .unwrap_or(&DEFAULT_ACCESS),
                 );
-                if let Some(name) = without_extension(&reading) {
-                    if let Some(access) = self.best(|rule| rule.names(method, name, fold)) {
+                // An exact rule for the reading itself is the operator's word on it.
+                if self
+                    .rules
+                    .iter()
+                    .any(|rule| rule.is_exact_for(method, &reading, fold))
+                {
+                    continue;
+                }
+                for alias in aliases(&reading) {
+                    if let Some(access) = self.best(|rule| rule.names(method, alias, fold)) {
                         requirement.add(access);
                     }
                 }
@@ -216,6 +224,10 @@ impl AccessRule {
             Some(prefix) => prefix,
             None => without_trailing_slash(&path),
         });
+        if !decoded.is_ascii() {
+            // Origins fold non-ASCII case in ways ASCII folding cannot follow (`É` and `é`).
+            return Err(format!("path {path:?}: only ASCII characters"));
+        }
         let pattern = match prefix {
             Some(_) => Pattern::Prefix(decoded),
             None => Pattern::Exact(decoded),
@@ -280,6 +292,10 @@ impl AccessRule {
         named && self.covers(method)
     }
 
+    fn is_exact_for(&self, method: &str, path: &str, fold: bool) -> bool {
+        matches!(&self.pattern, Pattern::Exact(_)) && self.matches(method, path, fold)
+    }
+
     fn covers(&self, method: &str) -> bool {
         self.methods
             .as_ref()
@@ -325,13 +341,25 @@ fn strip_prefix<'a>(path: &'a str, prefix: &str, fold: bool) -> Option<&'a str> 
     same(head, prefix, fold).then(|| &path[prefix.len()..])
 }
 
-/// `path` with its last segment cut at its first `.` (`/admin.json` → `/admin`); `None` when
-/// the last segment has no `.` after its first character.
-fn without_extension(path: &str) -> Option<&str> {
+/// The paths an origin may serve `path` as, besides itself: the last segment cut at each `.`
+/// after its first character (`/admin.json` → `/admin`: Rails' `(.:format)`, Spring's suffix
+/// matching), and every ancestor whose last segment holds such a `.` (`/admin.php/x` →
+/// `/admin.php`: PHP's and ASP.NET's PATH_INFO run the script).
+fn aliases(path: &str) -> Vec<&str> {
     let path = without_trailing_slash(path);
-    let last = path.rfind('/').map_or(0, |slash| slash + 1);
-    let dot = path[last..].find('.').filter(|&dot| dot > 0)?;
-    Some(&path[..last + dot])
+    let has_inner_dot = |segment: &str| segment.bytes().skip(1).any(|b| b == b'.');
+    let mut aliases = Vec::new();
+    let mut start = 1;
+    while let Some(slash) = path[start..].find('/').map(|i| start + i) {
+        if has_inner_dot(&path[start..slash]) {
+            aliases.push(&path[..slash]);
+        }
+        start = slash + 1;
+    }
+    for (dot, _) in path[start..].match_indices('.').filter(|&(dot, _)| dot > 0) {
+        aliases.push(&path[..start + dot]);
+    }
+    aliases
 }
 
 /// `path` without one trailing `/`, unless it is the root.
@@ -521,9 +549,9 @@ mod tests {
             );
         }
         assert!(!rules.access_for("GET", "/account.json").is_public());
-        // An exact rule for the full name wins its own reading, but `/account`'s rule still
-        // applies to the cut one.
-        assert!(!rules.access_for("GET", "/account.css").is_public());
+        assert!(!rules.access_for("GET", "/account.v2.json").is_public());
+        // An exact rule for the full name is the operator's word on it.
+        assert_eq!(rules.access_for("GET", "/account.css"), &Access::Public);
         // Only a rule that names the cut path counts: neither the catch-all nor an unmatched
         // `/robots` makes robots.txt need anything.
         assert_eq!(rules.access_for("GET", "/robots.txt"), &Access::Public);
@@ -535,6 +563,44 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(strict.access_for("GET", "/robots.txt"), &Access::Public);
+        let export = AccessRules::from_json(
+            r#"[{"path": "/*", "access": "public"}, {"path": "/export.v2", "roles": ["x"]}]"#,
+            false,
+        )
+        .expect("valid");
+        assert!(!export.access_for("GET", "/export.v2.json").is_public());
+    }
+
+    #[test]
+    fn a_script_path_needs_what_the_script_needs() {
+        let rules = AccessRules::from_json(
+            r#"[
+                {"path": "/*", "access": "public"},
+                {"path": "/admin.php", "roles": ["admin"]},
+                {"path": "/App/Admin.aspx", "roles": ["admin"]},
+                {"path": "/admin.php/help", "access": "public"}
+            ]"#,
+            false,
+        )
+        .expect("valid");
+        for path in [
+            "/admin.php/x",
+            "/admin.php/x/y.json",
+            "/app/admin.aspx/x",
+            "/ADMIN.PHP/",
+        ] {
+            assert!(
+                rules.access_for("GET", path).readings().contains(&&admin()),
+                "{path}"
+            );
+        }
+        assert_eq!(rules.access_for("GET", "/admin.php/help"), &Access::Public);
+        assert_eq!(rules.access_for("GET", "/v1.2/x"), &Access::Public);
+        assert_eq!(
+            aliases("/a.b/c.d/e.f.g"),
+            ["/a.b", "/a.b/c.d", "/a.b/c.d/e", "/a.b/c.d/e.f"]
+        );
+        assert!(aliases("/.well-known/x").is_empty());
     }
 
     #[test]
@@ -550,6 +616,7 @@ mod tests {
             r#"[{"path": "/a/../b", "access": "public"}]"#,
             r#"[{"path": "/a;x", "access": "public"}]"#,
             r#"[{"path": "/a", "access": "public"}, {"path": "/A", "roles": ["x"]}]"#,
+            r#"[{"path": "/caf%C3%A9/*", "access": "public"}]"#,
             r#"[{"path": "/a//*", "access": "public"}]"#,
             r#"[{"path": "/a*", "access": "public"}]"#,
             r#"[{"path": "/a/*/b", "access": "public"}]"#,

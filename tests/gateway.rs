@@ -70,6 +70,7 @@ fn request<'a>(path: &'a str, cookie: Option<&'a str>, bearer: Option<&'a str>) 
         accept: Some("application/json"),
         cookie,
         authorization: bearer,
+        host: "edge.test",
         ..Inbound::default()
     }
 }
@@ -418,7 +419,8 @@ fn a_second_path_or_method_the_origin_acts_on_is_checked() {
     for destination in [
         "https://edge.test/admin/x",
         "/admin/x",
-        "http://edge.test/ADMIN/x?y",
+        "HTTP://EDGE.test/ADMIN/x",
+        "/public/../admin/x",
     ] {
         assert_eq!(
             refusal(&config, &copy(destination, &user)),
@@ -433,13 +435,20 @@ fn a_second_path_or_method_the_origin_acts_on_is_checked() {
     }
     assert_eq!(refusal(&config, &copy("/public/y", &user)), None);
     for destination in [
-        "/public/../admin/x",
         "/admin;x",
-        "/public/%2e%2e/admin",
+        "/public/a%2fb",
         "admin/x",
         "//evil.example/x",
         "https://edge.test",
         "",
+        "/admin/secret?x=://h/public/y",
+        "/admin/secret#://h/public/y",
+        "http://edge.test\\admin\\x/public/y",
+        "http://edge.test#/public/y",
+        "http://edge.test?/public/y",
+        "http://other.example/public/y",
+        "http://u@edge.test/public/y",
+        "ftp://edge.test/public/y",
     ] {
         assert_eq!(
             refusal(&config, &copy(destination, &admin)),
@@ -447,12 +456,34 @@ fn a_second_path_or_method_the_origin_acts_on_is_checked() {
             "{destination:?}"
         );
     }
+    // The forwarded Destination is the canonical one that was checked.
+    let admitted = gateway::admit(
+        &config,
+        &copy("http://edge.test/public/%7euser/../y//z", &user),
+        NOW,
+    )
+    .expect("public destination");
+    assert_eq!(
+        admitted.destination.as_deref(),
+        Some("http://edge.test/public/y/z")
+    );
+    let headers = forwarded(&config, &[("Destination", "/anything")], &admitted);
+    assert_eq!(
+        get(&headers, "destination"),
+        ["http://edge.test/public/y/z"]
+    );
+
     for query in [
         "_method=DELETE",
         "a=1&_method=DELETE",
         "%5Fmethod=PUT",
         "_METHOD=x",
         "_method",
+        ".method=DELETE",
+        "%2Emethod=DELETE",
+        "_method%00x=DELETE",
+        "a=1;_method=PUT",
+        "+_method=PUT",
     ] {
         let inbound = Inbound {
             method: "POST",
@@ -466,10 +497,16 @@ fn a_second_path_or_method_the_origin_acts_on_is_checked() {
         );
     }
     let inbound = Inbound {
+        method: "POST",
         query: Some("method=x&_methods=1"),
         ..request("/public/x", None, None)
     };
     assert_eq!(refusal(&config, &inbound), None);
+    let get = Inbound {
+        query: Some("_method=DELETE"),
+        ..request("/public/x", None, None)
+    };
+    assert_eq!(refusal(&config, &get), None, "only a POST is overridden");
 }
 
 #[test]
@@ -513,6 +550,7 @@ fn authorization_the_edge_did_not_use_is_dropped_unless_configured() {
         identity: None,
         source: Some(edgeauth::credentials::Source::Bearer),
         ignored: Some("revoked_session"),
+        destination: None,
     };
     let headers = forwarded(&config, &[("Authorization", valid.as_str())], &revoked);
     assert!(get(&headers, "authorization").is_empty());

@@ -63,6 +63,7 @@ async fn decide_and_forward(
         header("destination"),
     );
     let method = audit.method.clone();
+    let (proto, host) = url.origin().split_once("://").unwrap_or(("https", ""));
     let inbound = Inbound {
         method: &method,
         path,
@@ -71,6 +72,7 @@ async fn decide_and_forward(
         authorization: authorization.as_deref(),
         query: url.query(),
         destination: destination.as_deref(),
+        host,
     };
     let now = Date::now().as_millis() / 1000;
     // A refusal by the gateway's rules: logged with `reason`, browsers sent to log in.
@@ -138,7 +140,6 @@ async fn decide_and_forward(
         cached_assertion.unwrap_or_else(|| gateway::assertion(config, identity.claims(), now))
     });
     let client_ip = header("cf-connecting-ip");
-    let (proto, host) = url.origin().split_once("://").unwrap_or(("https", ""));
     let facts = RequestFacts {
         client_ip: client_ip.as_deref(),
         proto,
