@@ -83,27 +83,12 @@ fn keep_only(header: &str, keep: impl Fn(&str) -> bool) -> Option<String> {
 /// names ignoring case; PHP percent-decodes them, drops leading spaces and turns `.` and spaces
 /// into `_`.
 fn reads_as(candidate: &str, name: &str) -> bool {
-    let bytes = candidate.trim_start().as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes
-            .get(i + 1..i + 3)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (bytes[i], escaped) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                i += 1;
-            }
-        }
-    }
     let php = |b: &u8| if matches!(b, b'.' | b' ') { b'_' } else { *b };
-    let decoded: Vec<u8> = decoded.iter().map(php).collect();
+    let decoded: Vec<u8> = crate::path::decode(candidate.trim_start())
+        .as_bytes()
+        .iter()
+        .map(php)
+        .collect();
     let name: Vec<u8> = name.as_bytes().iter().map(php).collect();
     decoded.eq_ignore_ascii_case(&name)
 }

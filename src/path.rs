@@ -209,7 +209,7 @@ fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// `path` (a result of [`normalize`]) with every escape decoded: what an origin routes on.
+/// `path` (a result of [`normalize`]) with every valid escape decoded: what an origin routes on.
 /// Unambiguous, since `%25` never survives [`normalize`].
 pub fn decode(path: &str) -> String {
     let bytes = path.as_bytes();

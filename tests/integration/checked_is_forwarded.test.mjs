@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { startOrigin, startWorker, stopAll } from './harness.mjs';
+import { receivedDuring, startOrigin, startWorker, stopAll } from './harness.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
 
 const vectors = loadExpectFail();
@@ -74,11 +74,7 @@ after(async () => {
 });
 
 /** The requests the origin saw while `fn` ran. */
-async function seenDuring(fn) {
-  const start = origin.received.length;
-  await fn();
-  return origin.received.slice(start);
-}
+const seenDuring = (fn) => receivedDuring(origin, fn);
 
 const credentials = (token) => ({
   cookie: [['cookie', `__Host-edgeauth=${token}`]],

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
-import { crateVersion, freePort, startOrigin, startWorker, stopAll } from './harness.mjs';
+import { crateVersion, freePort, receivedDuring, startOrigin, startWorker, stopAll } from './harness.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
 
 const vectors = loadExpectFail();
@@ -74,11 +74,7 @@ after(async () => {
 });
 
 /** The requests the origin saw while `fn` ran. */
-async function seenDuring(fn) {
-  const start = origin.received.length;
-  await fn();
-  return origin.received.slice(start);
-}
+const seenDuring = (fn) => receivedDuring(origin, fn);
 
 describe('endpoints served by the edge', () => {
   test('GET /healthz answers with the version and never reaches the origin', async () => {

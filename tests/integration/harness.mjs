@@ -155,6 +155,13 @@ function unwatchedConfig() {
   return file;
 }
 
+/** The requests `origin` (from startOrigin) received while `fn` ran. */
+export async function receivedDuring(origin, fn) {
+  const start = origin.received.length;
+  await fn();
+  return origin.received.slice(start);
+}
+
 async function isReady(url, readyStatus) {
   try {
     const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
