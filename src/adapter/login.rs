@@ -295,6 +295,7 @@ async fn logout(
     // Only a session that verifies is revoked: a forged or expired one has nothing to end, and
     // one already listed needs no second write.
     let session = presented_session(req, config, now)
+        .await
         .ok()
         .filter(|(verified, _)| {
             !super::revocation::lists_session(
@@ -431,15 +432,16 @@ async fn current_session(
     config: &GatewayConfig,
     now: u64,
 ) -> Result<(VerifiedClaims, Source), Refused> {
-    let (verified, source) = presented_session(req, config, now)?;
+    let (verified, source) = presented_session(req, config, now).await?;
     super::revocation::screen(env, config, verified.claims(), now)
         .await
         .map_err(|reason| (Refusal::Unauthenticated, reason))?;
     Ok((verified, source))
 }
 
-/// The request's session, presented (cookie or bearer) and verified; revocation not checked.
-fn presented_session(
+/// The request's session, presented (cookie or bearer) and verified as on the request path (the
+/// verified-session cache, else WebCrypto: `session::verify`); revocation not checked.
+async fn presented_session(
     req: &Request,
     config: &GatewayConfig,
     now: u64,
@@ -453,9 +455,10 @@ fn presented_session(
     )
     .map_err(|_| (Refusal::BadRequest, "ambiguous_credentials"))?
     .ok_or((Refusal::Unauthenticated, "no_token"))?;
-    let verified = token::verify(token, &config.keys, &config.session, now)
+    let session = super::session::verify(config, token, now)
+        .await
         .map_err(|e| (Refusal::Unauthenticated, e.code()))?;
-    Ok((verified, source))
+    Ok((session.verified, source))
 }
 
 fn record_session(audit: &mut AuditEvent, verified: &VerifiedClaims) {
