@@ -172,6 +172,18 @@ async function isReady(url, readyStatus) {
   }
 }
 
+/** The address `wrangler dev` logged as ready in `file`, or null while it has not. */
+function readyUrl(file) {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const match = /Ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
+  return match ? match[1] : null;
+}
+
 function logTail(file, lines = 30) {
   try {
     return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
@@ -181,7 +193,8 @@ function logTail(file, lines = 30) {
 }
 
 /**
- * Starts `wrangler dev` on a free loopback port with the already built worker, `vars` given as
+ * Starts `wrangler dev` on a loopback port workerd picks itself (port 0, read back from its log)
+ * with the already built worker, `vars` given as
  * `--var NAME:VALUE` (overriding wrangler.toml), and its own local state directory. Resolves
  * once /healthz answers 200; rejects with the log's tail if wrangler exits or the bound passes.
  * Its output goes to target/logs/wrangler-<name>.log. A worker expected to be misconfigured
@@ -189,9 +202,6 @@ function logTail(file, lines = 30) {
  * for `wrangler dev`, e.g. `['-c', 'tests/integration/some.toml']` for another configuration.
  */
 export async function startWorker({ name, vars = {}, readyStatus = 200, args: extraArgs = [] }) {
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const url = `http://${HOST}:${port}`;
   const persistTo = fs.mkdtempSync(path.join(os.tmpdir(), `edgeauth-${name}-`));
   fs.mkdirSync(LOG_DIR, { recursive: true });
   const logFile = path.join(LOG_DIR, `wrangler-${name}.log`);
@@ -199,8 +209,10 @@ export async function startWorker({ name, vars = {}, readyStatus = 200, args: ex
   const args = [
     'dev',
     '--ip', HOST,
-    '--port', String(port),
-    '--inspector-port', String(inspectorPort),
+    // Port 0: workerd binds a free port itself and wrangler logs it ("Ready on …"), so no port
+    // is picked here first and raced for by a parallel start.
+    '--port', '0',
+    '--inspector-port', '0',
     '--persist-to', persistTo,
     '--show-interactive-dev-session=false',
     ...Object.entries(vars).flatMap(([key, value]) => ['--var', `${key}:${value}`]),
@@ -231,7 +243,7 @@ export async function startWorker({ name, vars = {}, readyStatus = 200, args: ex
   const worker = {
     name,
     pid: child.pid,
-    url,
+    url: null,
     logFile,
     persistTo,
     async stop() {
@@ -255,7 +267,8 @@ export async function startWorker({ name, vars = {}, readyStatus = 200, args: ex
   running.add(worker);
 
   const deadline = Date.now() + READY_BOUND_MS;
-  while (!(await isReady(url, readyStatus))) {
+  while (!worker.url || !(await isReady(worker.url, readyStatus))) {
+    worker.url ??= readyUrl(logFile);
     if (exited) {
       await worker.stop();
       throw new Error(
