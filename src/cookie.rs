@@ -54,23 +54,17 @@ pub fn without_lookalikes(header: &str, name: &str) -> Option<String> {
 /// The cookies of `header` whose names `keep` accepts, also among those a `,` joined (a second
 /// `Cookie` line); the others as they were.
 fn keep_only(header: &str, keep: impl Fn(&str) -> bool) -> Option<String> {
-    let name_of = |part: &str| {
-        part.split_once('=')
-            .map_or(part, |(n, _)| n)
-            .trim()
-            .to_owned()
-    };
     let kept: Vec<String> = header
         .split(';')
         .map(str::trim)
         .filter(|pair| !pair.is_empty())
         .filter_map(|pair| {
-            if pair.split(',').all(|part| keep(&name_of(part))) {
+            if pair.split(',').all(|part| keep(name_of(part))) {
                 return Some(pair.to_owned());
             }
             let parts: Vec<&str> = pair
                 .split(',')
-                .filter(|part| keep(&name_of(part)))
+                .filter(|part| keep(name_of(part)))
                 .map(str::trim)
                 .collect();
             (!parts.is_empty()).then(|| parts.join(", "))
@@ -79,18 +73,32 @@ fn keep_only(header: &str, keep: impl Fn(&str) -> bool) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
+fn name_of(part: &str) -> &str {
+    part.split_once('=').map_or(part, |(n, _)| n).trim()
+}
+
 /// Whether an origin could read the cookie name `candidate` as `name`: ASP.NET Core compares
 /// names ignoring case; PHP percent-decodes them, drops leading spaces and turns `.` and spaces
 /// into `_`.
 fn reads_as(candidate: &str, name: &str) -> bool {
-    let php = |b: &u8| if matches!(b, b'.' | b' ') { b'_' } else { *b };
-    let decoded: Vec<u8> = crate::path::decode(candidate.trim_start())
-        .as_bytes()
-        .iter()
-        .map(php)
-        .collect();
-    let name: Vec<u8> = name.as_bytes().iter().map(php).collect();
-    decoded.eq_ignore_ascii_case(&name)
+    let candidate = candidate.trim_start();
+    // Decoding only shortens a name: most cookies are ruled out without it.
+    if candidate.len() < name.len() || (!candidate.contains('%') && candidate.len() != name.len()) {
+        return false;
+    }
+    let php = |b: u8| if matches!(b, b'.' | b' ') { b'_' } else { b };
+    let same = |decoded: &[u8]| {
+        decoded.len() == name.len()
+            && decoded
+                .iter()
+                .zip(name.bytes())
+                .all(|(&a, b)| php(a).eq_ignore_ascii_case(&php(b)))
+    };
+    if candidate.contains('%') {
+        same(crate::path::decode(candidate).as_bytes())
+    } else {
+        same(candidate.as_bytes())
+    }
 }
 
 /// A `Set-Cookie` value for the session: `HttpOnly; Secure; SameSite=Lax; Path=/`.

@@ -275,10 +275,7 @@ pub fn forward_headers(
 ) -> Result<Vec<(String, String)>, UnrepresentableClaim> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (name, value) in inbound {
-        if headers::is_hop_by_hop(&name)
-            || config.headers.is_reserved(&name)
-            || headers::is_routing(&name)
-        {
+        if headers::is_hop_by_hop(&name) || config.headers.is_withheld(&name) {
             continue;
         }
         if name.eq_ignore_ascii_case("authorization")

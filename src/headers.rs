@@ -81,8 +81,11 @@ impl RequestFacts<'_> {
 /// Whether an inbound header is one of the [`ROUTING_HEADERS`] or `x-forwarded-*`, in any
 /// spelling ([`canonical`]).
 pub fn is_routing(name: &str) -> bool {
-    let name = canonical(name);
-    name.starts_with("x-forwarded-") || ROUTING_HEADERS.contains(&name.as_str())
+    is_routing_canonical(&canonical(name))
+}
+
+fn is_routing_canonical(name: &str) -> bool {
+    name.starts_with("x-forwarded-") || ROUTING_HEADERS.contains(&name)
 }
 
 /// Cache-control fields addressed to CDNs and surrogates only: a response that gains a session
@@ -179,10 +182,23 @@ impl IdentityHeaders {
     /// it carries our prefix, is configured as reserved, or is one of our output names —
     /// after lowercasing and mapping `_` and `.` to `-`, as many servers do.
     pub fn is_reserved(&self, name: &str) -> bool {
+        self.is_reserved_canonical(&canonical(name))
+    }
+
+    /// Whether an inbound header never reaches the origin from the client: reserved
+    /// ([`Self::is_reserved`]) or routing ([`is_routing`]); the name canonicalized once.
+    pub fn is_withheld(&self, name: &str) -> bool {
         let name = canonical(name);
+        self.is_reserved_canonical(&name) || is_routing_canonical(&name)
+    }
+
+    fn is_reserved_canonical(&self, name: &str) -> bool {
         (!self.prefix.is_empty() && name.starts_with(&self.prefix))
-            || self.reserved.contains(&name)
-            || self.output_names().iter().any(|out| canonical(out) == name)
+            || self.reserved.iter().any(|reserved| reserved == name)
+            || self
+                .output_names()
+                .iter()
+                .any(|out| out.len() == name.len() && canonical(out) == name)
     }
 
     fn output_names(&self) -> [&str; 5] {

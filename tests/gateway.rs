@@ -556,6 +556,29 @@ fn authorization_the_edge_did_not_use_is_dropped_unless_configured() {
     assert!(get(&headers, "authorization").is_empty());
 }
 
+/// With `FORWARD_SESSION_COOKIE` the verified session cookie reaches the origin, and a lookalike
+/// an origin could read instead of it (another case, percent-encoded, PHP's `.`) never does.
+#[test]
+fn a_forwarded_session_cookie_travels_without_its_lookalikes() {
+    let token = token(&config(), &["user"]);
+    let cookie = format!(
+        "__HOST-EDGEAUTH=forged; __Host-edgeauth={token}; %5F%5FHost-edgeauth=x; ..Host-edgeauth=y; a=1"
+    );
+    for (forward, want) in [
+        (true, format!("__Host-edgeauth={token}; a=1")),
+        (false, "a=1".to_owned()),
+    ] {
+        let config = config_with(&[(
+            "FORWARD_SESSION_COOKIE",
+            if forward { "true" } else { "false" },
+        )]);
+        let admitted =
+            gateway::admit(&config, &request("/app/x", Some(&cookie), None), NOW).expect("session");
+        let headers = forwarded(&config, &[("Cookie", cookie.as_str())], &admitted);
+        assert_eq!(get(&headers, "cookie"), [want.as_str()], "{forward}");
+    }
+}
+
 #[test]
 fn routing_headers_are_the_edges_never_the_clients() {
     let config = config();

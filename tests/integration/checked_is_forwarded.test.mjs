@@ -255,6 +255,21 @@ describe('credentials the edge did not accept', () => {
   });
 });
 
+describe('/auth is the edge\'s in every spelling', () => {
+  test('no spelling of /auth/… reaches the origin, and escaped ones reach the edge\'s own route', async () => {
+    const seen = await seenDuring(async () => {
+      for (const target of ['/AUTH/session', '/Auth/login', '/auth/nothing', '/AUTH']) {
+        assert.equal((await raw(strict.url, { target })).status, 404, target);
+      }
+      // Canonically /auth/session: the edge answers it (no session: 401).
+      for (const target of ['/%61uth/session', '//auth/./session', '/public/../auth/session']) {
+        assert.equal((await raw(strict.url, { target })).status, 401, target);
+      }
+    });
+    assert.deepEqual(seen, []);
+  });
+});
+
 describe('a second path or method the origin acts on', () => {
   test('a WebDAV Destination is checked like the request path, and forwarded in its canonical form', async () => {
     const user = credentials(session(['user'])).bearer;
