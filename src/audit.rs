@@ -4,6 +4,10 @@
 
 use serde::Serialize;
 
+use crate::config::{ConfigError, Vars};
+use crate::refusal::{Denied, Refusal};
+use crate::token::claims::VerifiedClaims;
+
 /// A decision record. Empty fields are omitted from the line.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AuditEvent {
@@ -59,10 +63,44 @@ impl AuditEvent {
         f64::from(draw) < sample_allowed * 4_294_967_296.0
     }
 
+    /// Records a refusal: `login_failed` for a failed login, `error` for the edge's or a
+    /// dependency's failure (5xx), `deny` for anything else; its reason, and the path and user
+    /// when the refusal knows them.
+    pub fn record(&mut self, denied: &Denied) {
+        let (status, _, _) = denied.refusal.http();
+        self.event = match denied.refusal {
+            Refusal::InvalidCredentials => "login_failed",
+            _ if status >= 500 => "error",
+            _ => "deny",
+        };
+        self.reason = Some(denied.reason.to_string());
+        if let Some(path) = &denied.path {
+            self.path = Some(path.clone());
+        }
+        if let Some(sub) = &denied.sub {
+            self.sub = Some(sub.clone());
+        }
+        if let Some(sid) = &denied.sid {
+            self.sid = Some(sid.clone());
+        }
+    }
+
+    /// Records the verified session the request acted for.
+    pub fn session(&mut self, session: &VerifiedClaims) {
+        self.sub = Some(session.claims().sub.clone());
+        self.sid = Some(session.claims().sid.clone());
+        self.kid = Some(session.kid().to_owned());
+    }
+
     /// The record as one line of JSON.
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| r#"{"event":"log_error"}"#.into())
     }
+}
+
+/// `AUDIT_SAMPLE_ALLOWED`: the fraction of plain `allow` decisions logged (0 to 1, default 1).
+pub fn sample_from_vars(vars: &Vars) -> Result<f64, ConfigError> {
+    vars.fraction("AUDIT_SAMPLE_ALLOWED", 1.0)
 }
 
 #[cfg(test)]
@@ -84,6 +122,23 @@ mod tests {
         assert!(!line.contains('\n'));
         assert!(!line.contains("sub"));
         assert!(line.contains(r#""reason":"expired""#));
+    }
+
+    #[test]
+    fn a_refusal_is_recorded_as_what_it_is() {
+        let mut record = AuditEvent::default();
+        for (refusal, event) in [
+            (Refusal::InvalidCredentials, "login_failed"),
+            (Refusal::Forbidden, "deny"),
+            (Refusal::BadRequest, "deny"),
+            (Refusal::Internal, "error"),
+            (Refusal::OriginTimeout, "error"),
+        ] {
+            record.record(&Denied::new(refusal, "why").at("/p"));
+            assert_eq!(record.event, event, "{refusal:?}");
+            assert_eq!(record.reason.as_deref(), Some("why"));
+            assert_eq!(record.path.as_deref(), Some("/p"));
+        }
     }
 
     #[test]

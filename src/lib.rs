@@ -1,42 +1,35 @@
 //! edgeauth: Ed25519-signed, read-only session tokens, verified at the edge.
 //!
-//! The crate is a pure, target-independent core (tokens, keys, claims, JWKS, passwords) plus a
-//! thin Cloudflare Workers adapter that exists only in the wasm32 build.
+//! A pure, target-independent core, grouped by subsystem, and a thin Cloudflare Workers
+//! adapter (`adapter/`, wasm32 only) that mirrors it and performs the I/O:
+//!
+//! - [`token`]: the session token: format, keys, claims, verification, the verified cache.
+//! - [`gateway`]: the decision on every forwarded request: canonical path, rules, credentials,
+//!   revocation, and exactly what the origin receives.
+//! - [`login`]: login methods, the identity a login produces, the session it mints, and what
+//!   the `/auth/*` routes require.
+//! - [`config`]: Worker vars and secrets, read once into one validated value, section by section.
+//! - [`refusal`]: every refusal and the one error→HTTP table; [`audit`]: the one log line.
+//! - [`bindings`]: the Worker's bindings by name; [`encoding`]: strict shared parsers.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used)]
+#![cfg_attr(not(test), deny(clippy::expect_used, clippy::panic))]
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;
 
 pub mod audit;
-pub mod base64url;
-pub mod claims;
+pub mod bindings;
 pub mod config;
-pub mod cookie;
-pub mod credentials;
-pub mod error;
+pub mod encoding;
 pub mod gateway;
-pub mod headers;
-pub mod http_url;
-pub mod jwk;
-pub mod jws;
-pub mod keys;
 pub mod login;
-pub mod login_page;
-pub mod password;
-pub mod path;
 pub mod refusal;
-pub mod revocation;
-pub mod rules;
-pub mod session_cache;
-pub mod signature_precheck;
-pub mod strict_json;
 pub mod token;
-pub mod validation;
 
-pub use claims::{Claims, VerifiedClaims};
-pub use error::{Error, Malformed};
-pub use keys::{KeySet, SigningKey, VerifyingKey};
+pub use token::claims::{Claims, VerifiedClaims};
+pub use token::error::{Error, Malformed};
+pub use token::keys::{KeySet, SigningKey, VerifyingKey};
+pub use token::validation::Validation;
 pub use token::{mint, verify, PendingSignature, UntrustedToken};
-pub use validation::Validation;

@@ -1,6 +1,62 @@
-//! Every way the edge says no, and the one table that maps each to HTTP.
+//! Every way the edge says no, the one table that maps each to HTTP, and [`Denied`], the one
+//! value that carries a refusal from the core's decision to the adapter's response.
 //!
 //! Bodies are generic: they never say which check failed. The precise reason is logged.
+
+use std::borrow::Cow;
+
+use crate::token::claims::VerifiedClaims;
+
+/// A refusal on its way to the client: what the client is told ([`Refusal`]) and what only the
+/// log sees (the reason, the path, the user).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// What the client is told.
+    pub refusal: Refusal,
+    /// Why, for the log only (a stable code, sometimes with a `:detail`).
+    pub reason: Cow<'static, str>,
+    /// The canonical path, when the refusal came after the path was understood.
+    pub path: Option<String>,
+    /// Where a browser is sent to log in ([`Refusal::LoginRequired`]).
+    pub location: Option<String>,
+    /// The verified user, when the refusal came after verification (a missing role).
+    pub sub: Option<String>,
+    /// The verified session id, likewise.
+    pub sid: Option<String>,
+}
+
+impl Denied {
+    /// A refusal with its log reason.
+    pub fn new(refusal: Refusal, reason: impl Into<Cow<'static, str>>) -> Self {
+        Denied {
+            refusal,
+            reason: reason.into(),
+            path: None,
+            location: None,
+            sub: None,
+            sid: None,
+        }
+    }
+
+    /// The same refusal, logged for `path`.
+    pub fn at(mut self, path: &str) -> Self {
+        self.path = Some(path.to_owned());
+        self
+    }
+
+    /// The same refusal, logged for the verified session `session`.
+    pub fn of(mut self, session: &VerifiedClaims) -> Self {
+        self.sub = Some(session.claims().sub.clone());
+        self.sid = Some(session.claims().sid.clone());
+        self
+    }
+}
+
+impl From<(Refusal, &'static str)> for Denied {
+    fn from((refusal, reason): (Refusal, &'static str)) -> Self {
+        Denied::new(refusal, reason)
+    }
+}
 
 /// A refusal, in the terms the client may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +69,9 @@ pub enum Refusal {
     LoginRequired,
     /// A valid session without a required role.
     Forbidden,
+    /// A failed login (unknown user, wrong password, disabled user, a store that said no): one
+    /// answer for all of them.
+    InvalidCredentials,
     /// An `/auth/*` path that does not exist.
     NotFound,
     /// A method the endpoint does not serve.
@@ -41,6 +100,11 @@ impl Refusal {
             Refusal::Unauthenticated => (401, "unauthorized", "A valid session is required."),
             Refusal::LoginRequired => (302, "login_required", "A valid session is required."),
             Refusal::Forbidden => (403, "forbidden", "You do not have access to this resource."),
+            Refusal::InvalidCredentials => (
+                401,
+                "invalid_credentials",
+                crate::login::INVALID_CREDENTIALS,
+            ),
             Refusal::NotFound => (404, "not_found", "Not found."),
             Refusal::MethodNotAllowed => (405, "method_not_allowed", "Method not allowed."),
             Refusal::CrossSite => (403, "forbidden", "Cross-site requests are not allowed."),

@@ -165,13 +165,13 @@ fn hash_password_output_verifies() {
     assert!(out.status.success());
     let phc = stdout(&out);
     assert!(phc.starts_with("$pbkdf2-sha256$i=100000$"));
-    let parsed = edgeauth::password::PasswordHash::parse(phc.trim()).expect("parses");
+    let parsed = edgeauth::login::password::PasswordHash::parse(phc.trim()).expect("parses");
     assert_eq!(parsed.salt.len(), 16);
-    assert!(edgeauth::password::native::verify(
+    assert!(edgeauth::login::password::native::verify(
         b"correct horse battery",
         &parsed
     ));
-    assert!(!edgeauth::password::native::verify(
+    assert!(!edgeauth::login::password::native::verify(
         b"correct horse battery\n",
         &parsed
     ));
@@ -190,10 +190,28 @@ ACCESS_RULES = '[{"path": "/a/*", "access": "public"}, {"path": "/a/*", "roles":
     let out = edgeauth(&["check-config", conflicting.path()], "");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("conflicts"));
-    let no_revocations = TempFile::new("no-revocations.toml", "[vars]\nISSUER = 'x'\n");
-    let out = edgeauth(&["check-config", no_revocations.path()], "");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("REVOCATIONS"));
+    // Each binding the Worker reads (`edgeauth::bindings::ALL`), taken out of the shipped
+    // configuration, is named by check-config: a missing one would fail closed only at run time.
+    let text = std::fs::read_to_string(&shipped).expect("wrangler.toml");
+    for binding in edgeauth::bindings::ALL {
+        let declares = |block: &str| {
+            block.contains(&format!("binding = \"{}\"", binding.name))
+                || block.contains(&format!("name = \"{}\"", binding.name))
+        };
+        let blocks: Vec<&str> = text.split("\n\n").collect();
+        assert_eq!(
+            blocks.iter().filter(|b| declares(b)).count(),
+            1,
+            "{}",
+            binding.name
+        );
+        let without: Vec<&str> = blocks.into_iter().filter(|b| !declares(b)).collect();
+        let config = TempFile::new("without.toml", &without.join("\n\n"));
+        let out = edgeauth(&["check-config", config.path()], "");
+        assert_eq!(out.status.code(), Some(2), "{}", binding.name);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("{:?}", binding.name)), "{stderr}");
+    }
     let secret_in_vars = TempFile::new("secret.toml", "[vars]\nSIGNING_KEY = 'x'\n");
     let out = edgeauth(&["check-config", secret_in_vars.path()], "");
     assert_eq!(out.status.code(), Some(2));

@@ -1,11 +1,13 @@
 //! The gateway's per-request decision and forwarded headers, natively (the same logic runs in
 //! the Worker; the wrangler tests cover the glue).
 
-use edgeauth::claims::Claims;
 use edgeauth::config::GatewayConfig;
-use edgeauth::gateway::{self, Admitted, Inbound};
-use edgeauth::headers::RequestFacts;
+use edgeauth::gateway::credentials::Source;
+use edgeauth::gateway::headers::RequestFacts;
+use edgeauth::gateway::{self, Admitted, Checked, Inbound};
+use edgeauth::login::session_routes;
 use edgeauth::refusal::Refusal;
+use edgeauth::token::claims::{Claims, VerifiedClaims};
 use edgeauth::{mint, SigningKey};
 use proptest::prelude::*;
 
@@ -139,7 +141,11 @@ fn roles_are_enforced() {
     let denied =
         gateway::admit(&config, &request("/admin/panel", None, Some(&user)), NOW).expect_err("403");
     assert_eq!(
-        (denied.refusal, denied.reason, denied.sub.as_deref()),
+        (
+            denied.refusal,
+            denied.reason.as_ref(),
+            denied.sub.as_deref()
+        ),
         (Refusal::Forbidden, "missing_role", Some("alice"))
     );
     assert!(gateway::admit(&config, &request("/admin/panel", None, Some(&admin)), NOW).is_ok());
@@ -323,7 +329,7 @@ fn forwarded(
     let assertion = admitted
         .identity
         .as_ref()
-        .map(|c| gateway::assertion(config, c.claims(), NOW));
+        .map(|c| gateway::assertion(config, c, NOW));
     gateway::forward_headers(
         config,
         inbound.iter().map(|(n, v)| (n.to_string(), v.to_string())),
@@ -548,7 +554,7 @@ fn authorization_the_edge_did_not_use_is_dropped_unless_configured() {
     let revoked = Admitted {
         path: "/public/x".into(),
         identity: None,
-        source: Some(edgeauth::credentials::Source::Bearer),
+        source: Some(edgeauth::gateway::credentials::Source::Bearer),
         ignored: Some("revoked_session"),
         destination: None,
     };
@@ -622,54 +628,227 @@ fn routing_headers_are_the_edges_never_the_clients() {
 #[test]
 fn login_location_encodes_next() {
     assert_eq!(
-        gateway::login_location("/app/x", Some("a=1&b=2")),
+        edgeauth::login::next::login_location("/app/x", Some("a=1&b=2")),
         "/auth/login?next=%2Fapp%2Fx%3Fa%3D1%26b%3D2"
     );
-    assert_eq!(gateway::login_location("/", None), "/auth/login?next=%2F");
+    assert_eq!(
+        edgeauth::login::next::login_location("/", None),
+        "/auth/login?next=%2F"
+    );
 }
 
 proptest! {
     /// What we check is what the origin gets: a normalized path survives URL parsing unchanged.
     #[test]
     fn normalized_paths_survive_url_parsing(raw in "/[a-zA-Z0-9._~%/;:@!$&'()*+,=-]{0,40}") {
-        if let Ok(path) = edgeauth::path::normalize(&raw, edgeauth::path::Parameters::Strip) {
+        if let Ok(path) = edgeauth::gateway::path::normalize(&raw, edgeauth::gateway::path::Parameters::Strip) {
             let url = url::Url::parse(&format!("http://origin.test{path}?q=1")).expect("url");
             prop_assert_eq!(url.path(), path.as_str());
         }
     }
 }
 
-/// `presented_token` names exactly the token `admit_with` verifies (none when it verifies none),
-/// so an adapter that verifies beforehand verifies the right one.
+/// The credential is extracted once, in `plan`: what `decide` is told about is that token, and
+/// ambiguous or malformed credentials are refused before anything is verified.
 #[test]
-fn presented_token_is_the_token_admit_with_verifies() {
+fn plan_names_the_one_token_to_verify() {
     let config = config();
     let good = token(&config, &["user"]);
     let bearer = format!("Bearer {good}");
     let cookie = format!("__Host-edgeauth={good}");
     let other = format!("Bearer {}", token(&config, &["admin"]));
-    let cases = [
-        request("/app/x", None, None),
-        request("/app/x", Some(&cookie), None),
-        request("/app/x", None, Some(&bearer)),
-        request("/public/a", Some(&cookie), Some(&bearer)),
-        request("/app/x", Some(&cookie), Some(&other)), // ambiguous: refused unverified
-        request("/%2e%2e/x", Some(&cookie), None),
-    ];
-    for inbound in cases {
-        let mut seen = None;
-        let _ = gateway::admit_with(&config, &inbound, |t| {
-            seen = Some(t.to_owned());
-            edgeauth::verify(t, &config.keys, &config.session, NOW)
-        });
-        let presented = gateway::presented_token(&config, &inbound);
-        if let Some(seen) = seen {
-            assert_eq!(presented, Some(seen.as_str()), "{inbound:?}");
-        } else {
-            assert!(
-                presented.is_none() || gateway::admit(&config, &inbound, NOW).is_err(),
-                "{inbound:?}"
-            );
-        }
+    for (inbound, expected) in [
+        (request("/app/x", None, None), None),
+        (request("/app/x", Some(&cookie), None), Some(good.as_str())),
+        (request("/app/x", None, Some(&bearer)), Some(good.as_str())),
+        (
+            request("/public/a", Some(&cookie), Some(&bearer)),
+            Some(good.as_str()),
+        ),
+    ] {
+        let plan = gateway::plan(&config, &inbound).expect("planned");
+        assert_eq!(plan.token(), expected, "{inbound:?}");
     }
+    for (inbound, reason) in [
+        (
+            request("/app/x", Some(&cookie), Some(&other)),
+            "ambiguous_credentials",
+        ),
+        (
+            request("/app/x", None, Some("Bearer a b")),
+            "ambiguous_credentials",
+        ),
+        (request("/a%2fb", Some(&cookie), None), "bad_path"),
+    ] {
+        let denied = gateway::plan(&config, &inbound).expect_err(reason);
+        assert_eq!(
+            (denied.refusal, denied.reason.as_ref()),
+            (Refusal::BadRequest, reason)
+        );
+    }
+}
+
+fn verified(config: &GatewayConfig, roles: &[&str]) -> VerifiedClaims {
+    edgeauth::verify(&token(config, roles), &config.keys, &config.session, NOW).expect("valid")
+}
+
+/// A revoked session (or one that cannot be checked against a fresh revocation list) counts as
+/// no session: anonymous on a public route, its source kept so it is still not forwarded; on a
+/// protected route refused like a missing one, logged with the revocation reason and the user.
+#[test]
+fn a_revoked_session_counts_as_none() {
+    let config = config();
+    let bearer = format!("Bearer {}", token(&config, &["admin"]));
+    let decide = |inbound: &Inbound, reason| {
+        let plan = gateway::plan(&config, inbound).expect("planned");
+        let checked = Checked::Revoked(verified(&config, &["admin"]), reason);
+        gateway::decide(plan, Some(checked))
+    };
+    let public = decide(
+        &request("/public/a", None, Some(&bearer)),
+        "revoked_session",
+    )
+    .expect("public stays public");
+    assert!(public.identity.is_none());
+    assert_eq!(public.ignored, Some("revoked_session"));
+    assert_eq!(public.source, Some(Source::Bearer));
+    let headers = forwarded(&config, &[("Authorization", bearer.as_str())], &public);
+    assert!(get(&headers, "authorization").is_empty());
+    assert!(get(&headers, "x-auth-user").is_empty());
+
+    for reason in ["revoked_session", "revoked_user", "revocation_unavailable"] {
+        let denied = decide(&request("/admin/x", None, Some(&bearer)), reason).expect_err(reason);
+        assert_eq!(
+            (
+                denied.refusal,
+                denied.reason.as_ref(),
+                denied.sub.as_deref()
+            ),
+            (Refusal::Unauthenticated, reason, Some("alice"))
+        );
+        assert_eq!(denied.sid.as_deref(), Some("c2Vzc2lvbi1pZC0xMjM0NQ"));
+    }
+    let navigation = Inbound {
+        accept: Some("text/html"),
+        query: Some("a=1"),
+        ..request("/admin/x", None, Some(&bearer))
+    };
+    let denied = decide(&navigation, "revoked_user").expect_err("login again");
+    assert_eq!(denied.refusal, Refusal::LoginRequired);
+    assert_eq!(
+        denied.location.as_deref(),
+        Some("/auth/login?next=%2Fadmin%2Fx%3Fa%3D1")
+    );
+}
+
+/// `decide` with each verification outcome, on a public and a protected route.
+#[test]
+fn decide_admits_only_what_the_rules_and_the_session_allow() {
+    let config = config();
+    let bearer = format!("Bearer {}", token(&config, &["user"]));
+    let decide = |path, checked: Option<Checked>| {
+        let inbound = request(path, None, checked.is_some().then_some(bearer.as_str()));
+        gateway::decide(gateway::plan(&config, &inbound).expect("planned"), checked)
+    };
+    let valid = || Some(Checked::Valid(verified(&config, &["user"])));
+    let invalid = || Some(Checked::Invalid(edgeauth::Error::Expired));
+    assert!(decide("/public/a", None)
+        .expect("public")
+        .identity
+        .is_none());
+    assert!(decide("/public/a", valid())
+        .expect("public")
+        .identity
+        .is_some());
+    let ignored = decide("/public/a", invalid()).expect("public");
+    assert_eq!(
+        (ignored.identity.is_none(), ignored.ignored),
+        (true, Some("expired"))
+    );
+    assert!(decide("/app/x", valid()).expect("user").identity.is_some());
+    for (path, checked, refusal, reason) in [
+        ("/app/x", None, Refusal::Unauthenticated, "no_token"),
+        ("/app/x", invalid(), Refusal::Unauthenticated, "expired"),
+        ("/admin/x", valid(), Refusal::Forbidden, "missing_role"),
+    ] {
+        let denied = decide(path, checked).expect_err(reason);
+        assert_eq!((denied.refusal, denied.reason.as_ref()), (refusal, reason));
+        assert_eq!(denied.path.as_deref(), Some(path));
+    }
+}
+
+/// `/auth/session`, `/auth/revoke` and `/auth/logout` act only for a session that verifies and,
+/// for the first two, is not revoked; revoking needs the role, and same-origin with a cookie.
+#[test]
+fn auth_routes_act_only_for_the_current_session() {
+    let config = config();
+    let good = token(&config, &["admin"]);
+    let cookie = format!("__Host-edgeauth={good}");
+    let bearer = format!("Bearer {good}");
+    let other = format!("Bearer {}", token(&config, &["user"]));
+    assert_eq!(
+        session_routes::presented(&config, Some(&cookie), None),
+        Ok((good.as_str(), Source::Cookie))
+    );
+    assert_eq!(
+        session_routes::presented(&config, None, Some(&bearer)),
+        Ok((good.as_str(), Source::Bearer))
+    );
+    for (cookie, authorization, refusal, reason) in [
+        (None, None, Refusal::Unauthenticated, "no_token"),
+        (
+            Some(cookie.as_str()),
+            Some(other.as_str()),
+            Refusal::BadRequest,
+            "ambiguous_credentials",
+        ),
+    ] {
+        let denied = session_routes::presented(&config, cookie, authorization).expect_err(reason);
+        assert_eq!((denied.refusal, denied.reason.as_ref()), (refusal, reason));
+    }
+
+    let admin = verified(&config, &["admin"]);
+    assert!(session_routes::current(Checked::Valid(admin.clone())).is_ok());
+    for (checked, reason) in [
+        (
+            Checked::Invalid(edgeauth::Error::BadSignature),
+            "bad_signature",
+        ),
+        (
+            Checked::Revoked(admin.clone(), "revoked_user"),
+            "revoked_user",
+        ),
+        (
+            Checked::Revoked(admin.clone(), "revocation_unavailable"),
+            "revocation_unavailable",
+        ),
+    ] {
+        let denied = session_routes::current(checked).expect_err(reason);
+        assert_eq!(
+            (denied.refusal, denied.reason.as_ref()),
+            (Refusal::Unauthenticated, reason)
+        );
+    }
+
+    let user = verified(&config, &["user"]);
+    assert!(session_routes::may_revoke(&config, &admin, Source::Cookie, true).is_ok());
+    assert!(session_routes::may_revoke(&config, &admin, Source::Bearer, false).is_ok());
+    for (session, source, same_origin, refusal) in [
+        (&admin, Source::Cookie, false, Refusal::CrossSite),
+        (&user, Source::Bearer, true, Refusal::Forbidden),
+        (&user, Source::Cookie, false, Refusal::CrossSite),
+    ] {
+        let denied =
+            session_routes::may_revoke(&config, session, source, same_origin).expect_err("refused");
+        assert_eq!(denied.refusal, refusal);
+        assert_eq!(denied.sub.as_deref(), Some("alice"));
+    }
+
+    let listed = |sid: &str| sid == "c2Vzc2lvbi1pZC0xMjM0NQ";
+    assert!(session_routes::to_end_on_logout(Some(admin.clone()), |_| false).is_some());
+    assert!(session_routes::to_end_on_logout(Some(admin), listed).is_none());
+    assert!(session_routes::to_end_on_logout(None, |_| false).is_none());
+    assert!(session_routes::logout_shows_page(Some("text/html,*/*")));
+    assert!(!session_routes::logout_shows_page(Some("application/json")));
+    assert!(!session_routes::logout_shows_page(None));
 }

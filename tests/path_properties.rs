@@ -3,8 +3,8 @@
 //! matched, so it falls under the same rule. Raw paths are drawn from the pieces path tricks are
 //! made of (`;`, dots, slashes, escapes of both, spaces, case).
 
-use edgeauth::path::{self, Parameters};
-use edgeauth::rules::{Access, AccessRules};
+use edgeauth::gateway::path::{self, Parameters};
+use edgeauth::gateway::rules::{Access, AccessRules};
 use proptest::prelude::*;
 
 const RULES: &str = r#"[

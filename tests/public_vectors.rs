@@ -4,8 +4,8 @@
 mod common;
 
 use common::{hex_str, load};
-use edgeauth::jws::UntrustedJws;
-use edgeauth::keys::thumbprint;
+use edgeauth::token::jws::UntrustedJws;
+use edgeauth::token::keys::thumbprint;
 use edgeauth::{Error, KeySet, Malformed, UntrustedToken, Validation, VerifyingKey};
 use serde_json::Value;
 
@@ -112,7 +112,7 @@ fn rfc8037_signature_layer_verifies_session_layer_refuses() {
     let signing_input = jws.rsplit_once('.').expect("three segments").0;
     let signature = private.sign(signing_input.as_bytes());
     assert_eq!(
-        edgeauth::base64url::encode(&signature),
+        edgeauth::encoding::base64url::encode(&signature),
         jws.rsplit('.').next().unwrap_or_default()
     );
 

@@ -3,8 +3,8 @@
 //! fresh verify would accept it (expiry, not-yet-valid, maximum age, each with leeway), and the
 //! cache never holds more than its bounds. Bounded case counts: they run in `make test`.
 
-use edgeauth::session_cache::SessionCache;
-use edgeauth::{mint, verify, Claims, KeySet, SigningKey, Validation};
+use edgeauth::token::session_cache::SessionCache;
+use edgeauth::{mint, verify, Claims, KeySet, SigningKey, Validation, VerifiedClaims};
 use proptest::prelude::*;
 
 const NOW: u64 = 1_800_000_000;
@@ -34,8 +34,8 @@ fn claims(sid: &str, iat: u64, exp: u64, auth_time: u64, nbf: Option<u64>) -> Cl
     }
 }
 
-fn assertion_of(claims: &Claims) -> String {
-    format!("assertion-for-{}", claims.sid)
+fn assertion_of(session: &VerifiedClaims) -> String {
+    format!("assertion-for-{}", session.claims().sid)
 }
 
 /// The cache's answer, reduced to what `verify` answers.
@@ -244,7 +244,7 @@ fn refusals_are_not_cached() {
 #[test]
 fn rules_and_roles_run_on_every_hit() {
     use edgeauth::config::GatewayConfig;
-    use edgeauth::gateway::{self, Inbound};
+    use edgeauth::gateway::{self, Checked, Inbound};
     use edgeauth::refusal::Refusal;
     let key = SigningKey::from_seed(&mut [11u8; 32])
         .to_private_jwk()
@@ -273,11 +273,14 @@ fn rules_and_roles_run_on_every_hit() {
             authorization: Some(&bearer),
             ..Inbound::default()
         };
-        gateway::admit_with(&config, &inbound, |t| {
-            cache
-                .verify(t, &config.keys, &config.session, NOW, assertion_of)
-                .map(|s| s.verified)
-        })
+        let plan = gateway::plan(&config, &inbound)?;
+        let checked = plan.token().map(|t| {
+            match cache.verify(t, &config.keys, &config.session, NOW, assertion_of) {
+                Ok(session) => Checked::Valid(session.verified),
+                Err(e) => Checked::Invalid(e),
+            }
+        });
+        gateway::decide(plan, checked)
     };
     for _ in 0..3 {
         let admitted = decide("/app").expect("authenticated");

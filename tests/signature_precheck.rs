@@ -11,7 +11,7 @@ mod common;
 
 use common::{hex_str, load};
 use ed25519_dalek::Verifier;
-use edgeauth::signature_precheck::{precheck, SMALL_ORDER_Y};
+use edgeauth::token::signature_precheck::{precheck, SMALL_ORDER_Y};
 use edgeauth::{UntrustedToken, VerifyingKey};
 
 /// A standard Ed25519 check with the cofactorless equation and nothing strict about R or S

@@ -4,24 +4,21 @@
 //! (`crate::gateway`), every refusal leaves through [`respond`], and one audit line is
 //! logged per request.
 
+mod auth;
 #[cfg(feature = "bench")]
 mod bench;
-mod demo_origin;
-mod ed25519;
-mod forward;
+mod gateway;
 mod login;
 mod request_url;
 mod respond;
-mod revocation;
-mod revocation_writer;
-mod session;
 mod state;
+mod token;
 #[cfg(feature = "vector-tests")]
 mod vector_tests;
 mod webcrypto;
 
 use crate::audit::AuditEvent;
-use crate::path;
+use crate::gateway::path;
 use crate::refusal::Refusal;
 use worker::{console_error, console_log, event, Context, Env, Request, Response};
 
@@ -102,8 +99,8 @@ async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditE
         ("POST", bench::PATH) => bench::handle(req, &state.config).await,
         #[cfg(feature = "vector-tests")]
         ("POST", vector_tests::PATH) => vector_tests::handle(req, &state.config).await,
-        (_, p) if is_auth_path(p) => login::handle(req, &path, env, &state.config, audit).await,
-        _ => forward::handle(req, &path, &url, env, &state.config, audit).await,
+        (_, p) if is_auth_path(p) => auth::handle(req, &path, env, &state.config, audit).await,
+        _ => gateway::handle(req, &path, &url, env, &state.config, audit).await,
     }
 }
 

@@ -1,7 +1,8 @@
 //! Responses the edge writes itself. Refusals go through the one error→HTTP table,
 //! [`crate::refusal::Refusal::http`]; bodies are generic JSON with the request id.
 
-use crate::refusal::Refusal;
+use crate::audit::AuditEvent;
+use crate::refusal::{Denied, Refusal};
 use serde::Serialize;
 use worker::{Headers, Request, Response};
 
@@ -11,6 +12,16 @@ pub const RETRY_AFTER_SECS: &str = "60";
 /// A request header's value; an unreadable header counts as absent.
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
+}
+
+/// The response to `denied`, recorded in `audit` first: the one way a refusal leaves the edge.
+pub fn denied(denied: Denied, audit: &mut AuditEvent) -> Response {
+    audit.record(&denied);
+    refusal(
+        denied.refusal,
+        &audit.request_id,
+        denied.location.as_deref(),
+    )
 }
 
 /// The refusal's generic JSON response (302 with `Location` for the login redirect, 401 with

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use crate::config::{ConfigError, GatewayConfig};
-use crate::session_cache::SessionCache;
+use crate::token::session_cache::SessionCache;
 use worker::Env;
 
 /// What every request of this isolate shares.

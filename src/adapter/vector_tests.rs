@@ -14,13 +14,14 @@
 use serde_json::Value;
 use worker::{Request, Response};
 
-use crate::base64url;
 use crate::config::GatewayConfig;
-use crate::error::Error;
-use crate::keys::VerifyingKey;
-use crate::signature_precheck::precheck;
+use crate::encoding::base64url;
+use crate::token::error::Error;
+use crate::token::keys::VerifyingKey;
+use crate::token::signature_precheck::precheck;
 
-use super::{ed25519, respond, session};
+use super::respond;
+use super::token::{self as session, ed25519};
 
 /// Path of the vector route.
 pub const PATH: &str = "/__test/vectors";

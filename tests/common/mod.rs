@@ -1,7 +1,7 @@
 //! Builds the tokens described in `tests/vectors/expect_fail.json` (shared by test files).
 #![allow(dead_code)]
 
-use edgeauth::base64url;
+use edgeauth::encoding::base64url;
 use edgeauth::{KeySet, SigningKey, Validation, VerifyingKey};
 use hmac::{KeyInit, Mac};
 use serde_json::Value;

@@ -5,8 +5,10 @@
 mod revoke;
 
 use clap::{Parser, Subcommand};
-use edgeauth::password::{self, PasswordHash};
-use edgeauth::{claims, jwk, Claims, KeySet, SigningKey, Validation};
+use edgeauth::bindings::{Binding, Kind};
+use edgeauth::login::password::{self, PasswordHash};
+use edgeauth::token::{claims, jwk};
+use edgeauth::{Claims, KeySet, SigningKey, Validation};
 use serde_json::{Map, Value};
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -92,13 +94,13 @@ enum Command {
         #[arg(long)]
         aud: String,
         /// Clock leeway in seconds.
-        #[arg(long, default_value_t = edgeauth::validation::DEFAULT_LEEWAY_SECS)]
+        #[arg(long, default_value_t = edgeauth::token::validation::DEFAULT_LEEWAY_SECS)]
         leeway: u64,
         /// Maximum session age (`now - auth_time`) in seconds.
-        #[arg(long, default_value_t = edgeauth::validation::DEFAULT_MAX_SESSION_AGE_SECS)]
+        #[arg(long, default_value_t = edgeauth::token::validation::DEFAULT_MAX_SESSION_AGE_SECS)]
         max_age: u64,
         /// Maximum token length in bytes.
-        #[arg(long, default_value_t = edgeauth::validation::DEFAULT_MAX_TOKEN_BYTES)]
+        #[arg(long, default_value_t = edgeauth::token::validation::DEFAULT_MAX_TOKEN_BYTES)]
         max_bytes: usize,
         /// Pretend the time is this (Unix seconds).
         #[arg(long)]
@@ -316,14 +318,15 @@ fn run(command: Command) -> Result<(), Failure> {
             }
             let record = record.to_string();
             // Never print a record the edge would refuse.
-            edgeauth::login::UserRecord::parse(&record).map_err(|e| usage(e.to_string()))?;
+            edgeauth::login::kv_passwords::UserRecord::parse(&record)
+                .map_err(|e| usage(e.to_string()))?;
             if record_only {
                 println!("{record}");
             } else {
                 println!(
                     "npx wrangler kv key put{} --binding USERS {} {}",
                     if local { " --local" } else { "" },
-                    shell_quote(&edgeauth::login::user_key(&username)),
+                    shell_quote(&edgeauth::login::kv_passwords::user_key(&username)),
                     shell_quote(&record)
                 );
             }
@@ -378,41 +381,68 @@ fn run(command: Command) -> Result<(), Failure> {
 fn check_config(path: &str) -> Result<(), Failure> {
     let text = read_input(path)?;
     load_config(path)?;
-    // Without the revocation document's namespace every protected route would refuse every
-    // session (fail closed): say so at build time instead.
+    // A missing binding fails closed at run time (every session, login or logout refused):
+    // say so at build time instead.
     let parsed: toml::Table =
         toml::from_str(&text).map_err(|e| usage(format!("{path}: not TOML: {e}")))?;
-    let has_revocations = parsed
-        .get("kv_namespaces")
-        .and_then(toml::Value::as_array)
-        .is_some_and(|spaces| {
-            spaces.iter().any(|space| {
-                space.get("binding").and_then(toml::Value::as_str) == Some("REVOCATIONS")
-            })
-        });
-    if !has_revocations {
-        return Err(usage(format!(
-            "{path}: no [[kv_namespaces]] binding \"REVOCATIONS\": every session would be refused on protected routes (see the README, Revocation)"
-        )));
-    }
-    let has_writer = parsed
-        .get("durable_objects")
-        .and_then(|objects| objects.get("bindings"))
-        .and_then(toml::Value::as_array)
-        .is_some_and(|bindings| {
-            bindings.iter().any(|binding| {
-                binding.get("name").and_then(toml::Value::as_str) == Some("REVOCATION_WRITER")
-                    && binding.get("class_name").and_then(toml::Value::as_str)
-                        == Some("RevocationWriter")
-            })
-        });
-    if !has_writer {
-        return Err(usage(format!(
-            "{path}: no [[durable_objects.bindings]] REVOCATION_WRITER (class RevocationWriter): logout and revocation could not be stored (see the README, Revocation)"
-        )));
+    for binding in edgeauth::bindings::ALL {
+        if !declares(&parsed, &binding) {
+            return Err(usage(format!(
+                "{path}: no {} binding {:?}: {} (see docs/configuration.md)",
+                kind_name(binding.kind),
+                binding.name,
+                binding.without_it
+            )));
+        }
     }
     eprintln!("{path}: configuration is valid");
     Ok(())
+}
+
+/// Whether a wrangler configuration declares `binding` as its kind requires.
+fn declares(config: &toml::Table, binding: &Binding) -> bool {
+    let entries = |table: Option<&toml::Value>| {
+        table
+            .and_then(toml::Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let named = |entries: Vec<toml::Value>, key: &str| {
+        entries
+            .into_iter()
+            .filter(|entry| entry.get(key).and_then(toml::Value::as_str) == Some(binding.name))
+            .collect::<Vec<_>>()
+    };
+    match binding.kind {
+        Kind::KvNamespace => !named(entries(config.get("kv_namespaces")), "binding").is_empty(),
+        Kind::RateLimit => !named(entries(config.get("ratelimits")), "name").is_empty(),
+        Kind::Assets => {
+            config
+                .get("assets")
+                .and_then(|assets| assets.get("binding"))
+                .and_then(toml::Value::as_str)
+                == Some(binding.name)
+        }
+        Kind::DurableObject { class_name } => named(
+            entries(
+                config
+                    .get("durable_objects")
+                    .and_then(|d| d.get("bindings")),
+            ),
+            "name",
+        )
+        .iter()
+        .any(|entry| entry.get("class_name").and_then(toml::Value::as_str) == Some(class_name)),
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::KvNamespace => "[[kv_namespaces]]",
+        Kind::DurableObject { .. } => "[[durable_objects.bindings]]",
+        Kind::RateLimit => "[[ratelimits]]",
+        Kind::Assets => "[assets]",
+    }
 }
 
 /// The gateway configuration a wrangler config's [vars] give, with a throwaway signing key.
@@ -513,7 +543,7 @@ fn parse_extra_claims(pairs: &[String]) -> Result<Map<String, Value>, Failure> {
             .split_once('=')
             .ok_or_else(|| usage(format!("--claim {pair}: expected NAME=JSON")))?;
         // Claims with a field (and a flag) of their own, and `jti`, registered but unused here.
-        if edgeauth::claims::MEMBERS.contains(&name) || name == "jti" {
+        if edgeauth::token::claims::MEMBERS.contains(&name) || name == "jti" {
             return Err(usage(format!("--claim {name}: use the dedicated flag")));
         }
         let value: Value = serde_json::from_str(json)

@@ -1,0 +1,110 @@
+//! `GET /auth/login` (the page) and `POST /auth/login` (a password login): parse (core), rate
+//! limit, ask the configured password store (`adapter/login/`), mint the session.
+
+use crate::audit::AuditEvent;
+use crate::bindings;
+use crate::config::GatewayConfig;
+use crate::login::next::safe_next;
+use crate::login::request::{LoginError, LoginKind, LoginRequest, MAX_LOGIN_BODY_BYTES};
+use crate::login::{Verdict, INVALID_CREDENTIALS};
+use crate::refusal::{Denied, Refusal};
+use worker::{Env, Request, Response};
+
+use super::{capped_body, client_ip, limit, page, redirect, same_origin, with_cookie};
+use crate::adapter::{login as methods, request_url, respond};
+
+/// `GET /auth/login?next=…`: the page, which returns to `next` (made safe) afterwards.
+pub async fn page(req: &Request, env: &Env, audit: &mut AuditEvent) -> Result<Response, Denied> {
+    audit.event = "login_page";
+    let next = request_url::of(req)
+        .ok()
+        .and_then(|url| url.query_param("next").map(|value| value.into_owned()));
+    page::render(env, &safe_next(next.as_deref()), None, 200).await
+}
+
+/// `POST /auth/login` with a form (answered with a redirect or the page) or JSON (answered with
+/// the token). A failed login, whatever failed, gets the one [`Refusal::InvalidCredentials`].
+pub async fn submit(
+    req: &mut Request,
+    env: &Env,
+    config: &GatewayConfig,
+    audit: &mut AuditEvent,
+) -> Result<Response, Denied> {
+    audit.event = "login";
+    same_origin(req)?;
+    let body = capped_body(req, MAX_LOGIN_BODY_BYTES).await?;
+    let content_type = respond::header(req, "content-type");
+    let request = match LoginRequest::parse(content_type.as_deref(), &body) {
+        Ok(request) => request,
+        Err(LoginError::TooLarge) => {
+            return Err(Denied::new(Refusal::PayloadTooLarge, "body_too_large"))
+        }
+        Err(LoginError::InvalidUsername | LoginError::InvalidPassword) => {
+            let kind = LoginKind::of(content_type.as_deref());
+            let denied = Denied::new(Refusal::InvalidCredentials, "invalid_credentials_format");
+            return failure(env, kind, "/", denied, audit).await;
+        }
+        Err(e) => {
+            return Err(Denied::new(
+                Refusal::BadRequest,
+                format!("bad_login_body:{}", e.code()),
+            ))
+        }
+    };
+
+    limit(
+        env,
+        bindings::LOGIN_IP_LIMIT,
+        format!("ip:{}", client_ip(audit)),
+    )
+    .await?;
+    limit(
+        env,
+        bindings::LOGIN_USER_LIMIT,
+        format!("user:{}", request.username),
+    )
+    .await?;
+
+    let identity = match methods::check_password(env, &config.password_store, &request).await? {
+        Verdict::Authenticated(identity) => identity,
+        Verdict::Refused(reason) => {
+            let denied = Denied::new(Refusal::InvalidCredentials, reason);
+            return failure(env, request.kind, &request.next, denied, audit).await;
+        }
+    };
+    let session = methods::start_session(config, &identity, audit)?;
+    let response = match request.kind {
+        LoginKind::Form => redirect(&request.next),
+        LoginKind::Json => respond::json(
+            200,
+            &serde_json::json!({
+                "token": session.token,
+                "expires_at": session.claims.exp,
+                "user": session.claims.sub,
+                "roles": session.claims.roles,
+            }),
+            "no-store",
+        )
+        .map_err(|_| Denied::new(Refusal::Internal, "response"))?,
+    };
+    with_cookie(response, &session.set_cookie)
+}
+
+/// A failed login: logged as `login_failed`; a form gets the page again with the generic message
+/// and the table's status, JSON the table's body.
+async fn failure(
+    env: &Env,
+    kind: LoginKind,
+    next: &str,
+    denied: Denied,
+    audit: &mut AuditEvent,
+) -> Result<Response, Denied> {
+    match kind {
+        LoginKind::Form => {
+            audit.record(&denied);
+            let (status, _, _) = denied.refusal.http();
+            page::render(env, next, Some(INVALID_CREDENTIALS), status).await
+        }
+        LoginKind::Json => Err(denied),
+    }
+}

@@ -1,0 +1,171 @@
+//! `/auth/*`, one file per route: the login page and `POST /auth/login` ([`login`]), logout,
+//! revocation and the current session. Decisions are the core's (`crate::login`); these files
+//! read the request, perform the I/O and answer. Every refusal leaves as a [`Denied`].
+
+mod login;
+mod logout;
+mod page;
+mod revoke;
+mod session;
+
+use crate::audit::AuditEvent;
+use crate::config::GatewayConfig;
+use crate::gateway::credentials::Source;
+use crate::login::same_origin;
+use crate::login::session_routes;
+use crate::refusal::{Denied, Refusal};
+use crate::token::claims::VerifiedClaims;
+use worker::{Env, Headers, Request, Response};
+
+use crate::adapter::{request_url, respond, token};
+
+/// Serves `/auth/*`; `path` is the request's canonical path.
+pub async fn handle(
+    mut req: Request,
+    path: &str,
+    env: &Env,
+    config: &GatewayConfig,
+    audit: &mut AuditEvent,
+) -> Response {
+    audit.path = Some(path.to_owned());
+    let method = audit.method.clone();
+    let result = match (method.as_str(), path) {
+        ("GET" | "HEAD", "/auth/login") => login::page(&req, env, audit).await,
+        ("GET" | "HEAD", "/auth/login.css" | "/auth/login.js") => {
+            audit.event = "asset";
+            page::asset(env, &path["/auth".len()..]).await
+        }
+        ("POST", "/auth/login") => login::submit(&mut req, env, config, audit).await,
+        ("POST", "/auth/logout") => logout::handle(&req, env, config, audit).await,
+        ("POST", "/auth/revoke") => revoke::handle(&mut req, env, config, audit).await,
+        ("GET", "/auth/session") => session::handle(&req, env, config, audit).await,
+        (_, "/auth/login" | "/auth/logout" | "/auth/revoke" | "/auth/session") => {
+            Err(Denied::new(Refusal::MethodNotAllowed, "method_not_allowed"))
+        }
+        _ => Err(Denied::new(Refusal::NotFound, "unknown_auth_path")),
+    };
+    result.unwrap_or_else(|denied| respond::denied(denied, audit))
+}
+
+/// The current session (`/auth/session`, `/auth/revoke`): presented, verified by the Worker's
+/// one verifier and not revoked ([`session_routes::current`]).
+async fn current_session(
+    req: &Request,
+    env: &Env,
+    config: &GatewayConfig,
+    now: u64,
+) -> Result<(VerifiedClaims, Source), Denied> {
+    let (cookie, authorization) = credentials_of(req);
+    let (token, source) =
+        session_routes::presented(config, cookie.as_deref(), authorization.as_deref())?;
+    let (checked, _) = token::check(env, config, token, now).await;
+    Ok((session_routes::current(checked)?, source))
+}
+
+/// The presented session if it verifies, revoked or not (`/auth/logout`); `None` for anything
+/// else, since a logout always clears the cookie.
+async fn verified_session(
+    req: &Request,
+    config: &GatewayConfig,
+    now: u64,
+) -> Option<VerifiedClaims> {
+    let (cookie, authorization) = credentials_of(req);
+    let (token, _) =
+        session_routes::presented(config, cookie.as_deref(), authorization.as_deref()).ok()?;
+    token::verify(config, token, now)
+        .await
+        .ok()
+        .map(|session| session.verified)
+}
+
+fn credentials_of(req: &Request) -> (Option<String>, Option<String>) {
+    (
+        respond::header(req, "cookie"),
+        respond::header(req, "authorization"),
+    )
+}
+
+/// Counts one attempt of `key` against the Rate Limiting binding `binding`: 429 over the limit.
+async fn limit(env: &Env, binding: &'static str, key: String) -> Result<(), Denied> {
+    let limiter = env
+        .rate_limiter(binding)
+        .map_err(|_| Denied::new(Refusal::Internal, "rate_limit_binding_missing"))?;
+    let outcome = limiter
+        .limit(key)
+        .await
+        .map_err(|_| Denied::new(Refusal::Internal, "rate_limit_failed"))?;
+    if outcome.success {
+        Ok(())
+    } else {
+        Err(Denied::new(
+            Refusal::TooManyRequests,
+            format!("rate_limited:{binding}"),
+        ))
+    }
+}
+
+/// The request body, refused (413) when it declares or turns out to be longer than `max` bytes.
+async fn capped_body(req: &mut Request, max: usize) -> Result<Vec<u8>, Denied> {
+    let too_large = || Denied::new(Refusal::PayloadTooLarge, "body_too_large");
+    let declared = respond::header(req, "content-length").and_then(|len| len.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(too_large());
+    }
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| Denied::new(Refusal::BadRequest, "body_unreadable"))?;
+    if body.len() > max {
+        return Err(too_large());
+    }
+    Ok(body)
+}
+
+/// Whether a state-changing request comes from this origin (`Origin` / `Sec-Fetch-Site`).
+fn is_same_origin(req: &Request) -> Result<bool, Denied> {
+    let url = request_url::of(req).map_err(|_| Denied::new(Refusal::BadRequest, "bad_url"))?;
+    let origin = respond::header(req, "origin");
+    let site = respond::header(req, "sec-fetch-site");
+    Ok(same_origin::is_same_origin(
+        origin.as_deref(),
+        site.as_deref(),
+        url.origin(),
+    ))
+}
+
+/// Refuses cross-site state changes.
+fn same_origin(req: &Request) -> Result<(), Denied> {
+    if is_same_origin(req)? {
+        Ok(())
+    } else {
+        Err(Denied::new(Refusal::CrossSite, "cross_site"))
+    }
+}
+
+/// A `303 See Other` to `location`, never cached.
+fn redirect(location: &str) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("location", location);
+    let _ = headers.set("cache-control", "no-store");
+    Response::builder()
+        .with_status(303)
+        .with_headers(headers)
+        .empty()
+}
+
+/// Adds `Set-Cookie: value` to `response`.
+fn with_cookie(response: Response, value: &str) -> Result<Response, Denied> {
+    response
+        .headers()
+        .append("set-cookie", value)
+        .map_err(|_| Denied::new(Refusal::Internal, "set_cookie"))?;
+    Ok(response)
+}
+
+fn client_ip(audit: &AuditEvent) -> String {
+    audit.ip.clone().unwrap_or_else(|| "unknown".into())
+}
+
+fn now() -> u64 {
+    worker::Date::now().as_millis() / 1000
+}

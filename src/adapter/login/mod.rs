@@ -1,0 +1,67 @@
+//! Login methods' I/O, one file per method, each ending in the core's [`Verdict`]; and the one
+//! place every method's session is minted ([`start_session`]).
+
+mod kv_passwords;
+pub mod pbkdf2;
+mod upstream;
+
+use crate::audit::AuditEvent;
+use crate::config::GatewayConfig;
+use crate::gateway::cookie;
+use crate::login::request::LoginRequest;
+use crate::login::{self, Identity, PasswordStore, Verdict};
+use crate::refusal::{Denied, Refusal};
+use crate::token;
+use crate::token::claims::{self, Claims};
+use worker::{Date, Env};
+
+/// Checks a password login against the configured store. An `Err` is a store that cannot
+/// answer at all (fail closed, 500); a refused login is a [`Verdict::Refused`].
+pub async fn check_password(
+    env: &Env,
+    store: &PasswordStore,
+    request: &LoginRequest,
+) -> Result<Verdict, Denied> {
+    match store {
+        PasswordStore::Kv => kv_passwords::check(env, request).await,
+        PasswordStore::Upstream(settings) => upstream::check(settings, request).await,
+    }
+}
+
+/// A session just minted for an identity.
+pub struct Started {
+    /// Its claims.
+    pub claims: Claims,
+    /// The token.
+    pub token: String,
+    /// The `Set-Cookie` value that carries it.
+    pub set_cookie: String,
+}
+
+/// Mints the session of `identity` (whatever method vouched for it) and records the login.
+pub fn start_session(
+    config: &GatewayConfig,
+    identity: &Identity,
+    audit: &mut AuditEvent,
+) -> Result<Started, Denied> {
+    let now = Date::now().as_millis() / 1000;
+    let mut entropy = [0u8; 16];
+    getrandom::fill(&mut entropy).map_err(|_| Denied::new(Refusal::Internal, "no_randomness"))?;
+    let claims = login::new_session_claims(config, identity, claims::session_id(entropy), now);
+    let token = token::mint(&claims, config.signing_key());
+    if token.len() > config.session.max_token_bytes {
+        // The session could never be used: refuse now rather than fail every request later.
+        return Err(Denied::new(Refusal::Internal, "minted_token_too_large"));
+    }
+    audit.event = "login";
+    audit.reason = Some("success".into());
+    audit.sub = Some(claims.sub.clone());
+    audit.sid = Some(claims.sid.clone());
+    audit.kid = Some(config.signing_key().kid().to_owned());
+    let set_cookie = cookie::set(&config.cookie_name, &token, claims.exp.saturating_sub(now));
+    Ok(Started {
+        claims,
+        token,
+        set_cookie,
+    })
+}

@@ -1,0 +1,81 @@
+//! The Worker's bindings, by name: the one list the adapter reads them by, `edgeauth
+//! check-config` checks a wrangler configuration against, and the tests derive their
+//! configurations from.
+
+/// What kind of binding a name must be in `wrangler.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `[[kv_namespaces]] binding = …`.
+    KvNamespace,
+    /// `[[durable_objects.bindings]] name = …, class_name = …`.
+    DurableObject {
+        /// The exported class that implements it.
+        class_name: &'static str,
+    },
+    /// `[[ratelimits]] name = …` (Workers Rate Limiting).
+    RateLimit,
+    /// `[assets] binding = …`.
+    Assets,
+}
+
+/// One binding the Worker uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    /// Its name in `wrangler.toml` and in `env`.
+    pub name: &'static str,
+    /// Its kind.
+    pub kind: Kind,
+    /// What breaks without it (every binding fails closed: nothing passes without it).
+    pub without_it: &'static str,
+}
+
+/// User records for the Workers KV password login: `user:<name>` → JSON record.
+pub const USERS: &str = "USERS";
+/// The revocation document (key `revocations`), read by every isolate.
+pub const REVOCATIONS: &str = "REVOCATIONS";
+/// The one writer of the revocation document.
+pub const REVOCATION_WRITER: &str = "REVOCATION_WRITER";
+/// The Durable Object class behind [`REVOCATION_WRITER`].
+pub const REVOCATION_WRITER_CLASS: &str = "RevocationWriter";
+/// Login attempts (and writing logouts) per client IP.
+pub const LOGIN_IP_LIMIT: &str = "LOGIN_IP_LIMIT";
+/// Login attempts per username.
+pub const LOGIN_USER_LIMIT: &str = "LOGIN_USER_LIMIT";
+/// The static assets of `www/` (the login page).
+pub const ASSETS: &str = "ASSETS";
+
+/// Every binding, as `wrangler.toml` declares it.
+pub const ALL: [Binding; 6] = [
+    Binding {
+        name: ASSETS,
+        kind: Kind::Assets,
+        without_it: "the login page cannot be served",
+    },
+    Binding {
+        name: USERS,
+        kind: Kind::KvNamespace,
+        without_it: "password logins with USER_STORE=kv fail",
+    },
+    Binding {
+        name: REVOCATIONS,
+        kind: Kind::KvNamespace,
+        without_it: "every session is refused on protected routes",
+    },
+    Binding {
+        name: REVOCATION_WRITER,
+        kind: Kind::DurableObject {
+            class_name: REVOCATION_WRITER_CLASS,
+        },
+        without_it: "logout and revocation cannot be stored",
+    },
+    Binding {
+        name: LOGIN_IP_LIMIT,
+        kind: Kind::RateLimit,
+        without_it: "every login is refused",
+    },
+    Binding {
+        name: LOGIN_USER_LIMIT,
+        kind: Kind::RateLimit,
+        without_it: "every login is refused",
+    },
+];

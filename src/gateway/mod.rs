@@ -1,0 +1,330 @@
+//! The decision on every forwarded request, in two pure phases around the adapter's I/O:
+//! [`plan`] (the canonical path, its rules, the credential presented) and [`decide`] (given
+//! what verification and revocation said: admitted or denied); then exactly the headers the
+//! origin receives ([`forward_headers`]).
+
+pub mod cookie;
+pub mod credentials;
+pub mod headers;
+pub mod path;
+pub mod revocation;
+pub mod rules;
+
+use crate::config::GatewayConfig;
+use crate::login::next;
+use crate::refusal::{Denied, Refusal};
+use crate::token;
+use crate::token::claims::VerifiedClaims;
+use crate::token::error::Error;
+use credentials::Source;
+use headers::{RequestFacts, UnrepresentableClaim};
+use rules::Requirement;
+
+/// What the edge reads from a request to decide.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inbound<'a> {
+    /// The HTTP method exactly as received (never mapped to a known one): rules see, and the
+    /// origin receives, this string.
+    pub method: &'a str,
+    /// The path as received (no query).
+    pub path: &'a str,
+    /// The `Accept` header.
+    pub accept: Option<&'a str>,
+    /// The `Cookie` header.
+    pub cookie: Option<&'a str>,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The WebDAV `Destination` header (`COPY`, `MOVE`): a second path the origin acts on.
+    pub destination: Option<&'a str>,
+    /// The host (and port) the request was sent to: the only one a `Destination` may name.
+    pub host: &'a str,
+}
+
+/// A request the edge lets through.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    /// The normalized path that was checked and must be forwarded.
+    pub path: String,
+    /// The verified, unrevoked session, if one was presented.
+    pub identity: Option<VerifiedClaims>,
+    /// Where the presented token came from (kept when the edge then ignores it, revoked on a
+    /// public route, so it is still not forwarded).
+    pub source: Option<Source>,
+    /// Why a presented token was ignored on a public route (for the log).
+    pub ignored: Option<&'static str>,
+    /// The `Destination` header to forward: the inbound one with its path made canonical.
+    pub destination: Option<String>,
+}
+
+/// What the edge must know before any I/O, from the request alone: the canonical path, what it
+/// requires, and the credential presented (extracted once, here).
+#[derive(Debug, Clone)]
+pub struct Plan<'c, 'r> {
+    path: String,
+    requirement: Requirement<'c>,
+    destination: Option<String>,
+    presented: Option<(&'r str, Source)>,
+    navigation: bool,
+    query: Option<&'r str>,
+}
+
+impl<'r> Plan<'_, 'r> {
+    /// The canonical path, the one checked and forwarded.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The session token to verify, if one was presented.
+    pub fn token(&self) -> Option<&'r str> {
+        self.presented.map(|(token, _)| token)
+    }
+}
+
+/// What became of the presented token, the input [`decide`] needs from the adapter's I/O.
+#[derive(Debug, Clone)]
+pub enum Checked {
+    /// It did not verify.
+    Invalid(Error),
+    /// It verified, but is revoked or could not be checked against a fresh enough revocation
+    /// list (the reason): it counts as no session at all.
+    Revoked(VerifiedClaims, &'static str),
+    /// It verified and is not revoked.
+    Valid(VerifiedClaims),
+}
+
+/// Decides a request at time `now` with the core's own verifier ([`token::verify`]) and no
+/// revocation list: [`plan`], then [`decide`]. The Worker does the same with its verifier and
+/// its revocation copy in between.
+pub fn admit(config: &GatewayConfig, inbound: &Inbound, now: u64) -> Result<Admitted, Denied> {
+    let plan = plan(config, inbound)?;
+    let checked =
+        plan.token().map(
+            |token| match token::verify(token, &config.keys, &config.session, now) {
+                Ok(session) => Checked::Valid(session),
+                Err(e) => Checked::Invalid(e),
+            },
+        );
+    decide(plan, checked)
+}
+
+/// The first phase, pure and before any I/O: the method, the canonical path (and
+/// `Destination`'s), the rules both require, and the credential presented. Refuses what is
+/// malformed or ambiguous whatever the rules say.
+pub fn plan<'c, 'r>(
+    config: &'c GatewayConfig,
+    inbound: &Inbound<'r>,
+) -> Result<Plan<'c, 'r>, Denied> {
+    check_method(inbound.method)?;
+    let path = path::normalize(inbound.path, config.path_parameters)
+        .map_err(|_| Denied::new(Refusal::BadRequest, "bad_path"))?;
+    let refuse = |reason: &'static str| Denied::new(Refusal::BadRequest, reason).at(&path);
+    if inbound.method.eq_ignore_ascii_case("POST") && inbound.query.is_some_and(has_method_override)
+    {
+        return Err(refuse("method_override"));
+    }
+    let mut requirement = config.rules.access_for(inbound.method, &path);
+    let destination = match inbound.destination {
+        None => None,
+        Some(value) => {
+            let (origin, raw) =
+                destination_parts(value, inbound.host).ok_or_else(|| refuse("bad_destination"))?;
+            let target = path::normalize(raw, config.path_parameters)
+                .map_err(|_| refuse("bad_destination"))?;
+            requirement.require(config.rules.access_for(inbound.method, &target));
+            Some(format!("{origin}{target}"))
+        }
+    };
+    let presented =
+        credentials::extract(inbound.cookie, inbound.authorization, &config.cookie_name)
+            .map_err(|_| refuse("ambiguous_credentials"))?;
+    Ok(Plan {
+        path,
+        requirement,
+        destination,
+        presented,
+        navigation: is_navigation(inbound),
+        query: inbound.query,
+    })
+}
+
+/// The second phase, pure: the plan and what became of its token (`None` when none was
+/// presented) decide. A public route admits anyone, with the session when it is valid; a
+/// protected one needs a valid session holding the roles. A revoked session counts as none:
+/// anonymous on a public route, refused like a missing one on a protected route.
+pub fn decide(plan: Plan, checked: Option<Checked>) -> Result<Admitted, Denied> {
+    // The source of a token that verified (revoked or not): such a token is never forwarded.
+    let source = match &checked {
+        Some(Checked::Valid(_) | Checked::Revoked(..)) => plan.presented.map(|(_, source)| source),
+        _ => None,
+    };
+    let admit = |identity, ignored| Admitted {
+        path: plan.path.clone(),
+        identity,
+        source,
+        ignored,
+        destination: plan.destination.clone(),
+    };
+    let unauthenticated = |reason: &'static str| {
+        let denied = Denied::new(Refusal::Unauthenticated, reason).at(&plan.path);
+        if plan.navigation {
+            Denied {
+                refusal: Refusal::LoginRequired,
+                location: Some(next::login_location(&plan.path, plan.query)),
+                ..denied
+            }
+        } else {
+            denied
+        }
+    };
+    match (plan.requirement.is_public(), checked) {
+        (true, None) => Ok(admit(None, None)),
+        (true, Some(Checked::Valid(session))) => Ok(admit(Some(session), None)),
+        (true, Some(Checked::Invalid(e))) => Ok(admit(None, Some(e.code()))),
+        (true, Some(Checked::Revoked(_, reason))) => Ok(admit(None, Some(reason))),
+        (false, None) => Err(unauthenticated("no_token")),
+        (false, Some(Checked::Invalid(e))) => Err(unauthenticated(e.code())),
+        (false, Some(Checked::Revoked(session, reason))) => {
+            Err(unauthenticated(reason).of(&session))
+        }
+        (false, Some(Checked::Valid(session))) => {
+            if plan
+                .requirement
+                .is_met_by(|role| session.claims().has_role(role))
+            {
+                Ok(admit(Some(session), None))
+            } else {
+                Err(Denied::new(Refusal::Forbidden, "missing_role")
+                    .at(&plan.path)
+                    .of(&session))
+            }
+        }
+    }
+}
+
+/// Whether a query names a method override (`_method`, as Rails, Laravel, Symfony and Express's
+/// method-override read it on a POST): the origin would act on another method than the rules
+/// checked. Keys are read as PHP reads them: decoded, cut at NUL, leading spaces dropped, `.`
+/// and spaces turned into `_`.
+fn has_method_override(query: &str) -> bool {
+    query.split(['&', ';']).any(|pair| {
+        let key = pair.split('=').next().unwrap_or_default().replace('+', " ");
+        let key = path::decode(&key);
+        let key = key.split('\0').next().unwrap_or_default().trim_start();
+        let key: String = key
+            .chars()
+            .map(|c| if c == '.' || c == ' ' { '_' } else { c })
+            .collect();
+        key.eq_ignore_ascii_case("_method")
+    })
+}
+
+/// A `Destination` header split into what precedes its path (`http://host` as given, empty for
+/// a path alone) and its path. `None` unless it is an absolute path, or an `http(s)` URI naming
+/// `host` without userinfo; a query or fragment is refused by the path's own check.
+fn destination_parts<'d>(destination: &'d str, host: &str) -> Option<(&'d str, &'d str)> {
+    if destination.starts_with('/') {
+        return (!destination.starts_with("//")).then_some(("", destination));
+    }
+    let (scheme, rest) = destination.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let path_at = rest.find('/')?;
+    let authority = &rest[..path_at];
+    if !authority.eq_ignore_ascii_case(host) {
+        return None;
+    }
+    let split = scheme.len() + 3 + path_at;
+    Some((&destination[..split], &destination[split..]))
+}
+
+/// Methods refused whatever the rules say: `TRACE`/`TRACK` echo the request (credentials
+/// included) back, `CONNECT` asks for a tunnel.
+pub const REFUSED_METHODS: [&str; 3] = ["TRACE", "TRACK", "CONNECT"];
+
+/// A method is forwarded as itself or refused: never mapped to another one. 400 for what is not
+/// an RFC 9110 token, 405 for [`REFUSED_METHODS`] in any case.
+fn check_method(method: &str) -> Result<(), Denied> {
+    let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if method.is_empty() || method.len() > 32 || !method.bytes().all(is_tchar) {
+        return Err(Denied::new(Refusal::BadRequest, "bad_method"));
+    }
+    if REFUSED_METHODS
+        .iter()
+        .any(|refused| refused.eq_ignore_ascii_case(method))
+    {
+        return Err(Denied::new(Refusal::MethodNotAllowed, "method_refused"));
+    }
+    Ok(())
+}
+
+/// A top-level browser navigation: `GET`/`HEAD` that accepts HTML.
+fn is_navigation(inbound: &Inbound) -> bool {
+    matches!(inbound.method, "GET" | "HEAD")
+        && inbound
+            .accept
+            .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
+}
+
+/// The token the origin receives as `X-Auth-Assertion`: the session's claims restated for the
+/// origin's audience, issued now, expiring with the session.
+pub fn assertion(config: &GatewayConfig, session: &VerifiedClaims, now: u64) -> String {
+    let mut claims = session.claims().clone();
+    claims.aud = vec![config.assertion_audience.clone()];
+    claims.iat = now.min(claims.exp);
+    token::mint(&claims, config.signing_key())
+}
+
+/// The headers sent to the origin: inbound headers minus hop-by-hop ones, every reserved
+/// identity header and every routing header (in any spelling), the session cookie (unless
+/// configured) and `Authorization` (a used or revoked bearer always; any other unless
+/// `FORWARD_CLIENT_AUTHORIZATION`); plus `X-Forwarded-*` from `facts` and our identity headers
+/// when there is a session.
+pub fn forward_headers(
+    config: &GatewayConfig,
+    inbound: impl IntoIterator<Item = (String, String)>,
+    admitted: &Admitted,
+    facts: &RequestFacts,
+    assertion: Option<&str>,
+) -> Result<Vec<(String, String)>, UnrepresentableClaim> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, value) in inbound {
+        if headers::is_hop_by_hop(&name) || config.headers.is_withheld(&name) {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("authorization")
+            && (admitted.source == Some(Source::Bearer) || !config.forward_client_authorization)
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("cookie") {
+            let kept = if config.forward_session_cookie {
+                cookie::without_lookalikes(&value, &config.cookie_name)
+            } else {
+                cookie::without(&value, &config.cookie_name)
+            };
+            if let Some(kept) = kept {
+                out.push((name, kept));
+            }
+            continue;
+        }
+        if name.eq_ignore_ascii_case("destination") {
+            if let Some(destination) = &admitted.destination {
+                out.push((name, destination.clone()));
+            }
+            continue;
+        }
+        out.push((name, value));
+    }
+    for (name, value) in facts.headers() {
+        out.push((name.to_owned(), value));
+    }
+    if let (Some(identity), Some(assertion)) = (&admitted.identity, assertion) {
+        for (name, value) in config.headers.values(identity.claims(), assertion)? {
+            out.push((name.to_owned(), value));
+        }
+    }
+    Ok(out)
+}

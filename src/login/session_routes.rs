@@ -1,0 +1,62 @@
+//! What `/auth/session`, `/auth/logout` and `/auth/revoke` require of the presented session:
+//! the decisions, given what verification and the revocation copy said (the adapter's I/O).
+
+use crate::config::GatewayConfig;
+use crate::gateway::credentials::{self, Source};
+use crate::gateway::Checked;
+use crate::refusal::{Denied, Refusal};
+use crate::token::claims::VerifiedClaims;
+
+/// The session token presented with an `/auth/*` request: 400 when ambiguous, 401 when absent.
+pub fn presented<'r>(
+    config: &GatewayConfig,
+    cookie: Option<&'r str>,
+    authorization: Option<&'r str>,
+) -> Result<(&'r str, Source), Denied> {
+    credentials::extract(cookie, authorization, &config.cookie_name)
+        .map_err(|_| Denied::new(Refusal::BadRequest, "ambiguous_credentials"))?
+        .ok_or_else(|| Denied::new(Refusal::Unauthenticated, "no_token"))
+}
+
+/// `GET /auth/session` and `POST /auth/revoke` act for the current session only: verified and
+/// not revoked (a revoked one, or one that cannot be checked, is refused like a forged one).
+pub fn current(checked: Checked) -> Result<VerifiedClaims, Denied> {
+    match checked {
+        Checked::Valid(session) => Ok(session),
+        Checked::Invalid(e) => Err(Denied::new(Refusal::Unauthenticated, e.code())),
+        Checked::Revoked(session, reason) => {
+            Err(Denied::new(Refusal::Unauthenticated, reason).of(&session))
+        }
+    }
+}
+
+/// `POST /auth/revoke` needs the revoke role; with a cookie session (which a browser attaches by
+/// itself) it must also be same-origin.
+pub fn may_revoke(
+    config: &GatewayConfig,
+    session: &VerifiedClaims,
+    source: Source,
+    same_origin: bool,
+) -> Result<(), Denied> {
+    if source == Source::Cookie && !same_origin {
+        return Err(Denied::new(Refusal::CrossSite, "cross_site").of(session));
+    }
+    if !session.claims().has_role(&config.revocation.revoke_role) {
+        return Err(Denied::new(Refusal::Forbidden, "missing_role").of(session));
+    }
+    Ok(())
+}
+
+/// The session a `POST /auth/logout` revokes: only one that verifies (a forged or expired one has
+/// nothing to end) and is not listed yet (no second write).
+pub fn to_end_on_logout(
+    verified: Option<VerifiedClaims>,
+    already_listed: impl FnOnce(&str) -> bool,
+) -> Option<VerifiedClaims> {
+    verified.filter(|session| !already_listed(&session.claims().sid))
+}
+
+/// A logout answers a browser (`Accept: text/html`) with the login page, anything else with 204.
+pub fn logout_shows_page(accept: Option<&str>) -> bool {
+    accept.is_some_and(|accept| accept.contains("text/html"))
+}
