@@ -4,7 +4,7 @@
 //! when it holds none. Its readings are absolute paths.
 #![no_main]
 
-use edgeauth::path::{decode, normalize, readings, Parameters};
+use edgeauth::gateway::path::{decode, normalize, readings, Parameters};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
