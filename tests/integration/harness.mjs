@@ -125,15 +125,22 @@ export async function startOrigin({ port: listenPort = 0 } = {}) {
   };
 }
 
+/** The Worker's binding names, read from src/bindings.rs (the one list the Rust code uses). */
+function bindingNames() {
+  const source = fs.readFileSync(path.join(ROOT, 'src', 'bindings.rs'), 'utf8');
+  return new Set([...source.matchAll(/^pub const [A-Z_]+: &str = "([A-Za-z_]+)";$/gm)].map((m) => m[1]));
+}
+
 /**
  * wrangler.toml without its `[build]` table, with its paths made relative to where it is written
  * (target/wrangler-test/): the tests run the bundle `make test` built, and a wrangler with no
  * build command has no source watcher to restart workerd mid-run (a restart raced its own port).
+ * `without` names bindings (src/bindings.rs) whose block is left out, for fault tests.
  * Written atomically, so test files starting in parallel never read half a file.
  */
-function unwatchedConfig() {
+function unwatchedConfig(without = []) {
   const dir = path.join(ROOT, 'target', 'wrangler-test');
-  const file = path.join(dir, 'wrangler.toml');
+  const file = path.join(dir, without.length ? `wrangler-without-${without.join('-')}.toml` : 'wrangler.toml');
   const source = fs.readFileSync(path.join(ROOT, 'wrangler.toml'), 'utf8');
   const kept = [];
   let inBuild = false;
@@ -141,12 +148,20 @@ function unwatchedConfig() {
     if (/^\s*\[/.test(line)) inBuild = /^\s*\[build\]\s*$/.test(line);
     if (!inBuild) kept.push(line);
   }
-  const text = kept
+  let text = kept
     .join('\n')
     .replace(/^main = "build\/index\.js"$/m, 'main = "../../build/index.js"')
     .replace(/^directory = "\.\/www"$/m, 'directory = "../../www"');
   if (/^\s*\[build\]/m.test(text) || !text.includes('"../../build/index.js"') || !text.includes('"../../www"')) {
     throw new Error('wrangler.toml changed shape: update unwatchedConfig() in tests/integration/harness.mjs');
+  }
+  const known = bindingNames();
+  for (const binding of without) {
+    if (!known.has(binding)) throw new Error(`${binding} is not a binding in src/bindings.rs`);
+    const blocks = text.split('\n\n');
+    const declares = (block) => new RegExp(`^(binding|name) = "${binding}"$`, 'm').test(block);
+    if (blocks.filter(declares).length !== 1) throw new Error(`wrangler.toml does not declare ${binding} once`);
+    text = blocks.filter((block) => !declares(block)).join('\n\n');
   }
   fs.mkdirSync(dir, { recursive: true });
   const partial = `${file}.${process.pid}`;
@@ -199,9 +214,10 @@ function logTail(file, lines = 30) {
  * once /healthz answers 200; rejects with the log's tail if wrangler exits or the bound passes.
  * Its output goes to target/logs/wrangler-<name>.log. A worker expected to be misconfigured
  * passes `readyStatus: 500`: it is ready when /healthz answers that. `args` are extra arguments
- * for `wrangler dev`, e.g. `['-c', 'tests/integration/some.toml']` for another configuration.
+ * for `wrangler dev`, e.g. `['-c', 'tests/integration/some.toml']` for another configuration;
+ * `without` lists bindings the worker runs without (e.g. `['USERS']`), for fault tests.
  */
-export async function startWorker({ name, vars = {}, readyStatus = 200, args: extraArgs = [] }) {
+export async function startWorker({ name, vars = {}, readyStatus = 200, without = [], args: extraArgs = [] }) {
   const persistTo = fs.mkdtempSync(path.join(os.tmpdir(), `edgeauth-${name}-`));
   fs.mkdirSync(LOG_DIR, { recursive: true });
   const logFile = path.join(LOG_DIR, `wrangler-${name}.log`);
@@ -216,7 +232,7 @@ export async function startWorker({ name, vars = {}, readyStatus = 200, args: ex
     '--persist-to', persistTo,
     '--show-interactive-dev-session=false',
     ...Object.entries(vars).flatMap(([key, value]) => ['--var', `${key}:${value}`]),
-    ...(extraArgs.includes('-c') ? [] : ['-c', unwatchedConfig()]),
+    ...(extraArgs.includes('-c') ? [] : ['-c', unwatchedConfig(without)]),
     ...extraArgs,
   ];
   const child = spawn(WRANGLER, args, {

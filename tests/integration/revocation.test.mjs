@@ -74,7 +74,7 @@ before(async () => {
     startWorker({ name: 'revocation-strict', vars: vars(0) }),
     startWorker({ name: 'revocation-cold', vars: vars(0) }),
     startWorker({ name: 'revocation-tolerant', vars: vars(3600) }),
-    startWorker({ name: 'revocation-unbound', vars: vars(0), args: ['-c', 'tests/integration/wrangler.no-revocations.toml'] }),
+    startWorker({ name: 'revocation-unbound', vars: vars(0), without: ['REVOCATIONS'] }),
     startWorker({ name: 'revocation-brief', vars: vars(BRIEF_STALE_SECS) }),
   ]);
 });
