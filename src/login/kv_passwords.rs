@@ -60,7 +60,7 @@ impl UserRecord {
     /// Parses a record strictly: duplicate member names refused; `password` must be a
     /// supported PHC string ([`PasswordHash::parse`]); `roles` is required (it may be empty);
     /// `disabled` must be a boolean when present; `name`/`email` are optional strings of at
-    /// most [`MAX_PROFILE_BYTES`] without control characters (`null` or `""` mean absent).
+    /// most [`crate::login::MAX_PROFILE_BYTES`] without control characters (`null` or `""` mean absent).
     /// Unknown members are ignored, so tools may add bookkeeping fields.
     pub fn parse(json: &str) -> Result<Self, RecordError> {
         let object = object(json.as_bytes())?;
@@ -84,7 +84,7 @@ impl UserRecord {
         })
     }
 
-    /// The identity of `username` (already validated by [`LoginRequest::parse`]) with this
+    /// The identity of `username` (already validated by [`crate::login::request::LoginRequest::parse`]) with this
     /// record's roles and profile.
     pub fn identity(&self, username: &str) -> Identity {
         Identity {

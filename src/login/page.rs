@@ -8,7 +8,7 @@
 /// The login page template, `www/login.html`, built into the binary.
 pub const LOGIN_TEMPLATE: &str = include_str!("../../www/login.html");
 
-/// Fills `template`'s markers: `next` (already passed through [`crate::login::safe_next`]) and
+/// Fills `template`'s markers: `next` (already passed through [`crate::login::next::safe_next`]) and
 /// the `error` message, if any (an empty message counts as none).
 ///
 /// One pass over the template: text inserted for one marker is never searched for another, so

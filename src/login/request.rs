@@ -40,7 +40,7 @@ impl LoginKind {
 pub struct LoginRequest {
     /// Form or JSON.
     pub kind: LoginKind,
-    /// The username: 1 to [`MAX_USERNAME_BYTES`] bytes of visible ASCII without `,` (see
+    /// The username: 1 to [`crate::login::MAX_USERNAME_BYTES`] bytes of visible ASCII without `,` (see
     /// [`is_valid_username`]); spaces and tabs around it are trimmed.
     pub username: String,
     /// The password: 1 to [`MAX_PASSWORD_BYTES`] bytes of UTF-8, as typed (never trimmed).

@@ -1,4 +1,4 @@
-// Key rotation under real `wrangler dev`: the README's procedure, step by step. The "old" key is
+// Key rotation under real `wrangler dev`: docs/rotation.md's procedure, step by step. The "old" key is
 // the test-only key of tests/vectors/expect_fail.json; the "new" one is generated per run.
 // - during rotation (SIGNING_KEY = new, PREVIOUS_KEYS = old public key): tokens of both keys
 //   verify, the JWKS publishes both, and what the edge mints is signed by the new key;

@@ -25,7 +25,7 @@ pub fn run(base_url: &str, token: &str, body: &serde_json::Value) -> Result<(), 
                 .map_err(|e| usage(format!("reading the answer of {url}: {e}")))?;
             println!("{}", text.trim());
             eprintln!(
-                "edgeauth: revoked; every isolate applies it within the delay the README's \"Revocation\" section gives"
+                "edgeauth: revoked; every isolate applies it within the delay docs/revocation.md gives"
             );
             Ok(())
         }
