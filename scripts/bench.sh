@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: the comparative benchmark of issue 7. Sets up, builds the production bundle (its
+# `make bench`: the comparative benchmark (docs/performance.md). Sets up, builds the production bundle (its
 # size and cold start are measured) and a bench build (the same crate with the `bench` cargo
 # feature, which adds the timed verify route; built into target/bench/, never into build/),
 # measures native mint/verify, then runs bench/run.mjs: one loopback origin, edgeauth and a plain

@@ -73,7 +73,7 @@ export_build_env() {
   WORKER_BUILD_BIN="$(worker_build_dir)/bin/worker-build"
   export WASM_BINDGEN_BIN WASM_OPT_BIN ESBUILD_BIN WORKER_BUILD_BIN
   # Wasm only (native release builds keep Cargo.toml's opt-level 3): measured smallest gzip with
-  # no cost on the request path, whose crypto runs in WebCrypto (issue 7).
+  # no cost on the request path, whose crypto runs in WebCrypto.
   export CARGO_PROFILE_RELEASE_OPT_LEVEL=z
   if [ "$(wasm_std_mode)" = debian ]; then
     PATH="$(debian_shims_dir)/bin:$PATH"
