@@ -2,6 +2,9 @@
 //! check-config` checks a wrangler configuration against, and the tests derive their
 //! configurations from.
 
+use crate::config::GatewayConfig;
+use crate::login::PasswordStore;
+
 /// What kind of binding a name must be in `wrangler.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -19,7 +22,7 @@ pub enum Kind {
 }
 
 /// One binding the Worker uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Binding {
     /// Its name in `wrangler.toml` and in `env`.
     pub name: &'static str,
@@ -27,6 +30,12 @@ pub struct Binding {
     pub kind: Kind,
     /// What breaks without it (every binding fails closed: nothing passes without it).
     pub without_it: &'static str,
+    /// Whether a configuration uses it.
+    pub needed_by: fn(&GatewayConfig) -> bool,
+}
+
+fn always(_: &GatewayConfig) -> bool {
+    true
 }
 
 /// User records for the Workers KV password login: `user:<name>` → JSON record.
@@ -50,16 +59,19 @@ pub const ALL: [Binding; 6] = [
         name: ASSETS,
         kind: Kind::Assets,
         without_it: "the login page cannot be served",
+        needed_by: always,
     },
     Binding {
         name: USERS,
         kind: Kind::KvNamespace,
         without_it: "password logins with USER_STORE=kv fail",
+        needed_by: |config| config.password_store == PasswordStore::Kv,
     },
     Binding {
         name: REVOCATIONS,
         kind: Kind::KvNamespace,
         without_it: "every session is refused on protected routes",
+        needed_by: always,
     },
     Binding {
         name: REVOCATION_WRITER,
@@ -67,15 +79,18 @@ pub const ALL: [Binding; 6] = [
             class_name: REVOCATION_WRITER_CLASS,
         },
         without_it: "logout and revocation cannot be stored",
+        needed_by: always,
     },
     Binding {
         name: LOGIN_IP_LIMIT,
         kind: Kind::RateLimit,
         without_it: "every login is refused",
+        needed_by: always,
     },
     Binding {
         name: LOGIN_USER_LIMIT,
         kind: Kind::RateLimit,
         without_it: "every login is refused",
+        needed_by: always,
     },
 ];

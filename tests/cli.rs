@@ -211,6 +211,20 @@ ACCESS_RULES = '[{"path": "/a/*", "access": "public"}, {"path": "/a/*", "roles":
         assert_eq!(out.status.code(), Some(2), "{}", binding.name);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(&format!("{:?}", binding.name)), "{stderr}");
+        if binding.name == edgeauth::bindings::USERS {
+            // Only the KV password store reads USERS.
+            let upstream = without.join("\n\n").replace(
+                "[vars]\n",
+                "[vars]\nUSER_STORE = \"upstream\"\nUPSTREAM_AUTH_URL = \"https://users.example\"\n",
+            );
+            let config = TempFile::new("upstream.toml", &upstream);
+            let out = edgeauth(&["check-config", config.path()], "");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
     let secret_in_vars = TempFile::new("secret.toml", "[vars]\nSIGNING_KEY = 'x'\n");
     let out = edgeauth(&["check-config", secret_in_vars.path()], "");

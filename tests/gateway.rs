@@ -583,6 +583,20 @@ fn a_forwarded_session_cookie_travels_without_its_lookalikes() {
         let headers = forwarded(&config, &[("Cookie", cookie.as_str())], &admitted);
         assert_eq!(get(&headers, "cookie"), [want.as_str()], "{forward}");
     }
+    // A session cookie the edge did not admit as a session (forged, expired, or revoked on a
+    // public route) never reaches the origin, configured or not.
+    let config = config_with(&[("FORWARD_SESSION_COOKIE", "true")]);
+    let forged = format!("__Host-edgeauth={token}x; a=1");
+    let ignored =
+        gateway::admit(&config, &request("/public/x", Some(&forged), None), NOW).expect("public");
+    let headers = forwarded(&config, &[("Cookie", forged.as_str())], &ignored);
+    assert_eq!(get(&headers, "cookie"), ["a=1"]);
+    let valid = format!("__Host-edgeauth={token}; a=1");
+    let plan = gateway::plan(&config, &request("/public/x", Some(&valid), None)).expect("plan");
+    let checked = Checked::Revoked(verified(&config, &["user"]), "revoked_session");
+    let revoked = gateway::decide(plan, Some(checked)).expect("public");
+    let headers = forwarded(&config, &[("Cookie", valid.as_str())], &revoked);
+    assert_eq!(get(&headers, "cookie"), ["a=1"]);
 }
 
 #[test]

@@ -300,7 +300,11 @@ pub fn forward_headers(
             continue;
         }
         if name.eq_ignore_ascii_case("cookie") {
-            let kept = if config.forward_session_cookie {
+            // Only a cookie the edge verified and admitted is forwarded, and only when configured:
+            // an invalid or revoked one never reaches the origin.
+            let verified_cookie =
+                admitted.identity.is_some() && admitted.source == Some(Source::Cookie);
+            let kept = if config.forward_session_cookie && verified_cookie {
                 cookie::without_lookalikes(&value, &config.cookie_name)
             } else {
                 cookie::without(&value, &config.cookie_name)

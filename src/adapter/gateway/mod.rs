@@ -8,7 +8,7 @@ use crate::config::GatewayConfig;
 use crate::gateway::cookie;
 use crate::gateway::credentials::Source;
 use crate::gateway::headers::{self, is_hop_by_hop, RequestFacts, HOP_BY_HOP};
-use crate::gateway::{self, Inbound};
+use crate::gateway::{self, Checked, Inbound};
 use crate::login;
 use crate::refusal::{Denied, Refusal};
 use crate::token;
@@ -87,6 +87,10 @@ async fn decide_and_forward(
         }
         None => (None, None),
     };
+    if let Some(Checked::Revoked(session, _)) = &checked {
+        // Ignored, but logged: a revoked token replayed on public routes stays traceable.
+        audit.session(session);
+    }
     let admitted = gateway::decide(plan, checked)?;
     audit.event = "allow";
     audit.path = Some(admitted.path.clone());

@@ -380,13 +380,13 @@ fn run(command: Command) -> Result<(), Failure> {
 
 fn check_config(path: &str) -> Result<(), Failure> {
     let text = read_input(path)?;
-    load_config(path)?;
+    let config = load_config(path)?;
     // A missing binding fails closed at run time (every session, login or logout refused):
     // say so at build time instead.
     let parsed: toml::Table =
         toml::from_str(&text).map_err(|e| usage(format!("{path}: not TOML: {e}")))?;
     for binding in edgeauth::bindings::ALL {
-        if !declares(&parsed, &binding) {
+        if (binding.needed_by)(&config) && !declares(&parsed, &binding) {
             return Err(usage(format!(
                 "{path}: no {} binding {:?}: {} (see docs/configuration.md)",
                 kind_name(binding.kind),
