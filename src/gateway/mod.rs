@@ -144,7 +144,7 @@ pub fn plan<'c, 'r>(
         requirement,
         destination,
         presented,
-        navigation: is_navigation(inbound),
+        navigation: is_navigation(inbound.method, inbound.accept),
         query: inbound.query,
     })
 }
@@ -260,12 +260,11 @@ fn check_method(method: &str) -> Result<(), Denied> {
     Ok(())
 }
 
-/// A top-level browser navigation: `GET`/`HEAD` that accepts HTML.
-fn is_navigation(inbound: &Inbound) -> bool {
-    matches!(inbound.method, "GET" | "HEAD")
-        && inbound
-            .accept
-            .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
+/// A top-level browser navigation: `GET`/`HEAD` that accepts HTML. It is sent to log in
+/// rather than answered 401, and the demo origin answers it with a page.
+pub fn is_navigation(method: &str, accept: Option<&str>) -> bool {
+    matches!(method, "GET" | "HEAD")
+        && accept.is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
 }
 
 /// The token the origin receives as `X-Auth-Assertion`: the session's claims restated for the
