@@ -15,6 +15,7 @@ use crate::gateway::headers::IdentityHeaders;
 use crate::gateway::path::Parameters;
 use crate::gateway::revocation;
 use crate::gateway::rules::AccessRules;
+use crate::login::oidc::Providers;
 use crate::login::{PasswordStore, SessionSettings};
 use crate::token::keys::{self, KeySet, SigningKey};
 use crate::token::session_cache;
@@ -60,6 +61,8 @@ pub struct GatewayConfig {
     pub headers: IdentityHeaders,
     /// Where password logins are checked (`USER_STORE`).
     pub password_store: PasswordStore,
+    /// The identity providers users may sign in with (`IDENTITY_PROVIDERS`).
+    pub providers: Providers,
     /// Entries of the per-isolate verified-session cache (`SESSION_CACHE_SIZE`, default 10,000;
     /// 0 disables it).
     pub session_cache_size: usize,
@@ -116,6 +119,7 @@ impl GatewayConfig {
             path_parameters: Parameters::from_vars(&vars)?,
             headers: IdentityHeaders::from_vars(&vars)?,
             password_store: PasswordStore::from_vars(&vars)?,
+            providers: Providers::from_vars(&vars)?,
             session_cache_size: session_cache::capacity_from_vars(&vars)?,
             audit_sample_allowed: audit::sample_from_vars(&vars)?,
             revocation: revocation::Settings::from_vars(&vars)?,

@@ -100,6 +100,22 @@ impl HttpUrl {
         self.scheme
     }
 
+    /// The host, lowercased (an IPv6 address with its brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether the host is this machine (`localhost`, `127.0.0.1`, `[::1]`): plain `http` is
+    /// acceptable for such a URL in local development only.
+    pub fn is_loopback(&self) -> bool {
+        matches!(self.host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+    }
+
+    /// Whether the URL is `https`, or `http` to this machine ([`HttpUrl::is_loopback`]).
+    pub fn is_secure_or_loopback(&self) -> bool {
+        self.scheme == "https" || self.is_loopback()
+    }
+
     /// Whether there is a query (`?…`, even empty).
     pub fn has_query(&self) -> bool {
         self.query.is_some()

@@ -92,6 +92,7 @@ impl UserRecord {
             roles: self.roles.clone(),
             name: self.name.clone(),
             email: self.email.clone(),
+            provider: None,
         }
     }
 }
@@ -164,6 +165,7 @@ mod tests {
                 roles: vec!["admin".into(), "staff".into()],
                 name: Some("Alice A.".into()),
                 email: Some("alice@example.com".into()),
+                provider: None,
             }
         );
         let minimal = format!(r#"{{"password":"{phc}","roles":[]}}"#);

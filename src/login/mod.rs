@@ -15,6 +15,7 @@
 
 pub mod kv_passwords;
 pub mod next;
+pub mod oidc;
 pub mod page;
 pub mod password;
 pub mod request;
@@ -50,16 +51,20 @@ pub enum PasswordStore {
     Kv,
     /// An HTTP endpoint ([`upstream`]).
     Upstream(upstream::Settings),
+    /// No password login (single sign-on only, or API tokens): the login page has no form and
+    /// `POST /auth/login` does not exist.
+    None,
 }
 
 impl PasswordStore {
-    /// `USER_STORE`: `kv` (the default) or `upstream` (with [`upstream::Settings`]).
+    /// `USER_STORE`: `kv` (the default), `upstream` (with [`upstream::Settings`]) or `none`.
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
-        match vars.choice("USER_STORE", &[("kv", false), ("upstream", true)])? {
-            false => Ok(PasswordStore::Kv),
-            true => Ok(PasswordStore::Upstream(upstream::Settings::from_vars(
+        match vars.choice("USER_STORE", &[("kv", 0), ("upstream", 1), ("none", 2)])? {
+            0 => Ok(PasswordStore::Kv),
+            1 => Ok(PasswordStore::Upstream(upstream::Settings::from_vars(
                 vars,
             )?)),
+            _ => Ok(PasswordStore::None),
         }
     }
 }
@@ -116,6 +121,18 @@ pub struct Identity {
     pub name: Option<String>,
     /// Email address, if known.
     pub email: Option<String>,
+    /// The identity provider the login went through, for single sign-on.
+    pub provider: Option<ProviderLogin>,
+}
+
+/// The identity provider a single sign-on login went through: it becomes the session's `idp`
+/// and `idp_sid` claims (back-channel logout names sessions by them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderLogin {
+    /// The provider's id in `IDENTITY_PROVIDERS`.
+    pub id: String,
+    /// The provider's session id (its ID token's `sid`), if it gave one.
+    pub sid: Option<String>,
 }
 
 /// A user store answer or record that cannot be used. The login fails closed (refused with the
@@ -218,8 +235,20 @@ pub fn new_session_claims(
         roles: identity.roles.clone(),
         name: identity.name.clone(),
         email: identity.email.clone(),
-        extra: Map::new(),
+        extra: provider_claims(identity.provider.as_ref()),
     }
+}
+
+/// The claims naming the provider of a single sign-on session: `idp`, and `idp_sid` when known.
+fn provider_claims(provider: Option<&ProviderLogin>) -> Map<String, Value> {
+    let mut extra = Map::new();
+    if let Some(provider) = provider {
+        extra.insert("idp".into(), Value::from(provider.id.as_str()));
+        if let Some(sid) = &provider.sid {
+            extra.insert("idp_sid".into(), Value::from(sid.as_str()));
+        }
+    }
+    extra
 }
 
 /// Sliding renewal of a verified session at `now` (only a verified one: the result is minted).
@@ -315,6 +344,7 @@ mod tests {
             roles: vec!["admin".into()],
             name: Some("Alice".into()),
             email: None,
+            provider: None,
         };
         let claims = new_session_claims(&config, &identity, "sid-1".into(), NOW);
         assert_eq!(claims.iss, "https://edge.example");

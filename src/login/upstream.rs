@@ -89,6 +89,7 @@ pub fn identity(json: &str) -> Result<Identity, RecordError> {
         roles: roles(&object)?,
         name: profile_text(&object, "name")?,
         email: profile_text(&object, "email")?,
+        provider: None,
     })
 }
 

@@ -25,6 +25,7 @@ pub async fn check_password(
     match store {
         PasswordStore::Kv => kv_passwords::check(env, request).await,
         PasswordStore::Upstream(settings) => upstream::check(settings, request).await,
+        PasswordStore::None => Err(Denied::new(Refusal::NotFound, "no_password_store")),
     }
 }
 

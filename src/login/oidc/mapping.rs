@@ -1,0 +1,290 @@
+//! How a provider's verified identity becomes our session, and who may log in through it.
+//!
+//! - `sub` is `<provider>:<sub>` unless the provider is configured `"sub": "plain"`, so two
+//!   providers' users never collide.
+//! - The e-mail address counts only when the provider marked it verified ([`IdClaims::email`]).
+//! - Roles: `default_roles`, plus the roles `group_roles` gives each group in the
+//!   `groups_claim` (default `groups`), plus those `email_domain_roles` gives the e-mail's
+//!   domain.
+//! - Each configured allow list must admit the user: `allowed_email_domains` (the verified
+//!   e-mail's domain), `allowed_users` (the provider's `sub` or the verified e-mail) and
+//!   `allowed_groups` (any group). With none configured, every user of the provider may log in.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use crate::login::{is_valid_role, is_valid_username, Identity, ProviderLogin, Verdict, MAX_ROLES};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::id_token::IdClaims;
+
+/// Whether `sub` keeps the provider's id in front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubMode {
+    /// `<provider>:<sub>` (the default).
+    #[default]
+    Namespaced,
+    /// The provider's `sub` as it is: only for a single provider, or one whose subjects are
+    /// known not to collide with any other login's.
+    Plain,
+}
+
+/// The `mapping` member of an `IDENTITY_PROVIDERS` entry, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingJson {
+    #[serde(default)]
+    sub: SubMode,
+    #[serde(default)]
+    default_roles: Vec<String>,
+    #[serde(default)]
+    groups_claim: Option<String>,
+    #[serde(default)]
+    group_roles: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    email_domain_roles: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    allowed_email_domains: Option<Vec<String>>,
+    #[serde(default)]
+    allowed_users: Option<Vec<String>>,
+    #[serde(default)]
+    allowed_groups: Option<Vec<String>>,
+}
+
+/// A provider's identity mapping, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    sub: SubMode,
+    default_roles: Vec<String>,
+    groups_claim: String,
+    group_roles: BTreeMap<String, Vec<String>>,
+    email_domain_roles: BTreeMap<String, Vec<String>>,
+    allowed_email_domains: Option<Vec<String>>,
+    allowed_users: Option<Vec<String>>,
+    allowed_groups: Option<Vec<String>>,
+}
+
+impl Mapping {
+    /// Validates a mapping: every role a valid role name, domains compared in lowercase.
+    pub fn from_json(json: MappingJson) -> Result<Self, String> {
+        let roles_ok = |roles: &[String]| roles.iter().all(|role| is_valid_role(role));
+        if !roles_ok(&json.default_roles)
+            || !json.group_roles.values().all(|roles| roles_ok(roles))
+            || !json
+                .email_domain_roles
+                .values()
+                .all(|roles| roles_ok(roles))
+        {
+            return Err("mapping: a role is not header-safe text without commas".into());
+        }
+        let lower = |domains: BTreeMap<String, Vec<String>>| {
+            domains
+                .into_iter()
+                .map(|(domain, roles)| (domain.to_ascii_lowercase(), roles))
+                .collect()
+        };
+        Ok(Mapping {
+            sub: json.sub,
+            default_roles: json.default_roles,
+            groups_claim: json.groups_claim.unwrap_or_else(|| "groups".into()),
+            group_roles: json.group_roles,
+            email_domain_roles: lower(json.email_domain_roles),
+            allowed_email_domains: json
+                .allowed_email_domains
+                .map(|domains| domains.iter().map(|d| d.to_ascii_lowercase()).collect()),
+            allowed_users: json.allowed_users,
+            allowed_groups: json.allowed_groups,
+        })
+    }
+
+    /// The session identity for `claims` from `provider`, or why the user may not log in.
+    pub fn identity(&self, provider: &str, claims: &IdClaims) -> Verdict {
+        let refused = |why: &'static str| Verdict::Refused(Cow::Borrowed(why));
+        let sub = match self.sub {
+            SubMode::Namespaced => format!("{provider}:{}", claims.sub),
+            SubMode::Plain => claims.sub.clone(),
+        };
+        if !is_valid_username(&sub) {
+            return refused("sub_not_representable");
+        }
+        let domain = claims
+            .email
+            .as_deref()
+            .and_then(|email| email.rsplit_once('@'))
+            .map(|(_, domain)| domain.to_ascii_lowercase());
+        let groups = self.groups(claims);
+        if let Some(allowed) = &self.allowed_email_domains {
+            if !domain.as_ref().is_some_and(|d| allowed.contains(d)) {
+                return refused("email_domain_not_allowed");
+            }
+        }
+        if let Some(allowed) = &self.allowed_users {
+            let listed = |id: &str| allowed.iter().any(|user| user == id);
+            if !listed(&claims.sub) && !claims.email.as_deref().is_some_and(listed) {
+                return refused("user_not_allowed");
+            }
+        }
+        if let Some(allowed) = &self.allowed_groups {
+            if !groups.iter().any(|group| allowed.contains(group)) {
+                return refused("group_not_allowed");
+            }
+        }
+        let mut roles: Vec<String> = Vec::new();
+        let granted = self
+            .default_roles
+            .iter()
+            .chain(
+                groups
+                    .iter()
+                    .filter_map(|g| self.group_roles.get(g))
+                    .flatten(),
+            )
+            .chain(
+                domain
+                    .iter()
+                    .filter_map(|d| self.email_domain_roles.get(d))
+                    .flatten(),
+            );
+        for role in granted {
+            if !roles.contains(role) {
+                roles.push(role.clone());
+            }
+        }
+        if roles.len() > MAX_ROLES {
+            return refused("too_many_roles");
+        }
+        Verdict::Authenticated(Identity {
+            sub,
+            roles,
+            name: claims
+                .name
+                .clone()
+                .filter(|n| n.len() <= crate::login::MAX_PROFILE_BYTES),
+            email: claims.email.clone(),
+            provider: Some(ProviderLogin {
+                id: provider.to_owned(),
+                sid: claims.sid.clone(),
+            }),
+        })
+    }
+
+    /// The user's groups: the `groups_claim`, an array of strings or a single one.
+    fn groups(&self, claims: &IdClaims) -> Vec<String> {
+        match claims.all.get(&self.groups_claim) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            Some(Value::String(group)) => vec![group.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(email: Option<&str>, groups: Value) -> IdClaims {
+        let mut all = serde_json::Map::new();
+        all.insert("groups".into(), groups);
+        IdClaims {
+            sub: "u-1".into(),
+            email: email.map(str::to_owned),
+            name: Some("Ada".into()),
+            sid: Some("idp-s".into()),
+            all,
+        }
+    }
+
+    fn mapping(json: Value) -> Mapping {
+        Mapping::from_json(serde_json::from_value(json).expect("shape")).expect("valid")
+    }
+
+    fn verdict(mapping: &Mapping, claims: &IdClaims) -> Result<Identity, String> {
+        match mapping.identity("corp", claims) {
+            Verdict::Authenticated(identity) => Ok(identity),
+            Verdict::Refused(why) => Err(why.into_owned()),
+        }
+    }
+
+    #[test]
+    fn identities_are_namespaced_and_roles_mapped() {
+        let m = mapping(serde_json::json!({
+            "default_roles": ["user"],
+            "group_roles": {"eng": ["dev", "user"], "ops": ["admin"]},
+            "email_domain_roles": {"Example.com": ["staff"]},
+        }));
+        let identity = verdict(
+            &m,
+            &claims(Some("ada@EXAMPLE.com"), serde_json::json!(["eng", "other"])),
+        )
+        .expect("admitted");
+        assert_eq!(identity.sub, "corp:u-1");
+        assert_eq!(identity.roles, ["user", "dev", "staff"]);
+        assert_eq!(identity.email.as_deref(), Some("ada@EXAMPLE.com"));
+        assert_eq!(
+            identity.provider,
+            Some(ProviderLogin {
+                id: "corp".into(),
+                sid: Some("idp-s".into())
+            })
+        );
+        let single = verdict(&m, &claims(None, "ops".into())).expect("admitted");
+        assert_eq!(single.roles, ["user", "admin"]);
+        let plain = mapping(serde_json::json!({"sub": "plain"}));
+        assert_eq!(
+            verdict(&plain, &claims(None, Value::Null)).map(|i| i.sub),
+            Ok("u-1".into())
+        );
+    }
+
+    #[test]
+    fn every_configured_allow_list_must_admit_the_user() {
+        let m = mapping(serde_json::json!({
+            "allowed_email_domains": ["example.com"],
+            "allowed_groups": ["eng"],
+        }));
+        let eng = serde_json::json!(["eng"]);
+        assert!(verdict(&m, &claims(Some("a@example.com"), eng.clone())).is_ok());
+        assert_eq!(
+            verdict(&m, &claims(Some("a@evil.com"), eng.clone())),
+            Err("email_domain_not_allowed".into())
+        );
+        assert_eq!(
+            verdict(&m, &claims(None, eng)),
+            Err("email_domain_not_allowed".into()),
+            "an unverified e-mail has no domain"
+        );
+        assert_eq!(
+            verdict(
+                &m,
+                &claims(Some("a@example.com"), serde_json::json!(["ops"]))
+            ),
+            Err("group_not_allowed".into())
+        );
+        let users = mapping(serde_json::json!({"allowed_users": ["u-1", "bob@example.com"]}));
+        assert!(verdict(&users, &claims(None, Value::Null)).is_ok());
+        let mut bob = claims(Some("bob@example.com"), Value::Null);
+        bob.sub = "u-2".into();
+        assert!(verdict(&users, &bob).is_ok());
+        bob.email = None;
+        assert_eq!(verdict(&users, &bob), Err("user_not_allowed".into()));
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_a_session() {
+        let m = mapping(serde_json::json!({}));
+        let mut odd = claims(None, Value::Null);
+        odd.sub = "a,b".into();
+        assert_eq!(verdict(&m, &odd), Err("sub_not_representable".into()));
+        assert!(Mapping::from_json(
+            serde_json::from_value(serde_json::json!({"default_roles": ["a,b"]})).expect("shape")
+        )
+        .is_err());
+        assert!(serde_json::from_value::<MappingJson>(serde_json::json!({"rolez": []})).is_err());
+    }
+}

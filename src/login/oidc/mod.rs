@@ -1,0 +1,324 @@
+//! Single sign-on with OpenID Connect providers (authorization code flow with PKCE), storeless:
+//! what the edge reads and decides. The adapter (`adapter/login/oidc.rs`, `adapter/auth/sso.rs`,
+//! `adapter/auth/callback.rs`) fetches and verifies signatures with WebCrypto.
+//!
+//! - [`Provider`]: one entry of `IDENTITY_PROVIDERS`, validated at load.
+//! - [`discovery`]: the provider's `/.well-known/openid-configuration`, held to its issuer.
+//! - [`jwks`]: the provider's public keys, and which one may check a given token.
+//! - [`id_token`]: the ID token, checked as OIDC Core §3.1.3.7 requires.
+//! - [`transaction`]: the login in flight (state, nonce, PKCE verifier, `next`), sealed in a
+//!   short-lived cookie instead of a store.
+//! - [`mapping`]: how a provider's identity becomes our session, and who may log in.
+
+pub mod discovery;
+pub mod id_token;
+pub mod jwks;
+pub mod mapping;
+pub mod transaction;
+
+use std::fmt;
+
+use crate::config::{ConfigError, Vars};
+use crate::encoding::http_url::HttpUrl;
+use crate::encoding::strict_json;
+use mapping::Mapping;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+/// Most providers one deployment may configure.
+pub const MAX_PROVIDERS: usize = 16;
+/// Longest provider id, in bytes: it is part of paths and cookie names.
+pub const MAX_ID_BYTES: usize = 32;
+
+/// How the client authenticates at the token endpoint (OIDC Core §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuth {
+    /// HTTP Basic with the client id and secret (the default).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+/// One identity provider the edge logs users in with.
+pub struct Provider {
+    /// Its id: lowercase letters, digits and `-`; in `/auth/sso/<id>` and `/auth/callback/<id>`.
+    pub id: String,
+    /// What the login page's button says: "Sign in with <label>".
+    pub label: String,
+    /// The issuer, exactly as the provider states it in discovery and in its ID tokens.
+    pub issuer: String,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// The client secret, read from the Worker secret the entry names (never a var).
+    pub client_secret: Zeroizing<String>,
+    /// How the client authenticates at the token endpoint.
+    pub token_auth: TokenAuth,
+    /// The scopes asked for; always with `openid`.
+    pub scopes: Vec<String>,
+    /// How its identities become our sessions.
+    pub mapping: Mapping,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***OMITTED***")
+            .finish_non_exhaustive()
+    }
+}
+
+/// An `IDENTITY_PROVIDERS` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderJson {
+    id: String,
+    label: String,
+    issuer: String,
+    client_id: String,
+    /// The name of the Worker secret holding the client secret.
+    client_secret_secret: String,
+    #[serde(default)]
+    token_auth: Option<TokenAuth>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    mapping: Option<mapping::MappingJson>,
+}
+
+/// The configured providers, in the order the login page shows them.
+#[derive(Debug, Default)]
+pub struct Providers(Vec<Provider>);
+
+impl Providers {
+    /// `IDENTITY_PROVIDERS` (a JSON array, default none), each client secret read from the
+    /// secret its entry names.
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let Some(text) = vars.get("IDENTITY_PROVIDERS") else {
+            return Ok(Providers::default());
+        };
+        let fail = |detail: String| ConfigError(format!("IDENTITY_PROVIDERS{detail}"));
+        let items = strict_json::parse_array(text.as_bytes())
+            .map_err(|_| fail(" is not a JSON array without duplicate keys".into()))?;
+        if items.len() > MAX_PROVIDERS {
+            return Err(fail(format!(": at most {MAX_PROVIDERS} providers")));
+        }
+        let mut providers: Vec<Provider> = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let at = |detail: String| fail(format!("[{index}]: {detail}"));
+            let entry: ProviderJson =
+                serde_json::from_value(item).map_err(|e| at(e.to_string()))?;
+            let provider = Provider::from_entry(entry, vars).map_err(at)?;
+            if providers.iter().any(|other| other.id == provider.id) {
+                return Err(at(format!("id {:?} is used twice", provider.id)));
+            }
+            providers.push(provider);
+        }
+        Ok(Providers(providers))
+    }
+
+    /// The provider with `id`.
+    pub fn get(&self, id: &str) -> Option<&Provider> {
+        self.0.iter().find(|provider| provider.id == id)
+    }
+
+    /// Every provider.
+    pub fn iter(&self) -> impl Iterator<Item = &Provider> {
+        self.0.iter()
+    }
+
+    /// Whether none is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Provider {
+    fn from_entry(entry: ProviderJson, vars: &Vars) -> Result<Self, String> {
+        if entry.id.is_empty()
+            || entry.id.len() > MAX_ID_BYTES
+            || !entry
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!(
+                "id {:?} must be 1 to {MAX_ID_BYTES} of a-z, 0-9 and -",
+                entry.id
+            ));
+        }
+        if entry.label.is_empty()
+            || entry.label.len() > 64
+            || entry.label.contains(char::is_control)
+        {
+            return Err("label must be 1 to 64 characters without controls".into());
+        }
+        let issuer = HttpUrl::parse(&entry.issuer).map_err(|e| format!("issuer: {e}"))?;
+        if !issuer.is_secure_or_loopback() {
+            return Err("issuer must be https (http only for localhost or 127.0.0.1)".into());
+        }
+        if issuer.has_query() || issuer.has_fragment() || issuer.has_credentials() {
+            return Err("issuer must not have a query, fragment or credentials".into());
+        }
+        if entry.client_id.is_empty() || !entry.client_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("client_id must be visible ASCII".into());
+        }
+        let client_secret = vars.get(&entry.client_secret_secret).ok_or_else(|| {
+            format!(
+                "the secret {:?} named by client_secret_secret is not set",
+                entry.client_secret_secret
+            )
+        })?;
+        let mut scopes = entry
+            .scopes
+            .unwrap_or_else(|| ["openid", "email", "profile"].map(str::to_owned).to_vec());
+        if scopes
+            .iter()
+            .any(|scope| scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err("scopes must be visible ASCII words".into());
+        }
+        if !scopes.iter().any(|scope| scope == "openid") {
+            scopes.insert(0, "openid".into());
+        }
+        let mapping = Mapping::from_json(entry.mapping.unwrap_or_default())?;
+        Ok(Provider {
+            id: entry.id,
+            label: entry.label,
+            // As written: discovery and ID tokens must state exactly this (OIDC Discovery §4.3).
+            issuer: entry.issuer,
+            client_id: entry.client_id,
+            client_secret: Zeroizing::new(client_secret),
+            token_auth: entry.token_auth.unwrap_or(TokenAuth::ClientSecretBasic),
+            scopes,
+            mapping,
+        })
+    }
+
+    /// The discovery document's URL (OIDC Discovery §4: the issuer, then the well-known path).
+    pub fn discovery_url(&self) -> String {
+        format!(
+            "{}/.well-known/openid-configuration",
+            self.issuer.trim_end_matches('/')
+        )
+    }
+
+    /// The redirect URI to register at the provider, for an edge at `origin` (`scheme://host`).
+    pub fn redirect_uri(&self, origin: &str) -> String {
+        format!("{origin}/auth/callback/{}", self.id)
+    }
+}
+
+/// Why a provider's answer or token was refused. The detail is for the log only: the browser
+/// is shown one generic message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcError(pub String);
+
+impl OidcError {
+    /// An error with a stable code and an optional detail (`code:detail`).
+    pub fn new(code: &str, detail: impl fmt::Display) -> Self {
+        OidcError(format!("{code}:{detail}"))
+    }
+}
+
+impl fmt::Display for OidcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn providers(json: &str, secrets: &[(&str, &str)]) -> Result<Providers, ConfigError> {
+        let json = json.to_owned();
+        let secrets: Vec<(String, String)> = secrets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Providers::from_vars(&Vars::new(move |name| {
+            if name == "IDENTITY_PROVIDERS" {
+                return Some(json.clone());
+            }
+            secrets
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }))
+    }
+
+    const ONE: &str = r#"[{"id": "corp", "label": "Corp", "issuer": "https://idp.example.com",
+        "client_id": "edge", "client_secret_secret": "CORP_SECRET"}]"#;
+
+    #[test]
+    fn a_minimal_provider_gets_safe_defaults() {
+        let providers = providers(ONE, &[("CORP_SECRET", "s3cret")]).expect("valid");
+        let corp = providers.get("corp").expect("corp");
+        assert_eq!(corp.scopes, ["openid", "email", "profile"]);
+        assert_eq!(corp.token_auth, TokenAuth::ClientSecretBasic);
+        assert_eq!(corp.client_secret.as_str(), "s3cret");
+        assert_eq!(
+            corp.discovery_url(),
+            "https://idp.example.com/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            corp.redirect_uri("https://edge.example"),
+            "https://edge.example/auth/callback/corp"
+        );
+        assert!(!format!("{corp:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn refuses_what_would_be_unsafe_or_ambiguous() {
+        let secret = [("CORP_SECRET", "s3cret")];
+        for (json, expect) in [
+            (
+                ONE.replace("https://idp", "http://idp"),
+                "issuer must be https",
+            ),
+            (ONE.replace("\"corp\"", "\"Corp\""), "id"),
+            (ONE.replace("\"corp\"", "\"a/b\""), "id"),
+            (ONE.replace("CORP_SECRET", "MISSING"), "MISSING"),
+            (
+                ONE.replace("\"edge\"", "\"edge\", \"extra\": 1"),
+                "unknown field",
+            ),
+            (
+                ONE.replace("https://idp.example.com", "https://idp.example.com/?x=1"),
+                "query",
+            ),
+            (format!("[{0}, {0}]", &ONE[1..ONE.len() - 1]), "used twice"),
+            ("{}".into(), "JSON array"),
+        ] {
+            let err = providers(&json, &secret).expect_err(expect);
+            assert!(err.0.contains(expect), "{expect}: {err}");
+            assert!(!err.0.contains("s3cret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn loopback_issuers_may_be_plain_http_for_development() {
+        for issuer in ["http://127.0.0.1:9000", "http://localhost:9000/realm"] {
+            let json = ONE.replace("https://idp.example.com", issuer);
+            let providers = providers(&json, &[("CORP_SECRET", "s")]).expect(issuer);
+            assert_eq!(
+                providers.get("corp").map(|p| p.issuer.as_str()),
+                Some(issuer)
+            );
+        }
+    }
+
+    #[test]
+    fn openid_is_always_asked_for() {
+        let json = ONE.replace("\"edge\",", "\"edge\", \"scopes\": [\"email\"],");
+        let providers = providers(&json, &[("CORP_SECRET", "s")]).expect("valid");
+        assert_eq!(
+            providers.get("corp").map(|p| p.scopes.clone()),
+            Some(vec!["openid".to_owned(), "email".to_owned()])
+        );
+    }
+}

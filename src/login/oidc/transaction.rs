@@ -1,0 +1,271 @@
+//! The login in flight, kept by the browser instead of a store: provider, `state`, `nonce`, the
+//! PKCE verifier, where to go afterwards and an expiry, sealed with the edge's Ed25519 key in a
+//! short-lived `__Host-` cookie named after its state, so concurrent logins in one browser each
+//! have their own. Opening checks the seal (WebCrypto in the Worker), the provider, the state
+//! (constant time) and the expiry; the cookie is cleared on use.
+
+use crate::encoding::base64url;
+use crate::token::keys::SigningKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::OidcError;
+
+/// How long a login may take at the provider, in seconds (at most 10 minutes).
+pub const TRANSACTION_TTL_SECS: u64 = 600;
+/// What the seal signs before the payload: a transaction is never mistaken for anything else the
+/// edge signs (a session token's signing input starts with its base64url header).
+const DOMAIN: &str = "edgeauth-sso-transaction-v1.";
+/// The cookie name's prefix; the first [`NAME_STATE_CHARS`] characters of the state follow.
+pub const COOKIE_PREFIX: &str = "__Host-edgeauth-sso-";
+/// How much of the state names the cookie.
+pub const NAME_STATE_CHARS: usize = 16;
+/// Largest sealed transaction accepted, in bytes.
+pub const MAX_SEALED_BYTES: usize = 4096;
+
+/// Random bytes a transaction needs: 32 each for state, nonce and PKCE verifier.
+pub type Entropy = [u8; 96];
+
+/// A login in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transaction {
+    /// The provider's id.
+    pub provider: String,
+    /// The `state` sent to the provider (base64url of 32 random bytes).
+    pub state: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE code verifier (RFC 7636), sent only to the token endpoint.
+    pub verifier: String,
+    /// Where to go after the login (already safe: [`crate::login::next::safe_next`]).
+    pub next: String,
+    /// Expiry, Unix seconds.
+    pub exp: u64,
+}
+
+impl Transaction {
+    /// A new transaction for `provider`, from fresh `entropy`, at `now`.
+    pub fn new(provider: &str, next: String, entropy: &Entropy, now: u64) -> Self {
+        Transaction {
+            provider: provider.to_owned(),
+            state: base64url::encode(&entropy[..32]),
+            nonce: base64url::encode(&entropy[32..64]),
+            verifier: base64url::encode(&entropy[64..]),
+            next,
+            exp: now + TRANSACTION_TTL_SECS,
+        }
+    }
+
+    /// The PKCE `code_challenge` for method `S256`: base64url(SHA-256(verifier)).
+    pub fn code_challenge(&self) -> String {
+        base64url::encode(&Sha256::digest(self.verifier.as_bytes()))
+    }
+
+    /// Its cookie's name.
+    pub fn cookie_name(&self) -> String {
+        cookie_name(&self.state).unwrap_or_default()
+    }
+
+    /// The sealed form, the cookie's value: `base64url(json).base64url(signature)`.
+    pub fn seal(&self, key: &SigningKey) -> String {
+        // Serializing plain strings and a number cannot fail; an empty payload never opens.
+        let payload = base64url::encode(&serde_json::to_vec(self).unwrap_or_default());
+        let signature = key.sign(format!("{DOMAIN}{payload}").as_bytes());
+        format!("{payload}.{}", base64url::encode(&signature))
+    }
+}
+
+/// The cookie that holds the transaction with `state`; `None` for a state that is not one of
+/// ours (wrong length or alphabet), which no cookie can match.
+pub fn cookie_name(state: &str) -> Option<String> {
+    let is_ours = state.len() == 43
+        && state
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    is_ours.then(|| format!("{COOKIE_PREFIX}{}", &state[..NAME_STATE_CHARS]))
+}
+
+/// A transaction cookie's value whose seal is not checked yet.
+#[derive(Debug)]
+pub struct SealedTransaction {
+    signing_input: String,
+    payload: Vec<u8>,
+    signature: [u8; 64],
+}
+
+impl SealedTransaction {
+    /// Splits and decodes a cookie value.
+    pub fn parse(value: &str) -> Result<Self, OidcError> {
+        let refuse = |why| OidcError::new("transaction", why);
+        if value.len() > MAX_SEALED_BYTES {
+            return Err(refuse("too_large"));
+        }
+        let (payload_b64, signature_b64) = value.split_once('.').ok_or_else(|| refuse("shape"))?;
+        let payload = base64url::decode(payload_b64).ok_or_else(|| refuse("base64"))?;
+        let signature: [u8; 64] = base64url::decode(signature_b64)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| refuse("signature"))?;
+        Ok(SealedTransaction {
+            signing_input: format!("{DOMAIN}{payload_b64}"),
+            payload,
+            signature,
+        })
+    }
+
+    /// The bytes the seal signs.
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    /// The seal: an Ed25519 signature by the edge's signing key.
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+
+    /// Opens the transaction once the seal verified (`sealed_by_us`: an Ed25519 check of
+    /// [`Self::signature`] over [`Self::signing_input`] under our signing key), for a callback
+    /// to `provider` with `state` at `now`.
+    pub fn open(
+        self,
+        sealed_by_us: bool,
+        provider: &str,
+        state: &str,
+        now: u64,
+    ) -> Result<Transaction, OidcError> {
+        let refuse = |why| OidcError::new("transaction", why);
+        if !sealed_by_us {
+            return Err(refuse("bad_seal"));
+        }
+        let transaction: Transaction =
+            serde_json::from_slice(&self.payload).map_err(|_| refuse("payload"))?;
+        if !bool::from(transaction.state.as_bytes().ct_eq(state.as_bytes())) {
+            return Err(refuse("state_mismatch"));
+        }
+        if transaction.provider != provider {
+            return Err(refuse("other_provider"));
+        }
+        if now >= transaction.exp {
+            return Err(refuse("expired"));
+        }
+        Ok(transaction)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn key() -> SigningKey {
+        SigningKey::from_seed(&mut [5u8; 32])
+    }
+
+    fn transaction() -> Transaction {
+        let mut entropy = [0u8; 96];
+        for (i, b) in entropy.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        Transaction::new("corp", "/app".into(), &entropy, NOW)
+    }
+
+    /// Opens with the seal checked by ed25519-dalek, as WebCrypto does in the Worker.
+    fn open(value: &str, provider: &str, state: &str, now: u64) -> Result<Transaction, OidcError> {
+        let sealed = SealedTransaction::parse(value)?;
+        let verified = key()
+            .verifying_key()
+            .verify(sealed.signing_input(), sealed.signature())
+            .is_ok();
+        sealed.open(verified, provider, state, now)
+    }
+
+    #[test]
+    fn a_sealed_transaction_opens_once_for_its_own_callback() {
+        let t = transaction();
+        assert_eq!(t.state.len(), 43);
+        assert_ne!(t.state, t.nonce);
+        assert!(t.cookie_name().starts_with("__Host-edgeauth-sso-"));
+        assert_eq!(cookie_name(&t.state), Some(t.cookie_name()));
+        let sealed = t.seal(&key());
+        assert_eq!(open(&sealed, "corp", &t.state, NOW + 1), Ok(t.clone()));
+    }
+
+    #[test]
+    fn the_pkce_challenge_is_rfc_7636s() {
+        // RFC 7636 Appendix B.
+        let t = Transaction {
+            verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
+            ..transaction()
+        };
+        assert_eq!(
+            t.code_challenge(),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn every_tampering_is_refused() {
+        let t = transaction();
+        let sealed = t.seal(&key());
+        let code = |r: Result<Transaction, OidcError>| r.map_err(|e| e.0);
+        let refused = |why: &str| Err(format!("transaction:{why}"));
+        assert_eq!(
+            code(open(&sealed, "corp", &transaction_state(&t, 'A'), NOW)),
+            refused("state_mismatch")
+        );
+        assert_eq!(
+            code(open(&sealed, "other", &t.state, NOW)),
+            refused("other_provider")
+        );
+        assert_eq!(
+            code(open(&sealed, "corp", &t.state, t.exp)),
+            refused("expired")
+        );
+        let (payload, signature) = sealed.split_once('.').expect("two parts");
+        let forged = Transaction {
+            next: "https://evil.example".into(),
+            ..t.clone()
+        };
+        let forged_payload = base64url::encode(&serde_json::to_vec(&forged).expect("json"));
+        assert_eq!(
+            code(open(
+                &format!("{forged_payload}.{signature}"),
+                "corp",
+                &t.state,
+                NOW
+            )),
+            refused("bad_seal")
+        );
+        let other_key = SigningKey::from_seed(&mut [6u8; 32]);
+        assert_eq!(
+            code(open(&t.seal(&other_key), "corp", &t.state, NOW)),
+            refused("bad_seal")
+        );
+        // A signature by our key over something else (no domain prefix) does not seal.
+        let bare = base64url::encode(&key().sign(payload.as_bytes()));
+        assert_eq!(
+            code(open(&format!("{payload}.{bare}"), "corp", &t.state, NOW)),
+            refused("bad_seal")
+        );
+        for broken in ["", "x", "a.b", &format!("{payload}.{signature}x")] {
+            assert!(open(broken, "corp", &t.state, NOW).is_err(), "{broken}");
+        }
+    }
+
+    fn transaction_state(t: &Transaction, last: char) -> String {
+        let mut state = t.state.clone();
+        let replaced = state.pop();
+        state.push(if replaced == Some(last) { 'B' } else { last });
+        state
+    }
+
+    #[test]
+    fn only_states_of_our_shape_name_a_cookie() {
+        assert_eq!(cookie_name("short"), None);
+        assert_eq!(cookie_name(&"a".repeat(44)), None);
+        assert_eq!(cookie_name(&format!("{}=", "a".repeat(42))), None);
+        assert!(cookie_name(&"a".repeat(43)).is_some());
+    }
+}
