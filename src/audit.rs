@@ -69,7 +69,7 @@ impl AuditEvent {
     pub fn record(&mut self, denied: &Denied) {
         let (status, _, _) = denied.refusal.http();
         self.event = match denied.refusal {
-            Refusal::InvalidCredentials => "login_failed",
+            Refusal::InvalidCredentials | Refusal::SignInFailed => "login_failed",
             _ if status >= 500 => "error",
             _ => "deny",
         };

@@ -72,6 +72,11 @@ pub enum Refusal {
     /// A failed login (unknown user, wrong password, disabled user, a store that said no): one
     /// answer for all of them.
     InvalidCredentials,
+    /// A single sign-on that did not complete: refused at the provider, a transaction that is
+    /// missing, expired or not this one, an ID token or identity that is not accepted.
+    SignInFailed,
+    /// The identity provider could not be reached or answered nonsense.
+    ProviderUnavailable,
     /// An `/auth/*` path that does not exist.
     NotFound,
     /// A method the endpoint does not serve.
@@ -104,6 +109,16 @@ impl Refusal {
                 401,
                 "invalid_credentials",
                 crate::login::INVALID_CREDENTIALS,
+            ),
+            Refusal::SignInFailed => (
+                401,
+                "sign_in_failed",
+                "Signing in did not complete. Please try again.",
+            ),
+            Refusal::ProviderUnavailable => (
+                502,
+                "provider_unavailable",
+                "The sign-in service could not be reached. Please try again later.",
             ),
             Refusal::NotFound => (404, "not_found", "Not found."),
             Refusal::MethodNotAllowed => (405, "method_not_allowed", "Method not allowed."),

@@ -3,19 +3,35 @@
 //!
 //! Markers: `{{error}}` (the message in the alert element, empty when none),
 //! `{{error_autofocus}}` (`autofocus` when there is a message, so focus lands on it without
-//! JavaScript) and `{{next}}` (the hidden `next` input's value). Any other `{{…}}` is left as is.
+//! JavaScript), `{{next}}` (the hidden `next` input's value), `{{providers}}` (one sign-in link
+//! per identity provider) and `{{password_hidden}}` (`hidden` without a password store). Any
+//! other `{{…}}` is left as is.
+
+use crate::login::next::encode_component;
 
 /// The login page template, `www/login.html`, built into the binary.
 pub const LOGIN_TEMPLATE: &str = include_str!("../../www/login.html");
 
-/// Fills `template`'s markers: `next` (already passed through [`crate::login::next::safe_next`]) and
-/// the `error` message, if any (an empty message counts as none).
+/// What one rendering of the page shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page<'a> {
+    /// Where to go afterwards, already passed through [`crate::login::next::safe_next`].
+    pub next: &'a str,
+    /// The message to show, if any (an empty one counts as none).
+    pub error: Option<&'a str>,
+    /// The identity providers, as `(id, label)`: a "Sign in with <label>" link each.
+    pub providers: &'a [(&'a str, &'a str)],
+    /// Whether the password form is shown.
+    pub password_form: bool,
+}
+
+/// Fills `template`'s markers for `page`.
 ///
 /// One pass over the template: text inserted for one marker is never searched for another, so
 /// a value containing `{{next}}` stays literal.
-pub fn render(template: &str, next: &str, error: Option<&str>) -> String {
-    let error = error.filter(|message| !message.is_empty());
-    let mut out = String::with_capacity(template.len() + next.len() + 64);
+pub fn render(template: &str, page: &Page) -> String {
+    let error = page.error.filter(|message| !message.is_empty());
+    let mut out = String::with_capacity(template.len() + page.next.len() + 64);
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
@@ -23,29 +39,47 @@ pub fn render(template: &str, next: &str, error: Option<&str>) -> String {
         let marker = after
             .find("}}")
             .map(|end| (&after[..end], &after[end + 2..]));
-        match marker {
-            Some(("error", tail)) => {
-                escape_into(&mut out, error.unwrap_or_default());
-                rest = tail;
-            }
-            Some(("error_autofocus", tail)) => {
-                if error.is_some() {
-                    out.push_str("autofocus");
-                }
-                rest = tail;
-            }
-            Some(("next", tail)) => {
-                escape_into(&mut out, next);
-                rest = tail;
-            }
+        let Some((name, tail)) = marker else {
+            out.push_str("{{");
+            rest = after;
+            continue;
+        };
+        match name {
+            "error" => escape_into(&mut out, error.unwrap_or_default()),
+            "error_autofocus" if error.is_some() => out.push_str("autofocus"),
+            "error_autofocus" => {}
+            "next" => escape_into(&mut out, page.next),
+            "providers" => providers_into(&mut out, page),
+            "password_hidden" if !page.password_form => out.push_str("hidden"),
+            "password_hidden" => {}
             _ => {
                 out.push_str("{{");
                 rest = after;
+                continue;
             }
         }
+        rest = tail;
     }
     out.push_str(rest);
     out
+}
+
+/// `<nav class="providers">` with a link to `/auth/sso/<id>?next=…` per provider.
+fn providers_into(out: &mut String, page: &Page) {
+    if page.providers.is_empty() {
+        return;
+    }
+    out.push_str(r#"<nav class="providers" aria-label="Single sign-on">"#);
+    for (id, label) in page.providers {
+        out.push_str(r#"<a class="provider" href="/auth/sso/"#);
+        escape_into(out, &encode_component(id));
+        out.push_str("?next=");
+        escape_into(out, &encode_component(page.next));
+        out.push_str(r#"">Sign in with "#);
+        escape_into(out, label);
+        out.push_str("</a>");
+    }
+    out.push_str("</nav>");
 }
 
 /// Escapes `&`, `<`, `>`, `"` and `'`: safe in text and in quoted attribute values.
@@ -67,21 +101,58 @@ mod tests {
     use super::*;
     use crate::login::INVALID_CREDENTIALS;
 
+    fn form<'a>(next: &'a str, error: Option<&'a str>) -> Page<'a> {
+        Page {
+            next,
+            error,
+            providers: &[],
+            password_form: true,
+        }
+    }
+
+    #[test]
+    fn one_link_per_provider_and_the_form_only_with_a_store() {
+        let providers = [("corp", "Corp <SSO>"), ("gh", "GitHub")];
+        let page = render(
+            LOGIN_TEMPLATE,
+            &Page {
+                next: "/app?x=1&y=2",
+                error: None,
+                providers: &providers,
+                password_form: false,
+            },
+        );
+        assert!(page.contains(
+            r#"<a class="provider" href="/auth/sso/corp?next=%2Fapp%3Fx%3D1%26y%3D2">Sign in with Corp &lt;SSO&gt;</a>"#
+        ));
+        assert!(page.contains(r#"href="/auth/sso/gh?next="#));
+        assert!(page.contains(r#"action="/auth/login" hidden>"#));
+        let plain = render(LOGIN_TEMPLATE, &form("/", None));
+        assert!(!plain.contains(r#"class="provider"#));
+        assert!(plain.contains(r#"action="/auth/login" >"#));
+    }
+
     #[test]
     fn the_template_has_each_marker_once() {
-        for marker in ["{{error}}", "{{error_autofocus}}", "{{next}}"] {
+        for marker in [
+            "{{error}}",
+            "{{error_autofocus}}",
+            "{{next}}",
+            "{{providers}}",
+            "{{password_hidden}}",
+        ] {
             assert_eq!(LOGIN_TEMPLATE.matches(marker).count(), 1, "{marker}");
         }
         assert_eq!(
             LOGIN_TEMPLATE.matches("{{").count(),
-            3,
+            5,
             "no undocumented markers"
         );
     }
 
     #[test]
     fn fills_the_real_template() {
-        let page = render(LOGIN_TEMPLATE, "/app?x=1&y=2", None);
+        let page = render(LOGIN_TEMPLATE, &form("/app?x=1&y=2", None));
         assert!(!page.contains("{{"));
         assert!(page.contains(r#"<input type="hidden" name="next" value="/app?x=1&amp;y=2">"#));
         assert!(
@@ -89,11 +160,11 @@ mod tests {
             "empty alert, no autofocus"
         );
 
-        let page = render(LOGIN_TEMPLATE, "/", Some(INVALID_CREDENTIALS));
+        let page = render(LOGIN_TEMPLATE, &form("/", Some(INVALID_CREDENTIALS)));
         assert!(page.contains(r#"tabindex="-1" autofocus>Invalid username or password.</p>"#));
         assert_eq!(
-            render(LOGIN_TEMPLATE, "/", Some("")),
-            render(LOGIN_TEMPLATE, "/", None)
+            render(LOGIN_TEMPLATE, &form("/", Some(""))),
+            render(LOGIN_TEMPLATE, &form("/", None))
         );
     }
 
@@ -101,7 +172,7 @@ mod tests {
     fn values_cannot_break_out() {
         let next = r#"/x"><script>alert(1)</script><input value='"#;
         let error = r#"</p><script>alert("e")</script>&amp;"#;
-        let page = render(LOGIN_TEMPLATE, next, Some(error));
+        let page = render(LOGIN_TEMPLATE, &form(next, Some(error)));
         assert_eq!(
             page.matches("<script").count(),
             1,
@@ -118,7 +189,7 @@ mod tests {
     fn one_pass_and_unknown_markers_stay() {
         let template = "[{{next}}][{{error}}][{{other}}][{{error_autofocus}}][{{";
         assert_eq!(
-            render(template, "{{error}}", Some("{{next}}")),
+            render(template, &form("{{error}}", Some("{{next}}"))),
             "[{{error}}][{{next}}][{{other}}][autofocus][{{"
         );
     }

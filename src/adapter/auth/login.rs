@@ -6,7 +6,7 @@ use crate::bindings;
 use crate::config::GatewayConfig;
 use crate::login::next::safe_next;
 use crate::login::request::{LoginError, LoginKind, LoginRequest, MAX_LOGIN_BODY_BYTES};
-use crate::login::{Verdict, INVALID_CREDENTIALS};
+use crate::login::{PasswordStore, Verdict};
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
@@ -14,12 +14,17 @@ use super::{capped_body, client_ip, limit, page, redirect, same_origin, with_coo
 use crate::adapter::{login as methods, request_url, respond};
 
 /// `GET /auth/login?next=…`: the page, which returns to `next` (made safe) afterwards.
-pub async fn page(req: &Request, env: &Env, audit: &mut AuditEvent) -> Result<Response, Denied> {
+pub async fn page(
+    req: &Request,
+    env: &Env,
+    config: &GatewayConfig,
+    audit: &mut AuditEvent,
+) -> Result<Response, Denied> {
     audit.event = "login_page";
     let next = request_url::of(req)
         .ok()
         .and_then(|url| url.query_param("next").map(|value| value.into_owned()));
-    page::render(env, &safe_next(next.as_deref()), None, 200).await
+    page::render(env, config, &safe_next(next.as_deref()), None, 200).await
 }
 
 /// `POST /auth/login` with a form (answered with a redirect or the page) or JSON (answered with
@@ -31,6 +36,9 @@ pub async fn submit(
     audit: &mut AuditEvent,
 ) -> Result<Response, Denied> {
     audit.event = "login";
+    if config.password_store == PasswordStore::None {
+        return Err(Denied::new(Refusal::NotFound, "no_password_store"));
+    }
     same_origin(req)?;
     let body = capped_body(req, MAX_LOGIN_BODY_BYTES).await?;
     let content_type = respond::header(req, "content-type");
@@ -42,7 +50,7 @@ pub async fn submit(
         Err(LoginError::InvalidUsername | LoginError::InvalidPassword) => {
             let kind = LoginKind::of(content_type.as_deref());
             let denied = Denied::new(Refusal::InvalidCredentials, "invalid_credentials_format");
-            return failure(env, kind, "/", denied, audit).await;
+            return failure(env, config, kind, "/", denied, audit).await;
         }
         Err(e) => {
             return Err(Denied::new(
@@ -69,7 +77,7 @@ pub async fn submit(
         Verdict::Authenticated(identity) => identity,
         Verdict::Refused(reason) => {
             let denied = Denied::new(Refusal::InvalidCredentials, reason);
-            return failure(env, request.kind, &request.next, denied, audit).await;
+            return failure(env, config, request.kind, &request.next, denied, audit).await;
         }
     };
     let session = methods::start_session(config, &identity, audit)?;
@@ -94,17 +102,14 @@ pub async fn submit(
 /// and the table's status, JSON the table's body.
 async fn failure(
     env: &Env,
+    config: &GatewayConfig,
     kind: LoginKind,
     next: &str,
     denied: Denied,
     audit: &mut AuditEvent,
 ) -> Result<Response, Denied> {
     match kind {
-        LoginKind::Form => {
-            audit.record(&denied);
-            let (status, _, _) = denied.refusal.http();
-            page::render(env, next, Some(INVALID_CREDENTIALS), status).await
-        }
+        LoginKind::Form => page::failure(env, config, next, denied, audit).await,
         LoginKind::Json => Err(denied),
     }
 }

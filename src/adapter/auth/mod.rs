@@ -2,11 +2,13 @@
 //! revocation and the current session. Decisions are the core's (`crate::login`); these files
 //! read the request, perform the I/O and answer. Every refusal leaves as a [`Denied`].
 
+mod callback;
 mod login;
 mod logout;
 mod page;
 mod revoke;
 mod session;
+mod sso;
 
 use crate::audit::AuditEvent;
 use crate::config::GatewayConfig;
@@ -30,7 +32,13 @@ pub async fn handle(
     audit.path = Some(path.to_owned());
     let method = audit.method.clone();
     let result = match (method.as_str(), path) {
-        ("GET" | "HEAD", "/auth/login") => login::page(&req, env, audit).await,
+        ("GET" | "HEAD", "/auth/login") => login::page(&req, env, config, audit).await,
+        ("GET" | "HEAD", p) if p.starts_with(sso::PREFIX) => {
+            sso::start(&req, &p[sso::PREFIX.len()..], env, config, audit).await
+        }
+        ("GET" | "HEAD", p) if p.starts_with(callback::PREFIX) => {
+            callback::finish(&req, &p[callback::PREFIX.len()..], env, config, audit).await
+        }
         ("GET" | "HEAD", "/auth/login.css" | "/auth/login.js") => {
             audit.event = "asset";
             page::asset(env, &path["/auth".len()..]).await

@@ -1,7 +1,10 @@
 //! The login page and its assets, from the static-assets binding (`www/`).
 
+use crate::audit::AuditEvent;
 use crate::bindings;
+use crate::config::GatewayConfig;
 use crate::login::page;
+use crate::login::PasswordStore;
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Headers, Response};
 
@@ -9,9 +12,11 @@ use worker::{Env, Headers, Response};
 const PAGE_CSP: &str =
     "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
-/// The login page (`www/login.html`), filled in with `next` and the error to show, if any.
+/// The login page (`www/login.html`), filled in with `next`, the configured ways to sign in
+/// and the error to show, if any.
 pub async fn render(
     env: &Env,
+    config: &GatewayConfig,
     next: &str,
     error: Option<&str>,
     status: u16,
@@ -21,7 +26,20 @@ pub async fn render(
         .text()
         .await
         .map_err(|_| Denied::new(Refusal::Internal, "asset_read_failed"))?;
-    let html = page::render(&template, next, error);
+    let providers: Vec<(&str, &str)> = config
+        .providers
+        .iter()
+        .map(|provider| (provider.id.as_str(), provider.label.as_str()))
+        .collect();
+    let html = page::render(
+        &template,
+        &page::Page {
+            next,
+            error,
+            providers: &providers,
+            password_form: config.password_store != PasswordStore::None,
+        },
+    );
     let headers = Headers::new();
     for (name, value) in [
         ("content-type", "text/html; charset=utf-8"),
@@ -37,6 +55,20 @@ pub async fn render(
         .with_status(status)
         .with_headers(headers)
         .fixed(html.into_bytes()))
+}
+
+/// A login that failed, as a page: the refusal is recorded, and the login page shown again with
+/// the table's status and generic message, returning to `next`.
+pub async fn failure(
+    env: &Env,
+    config: &GatewayConfig,
+    next: &str,
+    denied: Denied,
+    audit: &mut AuditEvent,
+) -> Result<Response, Denied> {
+    audit.record(&denied);
+    let (status, _, message) = denied.refusal.http();
+    render(env, config, next, Some(message), status).await
 }
 
 /// A file of `www/` by its path.

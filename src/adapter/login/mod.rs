@@ -2,6 +2,7 @@
 //! place every method's session is minted ([`start_session`]).
 
 mod kv_passwords;
+pub mod oidc;
 pub mod pbkdf2;
 mod upstream;
 

@@ -1,0 +1,68 @@
+//! `GET /auth/sso/<provider>?next=…`: starts a single sign-on. The login in flight is sealed in
+//! its own short-lived cookie (`login::oidc::transaction`) and the browser is sent to the
+//! provider with `state`, `nonce` and the PKCE `S256` challenge.
+
+use crate::audit::AuditEvent;
+use crate::config::GatewayConfig;
+use crate::gateway::cookie;
+use crate::login::next::{encode_component, safe_next};
+use crate::login::oidc::transaction::{Entropy, Transaction, TRANSACTION_TTL_SECS};
+use crate::refusal::{Denied, Refusal};
+use worker::{Env, Request, Response};
+
+use super::{now, page, redirect, with_cookie};
+use crate::adapter::login::oidc;
+use crate::adapter::request_url;
+
+/// The route's prefix; the provider's id follows.
+pub const PREFIX: &str = "/auth/sso/";
+
+/// Serves the route for the provider `id`.
+pub async fn start(
+    req: &Request,
+    id: &str,
+    env: &Env,
+    config: &GatewayConfig,
+    audit: &mut AuditEvent,
+) -> Result<Response, Denied> {
+    audit.event = "sso_start";
+    let provider = config
+        .providers
+        .get(id)
+        .ok_or_else(|| Denied::new(Refusal::NotFound, "unknown_provider"))?;
+    let url = request_url::of(req).map_err(|_| Denied::new(Refusal::BadRequest, "bad_url"))?;
+    let next = safe_next(url.query_param("next").as_deref());
+    let now = now();
+    let discovery = match oidc::discovery(provider, now).await {
+        Ok(discovery) => discovery,
+        Err(e) => {
+            let denied = Denied::new(Refusal::ProviderUnavailable, e.0);
+            return page::failure(env, config, &next, denied, audit).await;
+        }
+    };
+    let mut entropy: Entropy = [0u8; 96];
+    getrandom::fill(&mut entropy).map_err(|_| Denied::new(Refusal::Internal, "no_randomness"))?;
+    let transaction = Transaction::new(&provider.id, next, &entropy, now);
+    let query = [
+        ("response_type", "code"),
+        ("client_id", &provider.client_id),
+        ("redirect_uri", &provider.redirect_uri(url.origin())),
+        ("scope", &provider.scopes.join(" ")),
+        ("state", &transaction.state),
+        ("nonce", &transaction.nonce),
+        ("code_challenge", &transaction.code_challenge()),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(name, value)| format!("{name}={}", encode_component(value)))
+    .collect::<Vec<_>>()
+    .join("&");
+    let endpoint = &discovery.authorization_endpoint;
+    let separator = if endpoint.contains('?') { '&' } else { '?' };
+    audit.reason = Some(format!("provider:{}", provider.id));
+    let sealed = transaction.seal(config.signing_key());
+    with_cookie(
+        redirect(&format!("{endpoint}{separator}{query}")),
+        &cookie::set(&transaction.cookie_name(), &sealed, TRANSACTION_TTL_SECS),
+    )
+}

@@ -1,0 +1,321 @@
+//! Single sign-on's I/O: a provider's discovery document and JWKS (cached per isolate; an
+//! unknown `kid` refetches the JWKS at most once per [`JWKS_REFETCH_SECS`]), the code exchange
+//! at its token endpoint, and the ID token's signature through WebCrypto. Every decision is the
+//! core's (`crate::login::oidc`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::CryptoKey;
+use worker::{Headers, Method, Request, RequestInit, RequestRedirect, Response};
+
+use crate::login::next::encode_component;
+use crate::login::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
+use crate::login::oidc::id_token::{Expected, IdClaims, UntrustedIdToken, MAX_ID_TOKEN_BYTES};
+use crate::login::oidc::jwks::{Alg, NoKey, ProviderKey, ProviderKeys, MAX_JWKS_BYTES};
+use crate::login::oidc::{OidcError, Provider, TokenAuth};
+
+use crate::adapter::gateway::send_with_timeout;
+use crate::adapter::webcrypto::subtle;
+
+/// How long a discovery document is used before it is fetched again.
+pub const DISCOVERY_TTL_SECS: u64 = 3600;
+/// How long a JWKS is used before it is fetched again.
+pub const JWKS_TTL_SECS: u64 = 3600;
+/// The least time between two fetches of a provider's JWKS for an unknown `kid`: a key the
+/// provider rotated in is fetched at once, but a flood of tokens naming unknown keys is not a
+/// flood of fetches.
+pub const JWKS_REFETCH_SECS: u64 = 60;
+/// How long the provider has to answer one request, in milliseconds.
+pub const PROVIDER_TIMEOUT_MS: u64 = 5_000;
+/// Largest token endpoint answer accepted, in bytes.
+const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
+
+#[derive(Default)]
+struct Cached {
+    discovery: Option<(Discovery, u64)>,
+    keys: Option<(ProviderKeys, u64)>,
+    /// When an unknown `kid` last made the JWKS be fetched again.
+    refetched_at: Option<u64>,
+}
+
+thread_local! {
+    /// Per provider id; only borrowed in synchronous code.
+    static CACHE: RefCell<HashMap<String, Cached>> = RefCell::new(HashMap::new());
+}
+
+fn unreachable(what: &str) -> impl Fn(worker::Error) -> OidcError + '_ {
+    move |e| OidcError::new("provider_unreachable", format!("{what}: {e}"))
+}
+
+/// `provider`'s discovery document at `now`: cached, else fetched and checked.
+pub async fn discovery(provider: &Provider, now: u64) -> Result<Discovery, OidcError> {
+    let cached = CACHE.with(|cache| {
+        cache
+            .borrow()
+            .get(&provider.id)
+            .and_then(|c| c.discovery.clone())
+            .filter(|(_, at)| now < at + DISCOVERY_TTL_SECS)
+    });
+    if let Some((discovery, _)) = cached {
+        return Ok(discovery);
+    }
+    let body = get(&provider.discovery_url(), MAX_DISCOVERY_BYTES).await?;
+    let discovery = Discovery::parse(&body, provider)?;
+    CACHE.with(|cache| {
+        cache
+            .borrow_mut()
+            .entry(provider.id.clone())
+            .or_default()
+            .discovery = Some((discovery.clone(), now));
+    });
+    Ok(discovery)
+}
+
+/// The key of `provider` that may check a token naming `kid` with `alg`; an unknown `kid`
+/// refetches the JWKS, at most once per [`JWKS_REFETCH_SECS`].
+async fn key_for(
+    provider: &Provider,
+    discovery: &Discovery,
+    kid: Option<&str>,
+    alg: Alg,
+    now: u64,
+) -> Result<ProviderKey, OidcError> {
+    let (cached, refetched_at) = CACHE.with(|cache| {
+        let cache = cache.borrow();
+        let entry = cache.get(&provider.id);
+        let keys = entry
+            .and_then(|c| c.keys.clone())
+            .filter(|(_, at)| now < at + JWKS_TTL_SECS);
+        (keys, entry.and_then(|c| c.refetched_at))
+    });
+    let mut refetch = false;
+    if let Some((keys, _)) = &cached {
+        match keys.select(kid, alg) {
+            Ok(key) => return Ok(key.clone()),
+            Err(NoKey::UnknownKid)
+                if refetched_at.is_none_or(|at| now >= at + JWKS_REFETCH_SECS) =>
+            {
+                refetch = true;
+            }
+            Err(no_key) => return Err(OidcError::new("id_token", format!("{no_key:?}"))),
+        }
+    }
+    let body = get(&discovery.jwks_uri, MAX_JWKS_BYTES).await?;
+    let keys = ProviderKeys::parse(&body)?;
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let entry = cache.entry(provider.id.clone()).or_default();
+        entry.keys = Some((keys.clone(), now));
+        if refetch {
+            entry.refetched_at = Some(now);
+        }
+    });
+    keys.select(kid, alg)
+        .cloned()
+        .map_err(|no_key| OidcError::new("id_token", format!("{no_key:?}")))
+}
+
+/// Exchanges `code` (with the PKCE `verifier`) at the token endpoint and checks the ID token it
+/// returns against `expected`.
+pub async fn finish(
+    provider: &Provider,
+    discovery: &Discovery,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+    expected: &Expected<'_>,
+) -> Result<IdClaims, OidcError> {
+    let id_token = exchange(provider, discovery, code, verifier, redirect_uri).await?;
+    let token = UntrustedIdToken::parse(&id_token)?;
+    let key = key_for(provider, discovery, token.kid(), token.alg(), expected.now).await?;
+    let verified = verify_signature(&key, token.alg(), token.signing_input(), token.signature())
+        .await
+        .unwrap_or(false);
+    token.complete(verified, expected)
+}
+
+/// The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.5): the ID token of its answer.
+async fn exchange(
+    provider: &Provider,
+    discovery: &Discovery,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+) -> Result<String, OidcError> {
+    let mut form = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={}",
+        encode_component(code),
+        encode_component(redirect_uri),
+        encode_component(verifier)
+    );
+    let headers = Headers::new();
+    let set = |name: &str, value: &str| {
+        headers
+            .set(name, value)
+            .map_err(|_| OidcError::new("token_request", name))
+    };
+    set("content-type", "application/x-www-form-urlencoded")?;
+    set("accept", "application/json")?;
+    match provider.token_auth {
+        TokenAuth::ClientSecretBasic => {
+            // RFC 6749 §2.3.1: each part form-encoded, then Basic.
+            let credentials = format!(
+                "{}:{}",
+                encode_component(&provider.client_id),
+                encode_component(&provider.client_secret)
+            );
+            let basic = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                credentials.as_bytes(),
+            );
+            set("authorization", &format!("Basic {basic}"))?;
+        }
+        TokenAuth::ClientSecretPost => {
+            form.push_str(&format!(
+                "&client_id={}&client_secret={}",
+                encode_component(&provider.client_id),
+                encode_component(&provider.client_secret)
+            ));
+        }
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(Some(form.into()));
+    let request = Request::new_with_init(&discovery.token_endpoint, &init)
+        .map_err(|e| OidcError::new("token_request", e))?;
+    let mut response = send_with_timeout(request, PROVIDER_TIMEOUT_MS)
+        .await
+        .map_err(|denied| OidcError::new("provider_unreachable", denied.reason))?;
+    let status = response.status_code();
+    let body = capped_body(&mut response, MAX_TOKEN_RESPONSE_BYTES).await?;
+    if status != 200 {
+        let error = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(short_code))
+            .unwrap_or_default();
+        return Err(OidcError::new(
+            "token_endpoint",
+            format!("{status}:{error}"),
+        ));
+    }
+    let answer: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| OidcError::new("token_endpoint", "not JSON"))?;
+    let token_type = answer.get("token_type").and_then(|t| t.as_str());
+    if !token_type.is_some_and(|t| t.eq_ignore_ascii_case("bearer")) {
+        return Err(OidcError::new("token_endpoint", "token_type"));
+    }
+    match answer.get("id_token").and_then(|t| t.as_str()) {
+        Some(token) if token.len() <= MAX_ID_TOKEN_BYTES => Ok(token.to_owned()),
+        _ => Err(OidcError::new("token_endpoint", "no id_token")),
+    }
+}
+
+/// An error code a provider sent, kept only if it looks like one (for the log).
+pub fn short_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(40)
+        .collect()
+}
+
+/// A `GET` of `url` expecting `200` with a body of at most `max` bytes.
+async fn get(url: &str, max: usize) -> Result<Vec<u8>, OidcError> {
+    let headers = Headers::new();
+    let _ = headers.set("accept", "application/json");
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get)
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    let request = Request::new_with_init(url, &init).map_err(unreachable("request"))?;
+    let mut response = send_with_timeout(request, PROVIDER_TIMEOUT_MS)
+        .await
+        .map_err(|denied| OidcError::new("provider_unreachable", denied.reason))?;
+    if response.status_code() != 200 {
+        return Err(OidcError::new("provider_status", response.status_code()));
+    }
+    capped_body(&mut response, max).await
+}
+
+async fn capped_body(response: &mut Response, max: usize) -> Result<Vec<u8>, OidcError> {
+    let declared = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|len| len.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(OidcError::new("provider_answer", "too large"));
+    }
+    let body = response.bytes().await.map_err(unreachable("body"))?;
+    if body.len() > max {
+        return Err(OidcError::new("provider_answer", "too large"));
+    }
+    Ok(body)
+}
+
+/// Whether `signature` verifies over `message` under `key` with `alg`, through WebCrypto. JWS
+/// encodes ECDSA as `r || s` (not DER), which is WebCrypto's format too: nothing is converted.
+async fn verify_signature(
+    key: &ProviderKey,
+    alg: Alg,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<bool, JsValue> {
+    let subtle = subtle().map_err(|e| JsValue::from_str(&e))?;
+    let object = |members: &[(&str, JsValue)]| -> Result<Object, JsValue> {
+        let object = Object::new();
+        for (name, value) in members {
+            Reflect::set(&object, &JsValue::from_str(name), value)?;
+        }
+        Ok(object)
+    };
+    let sha256 = JsValue::from_str("SHA-256");
+    let (import, check) = match alg {
+        Alg::Rs256 => {
+            let name = JsValue::from_str("RSASSA-PKCS1-v1_5");
+            (
+                object(&[("name", name.clone()), ("hash", sha256)])?,
+                object(&[("name", name)])?,
+            )
+        }
+        Alg::Ps256 => {
+            let name = JsValue::from_str("RSA-PSS");
+            (
+                object(&[("name", name.clone()), ("hash", sha256)])?,
+                object(&[("name", name), ("saltLength", JsValue::from(32))])?,
+            )
+        }
+        Alg::Es256 => {
+            let name = JsValue::from_str("ECDSA");
+            (
+                object(&[("name", name.clone()), ("namedCurve", "P-256".into())])?,
+                object(&[("name", name), ("hash", sha256)])?,
+            )
+        }
+        Alg::EdDsa => {
+            let name = JsValue::from_str("Ed25519");
+            (
+                object(&[("name", name.clone())])?,
+                object(&[("name", name)])?,
+            )
+        }
+    };
+    let jwk: Object =
+        js_sys::JSON::parse(&serde_json::Value::Object(key.jwk.clone()).to_string())?.dyn_into()?;
+    let usages = Array::of1(&JsValue::from_str("verify"));
+    let imported = subtle.import_key_with_object("jwk", &jwk, &import, false, &usages)?;
+    let crypto_key: CryptoKey = JsFuture::from(imported).await?.dyn_into()?;
+    let verdict = subtle.verify_with_object_and_u8_array_and_u8_array(
+        &check,
+        &crypto_key,
+        signature,
+        message,
+    )?;
+    Ok(JsFuture::from(verdict).await?.as_bool() == Some(true))
+}
