@@ -12,8 +12,12 @@
 //! ```json
 //! {"format":1,"revision":42,
 //!  "sessions":{"<sid>":<drop_after>},
-//!  "users":{"<sub>":{"before":<unix>,"drop_after":<unix>}}}
+//!  "users":{"<sub>":{"before":<unix>,"drop_after":<unix>}},
+//!  "provider_sessions":{"<idp>/<idp_sid>":<drop_after>}}
 //! ```
+//!
+//! `provider_sessions` lists sessions an identity provider ended by back-channel logout: every
+//! session whose `idp` and `idp_sid` claims name that provider session.
 //!
 //! `drop_after` is the time after which no token the entry could match can still be valid
 //! (`auth_time` + maximum session age + leeway): [`RevocationList::prune`] removes such entries
@@ -111,6 +115,16 @@ pub struct RevocationList {
     /// Revoked users → from when and until when.
     #[serde(default)]
     pub users: BTreeMap<String, UserRevocation>,
+    /// Provider sessions ended by back-channel logout (`<idp>/<idp_sid>`) → when the entry may
+    /// be dropped.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_sessions: BTreeMap<String, u64>,
+}
+
+/// The `provider_sessions` key of the provider session `sid` at the provider `idp` (provider ids
+/// hold no `/`, so the key names one pair only).
+pub fn provider_session_key(idp: &str, sid: &str) -> String {
+    format!("{idp}/{sid}")
 }
 
 /// Why a document could not be read.
@@ -145,6 +159,8 @@ pub enum Revoked {
     Session,
     /// Its user is listed and it began before the cut-off.
     User,
+    /// Its identity provider ended the provider session it came from.
+    ProviderSession,
 }
 
 impl Revoked {
@@ -153,6 +169,7 @@ impl Revoked {
         match self {
             Revoked::Session => "revoked_session",
             Revoked::User => "revoked_user",
+            Revoked::ProviderSession => "revoked_provider_session",
         }
     }
 }
@@ -184,11 +201,23 @@ impl RevocationList {
         serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
     }
 
-    /// Whether a verified session is revoked: two hash lookups, whatever the document's size.
+    /// Whether a verified session is revoked: at most three lookups, whatever the document's
+    /// size.
     pub fn check(&self, session: &VerifiedClaims) -> Result<(), Revoked> {
         let claims = session.claims();
         if self.sessions.contains_key(&claims.sid) {
             return Err(Revoked::Session);
+        }
+        if !self.provider_sessions.is_empty() {
+            let text = |name: &str| claims.extra.get(name).and_then(serde_json::Value::as_str);
+            if let (Some(idp), Some(sid)) = (text("idp"), text("idp_sid")) {
+                if self
+                    .provider_sessions
+                    .contains_key(&provider_session_key(idp, sid))
+                {
+                    return Err(Revoked::ProviderSession);
+                }
+            }
         }
         match self.users.get(&claims.sub) {
             Some(user) if claims.auth_time < user.before => Err(Revoked::User),
@@ -199,6 +228,16 @@ impl RevocationList {
     /// Revokes one session until `drop_after` (keeps the later time if already listed).
     pub fn revoke_session(&mut self, sid: &str, drop_after: u64) {
         let entry = self.sessions.entry(sid.to_owned()).or_insert(drop_after);
+        *entry = (*entry).max(drop_after);
+    }
+
+    /// Revokes every session that came from the provider session `sid` at `idp`, until
+    /// `drop_after`.
+    pub fn revoke_provider_session(&mut self, idp: &str, sid: &str, drop_after: u64) {
+        let entry = self
+            .provider_sessions
+            .entry(provider_session_key(idp, sid))
+            .or_insert(drop_after);
         *entry = (*entry).max(drop_after);
     }
 
@@ -218,10 +257,12 @@ impl RevocationList {
 
     /// Drops every entry that can no longer match a valid token; returns how many.
     pub fn prune(&mut self, now: u64) -> usize {
-        let before = self.sessions.len() + self.users.len();
+        let before = self.len();
         self.sessions.retain(|_, drop_after| *drop_after >= now);
         self.users.retain(|_, user| user.drop_after >= now);
-        before - self.sessions.len() - self.users.len()
+        self.provider_sessions
+            .retain(|_, drop_after| *drop_after >= now);
+        before - self.len()
     }
 
     /// Prune, bump the revision: what the writer does before storing the document.
@@ -235,6 +276,13 @@ impl RevocationList {
         for (sid, drop_after) in &delta.sessions {
             self.revoke_session(sid, *drop_after);
         }
+        for (key, drop_after) in &delta.provider_sessions {
+            let entry = self
+                .provider_sessions
+                .entry(key.clone())
+                .or_insert(*drop_after);
+            *entry = (*entry).max(*drop_after);
+        }
         for (sub, user) in &delta.users {
             let entry = self
                 .users
@@ -247,7 +295,7 @@ impl RevocationList {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.sessions.len() + self.users.len()
+        self.sessions.len() + self.users.len() + self.provider_sessions.len()
     }
 
     /// Whether there are no entries.
@@ -488,6 +536,48 @@ mod tests {
 
     fn verified(sub: &str, sid: &str, auth_time: u64) -> VerifiedClaims {
         VerifiedClaims::new(claims(sub, sid, auth_time), "kid".into())
+    }
+
+    #[test]
+    fn a_provider_session_revokes_exactly_the_sessions_it_began() {
+        let from = |idp: &str, idp_sid: &str, sid: &str| {
+            let mut c = claims("alice", sid, 1000);
+            c.extra.insert("idp".into(), idp.into());
+            c.extra.insert("idp_sid".into(), idp_sid.into());
+            VerifiedClaims::new(c, "kid".into())
+        };
+        let mut list = RevocationList::empty();
+        list.revoke_provider_session("corp", "p-1", 5000);
+        assert_eq!(
+            list.check(&from("corp", "p-1", "s1")),
+            Err(Revoked::ProviderSession)
+        );
+        assert_eq!(
+            list.check(&from("corp", "p-1", "s2")),
+            Err(Revoked::ProviderSession)
+        );
+        assert_eq!(list.check(&from("corp", "p-2", "s3")), Ok(()));
+        assert_eq!(list.check(&from("other", "p-1", "s4")), Ok(()));
+        assert_eq!(
+            list.check(&verified("alice", "s5", 1000)),
+            Ok(()),
+            "no idp claims"
+        );
+        let stored = RevocationList::parse(&list.to_json()).expect("round trip");
+        assert_eq!(stored, list);
+        let mut merged = RevocationList::empty();
+        merged.merge(&list);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(
+            merged.prune(5001),
+            1,
+            "dropped once no such session can be valid"
+        );
+        let old = r#"{"format":1,"revision":3,"sessions":{},"users":{}}"#;
+        assert!(
+            RevocationList::parse(old).is_ok(),
+            "documents without the member still read"
+        );
     }
 
     #[test]

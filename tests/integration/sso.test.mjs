@@ -73,6 +73,8 @@ before(async () => {
       ORIGIN_URL: origin.url,
       ACCESS_RULES: '[]',
       IDENTITY_PROVIDERS: JSON.stringify(providers),
+      // Revocations (back-channel logout) apply at the next request.
+      REVOCATION_REFRESH_SECS: '0',
       ALPHA_SECRET: 'alpha client secret',
       BETA_SECRET: 'beta client secret',
     },
@@ -206,6 +208,74 @@ describe('signing in through a provider', () => {
       await Promise.all([page.waitForURL((url) => url.pathname === '/app'), signInAtProvider(page, USERS[0])]);
       assert.equal((await originView(page)).headers['x-auth-user'], 'alpha:ada');
       assert.ok(kids.RS256, 'a new RS256 kid');
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('logout from the provider (back-channel)', () => {
+  /** Signs ada in through alpha in a fresh context: the context, its page, the session claims. */
+  async function signedIn() {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await startAt(page, 'Alpha');
+    await Promise.all([page.waitForURL((url) => url.pathname === '/app'), signInAtProvider(page, USERS[0])]);
+    return { context, page, claims: await sessionClaims(page) };
+  }
+
+  test("the provider's logout token for a session ends that session at the edge, and only it", async () => {
+    const one = await signedIn();
+    const other = await signedIn();
+    try {
+      assert.notEqual(one.claims.idp_sid, other.claims.idp_sid, 'two provider sessions');
+      await alpha.backchannelLogout({ client_id: 'edge-alpha', sub: 'ada', sid: one.claims.idp_sid });
+      await waitForLog(edge, /"event":"backchannel_logout"[^\n]*"revoked":\{"idp":"alpha","idp_sid":"[^"]+"\}/);
+      const ended = await one.page.request.get(`${edge.url}/auth/session`);
+      assert.equal(ended.status(), 401, 'the ended session is refused');
+      await one.page.goto(`${edge.url}/app`);
+      assert.equal(new URL(one.page.url()).pathname, '/auth/login', 'the browser must sign in again');
+      assert.equal((await other.page.request.get(`${edge.url}/auth/session`)).status(), 200, 'the other session lives');
+    } finally {
+      await one.context.close();
+      await other.context.close();
+    }
+  });
+
+  test('a logout token that is not the provider\'s, or not a logout token, changes nothing', async () => {
+    const { context, page, claims } = await signedIn();
+    try {
+      const post = (token) =>
+        fetch(`${edge.url}/auth/backchannel-logout/alpha`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ logout_token: token }),
+        });
+      const valid = await alpha.logoutToken({ client_id: 'edge-alpha', sub: 'ada', sid: claims.idp_sid });
+      const [header, payload] = valid.split('.');
+      const events = { 'http://schemas.openid.net/event/backchannel-logout': {} };
+      const now = Math.floor(Date.now() / 1000);
+      const base = { iss: alpha.issuer, aud: 'edge-alpha', iat: now, jti: 'j', sid: claims.idp_sid, events };
+      for (const [why, token] of [
+        ['signature of another token', `${header}.${payload}.${(await alpha.mintIdToken({ client_id: 'edge-alpha' })).split('.')[2]}`],
+        ['alg none', await alpha.signJwt('none', base, { typ: 'logout+jwt' })],
+        ['an ID token', await alpha.mintIdToken({ client_id: 'edge-alpha', claims: { sub: 'ada', nonce: 'n' } })],
+        ['with a nonce', await alpha.signJwt('RS256', { ...base, nonce: 'n' }, { typ: 'logout+jwt' })],
+        ['for another client', await alpha.signJwt('RS256', { ...base, aud: 'someone-else' }, { typ: 'logout+jwt' })],
+        ['no jti', await alpha.signJwt('RS256', { ...base, jti: undefined }, { typ: 'logout+jwt' })],
+      ]) {
+        const response = await post(token);
+        assert.equal(response.status, 400, why);
+        await response.arrayBuffer();
+      }
+      const wrongProvider = await fetch(`${edge.url}/auth/backchannel-logout/beta`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: valid }),
+      });
+      assert.equal(wrongProvider.status, 400, "alpha's token at beta's endpoint");
+      await wrongProvider.arrayBuffer();
+      assert.equal((await page.request.get(`${edge.url}/auth/session`)).status(), 200, 'still signed in');
     } finally {
       await context.close();
     }

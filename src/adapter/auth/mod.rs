@@ -2,6 +2,7 @@
 //! revocation and the current session. Decisions are the core's (`crate::login`); these files
 //! read the request, perform the I/O and answer. Every refusal leaves as a [`Denied`].
 
+mod backchannel_logout;
 mod callback;
 mod login;
 mod logout;
@@ -45,6 +46,10 @@ pub async fn handle(
         }
         ("POST", "/auth/login") => login::submit(&mut req, env, config, audit).await,
         ("POST", "/auth/logout") => logout::handle(&req, env, config, audit).await,
+        ("POST", p) if p.starts_with(backchannel_logout::PREFIX) => {
+            let id = &p[backchannel_logout::PREFIX.len()..];
+            backchannel_logout::handle(&mut req, id, env, config, audit).await
+        }
         ("POST", "/auth/revoke") => revoke::handle(&mut req, env, config, audit).await,
         ("GET", "/auth/session") => session::handle(&req, env, config, audit).await,
         (_, "/auth/login" | "/auth/logout" | "/auth/revoke" | "/auth/session") => {

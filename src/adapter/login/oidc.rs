@@ -131,11 +131,25 @@ pub async fn finish(
 ) -> Result<IdClaims, OidcError> {
     let id_token = exchange(provider, discovery, code, verifier, redirect_uri).await?;
     let token = UntrustedIdToken::parse(&id_token)?;
-    let key = key_for(provider, discovery, token.kid(), token.alg(), expected.now).await?;
-    let verified = verify_signature(&key, token.alg(), token.signing_input(), token.signature())
-        .await
-        .unwrap_or(false);
+    let verified = signed_by(provider, discovery, &token, expected.now).await?;
     token.complete(verified, expected)
+}
+
+/// Whether `token` is signed by one of `provider`'s keys: the key its `kid` and `alg` choose
+/// (JWKS refetched at most once per [`JWKS_REFETCH_SECS`] for an unknown `kid`), checked
+/// through WebCrypto. An error of WebCrypto counts as a bad signature.
+pub async fn signed_by(
+    provider: &Provider,
+    discovery: &Discovery,
+    token: &UntrustedIdToken<'_>,
+    now: u64,
+) -> Result<bool, OidcError> {
+    let key = key_for(provider, discovery, token.kid(), token.alg(), now).await?;
+    Ok(
+        verify_signature(&key, token.alg(), token.signing_input(), token.signature())
+            .await
+            .unwrap_or(false),
+    )
 }
 
 /// The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.5): the ID token of its answer.

@@ -72,6 +72,16 @@ impl<'a> UntrustedIdToken<'a> {
     /// `alg` (never `none` or HMAC), an optional `kid`, `typ` absent or `JWT`, none of `crit`,
     /// `jku`, `jwk`, `x5u`, `x5c`, and a signature of the length its algorithm gives.
     pub fn parse(token: &'a str) -> Result<Self, OidcError> {
+        Self::parse_typed(token, false)
+    }
+
+    /// Parses a back-channel logout token as [`Self::parse`] does an ID token, with `typ` also
+    /// `logout+jwt` (Back-Channel Logout 1.0 §2.4).
+    pub fn parse_logout(token: &'a str) -> Result<Self, OidcError> {
+        Self::parse_typed(token, true)
+    }
+
+    fn parse_typed(token: &'a str, logout: bool) -> Result<Self, OidcError> {
         if token.len() > MAX_ID_TOKEN_BYTES {
             return Err(refuse("too_large"));
         }
@@ -103,6 +113,7 @@ impl<'a> UntrustedIdToken<'a> {
         match typ {
             None => {}
             Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => {}
+            Some(Value::String(typ)) if logout && typ.eq_ignore_ascii_case("logout+jwt") => {}
             Some(_) => return Err(refuse("type")),
         }
         let kid = match kid {
@@ -157,26 +168,90 @@ impl<'a> UntrustedIdToken<'a> {
         signature_verified: bool,
         expected: &Expected,
     ) -> Result<IdClaims, OidcError> {
+        let all = self.checked_claims(signature_verified, expected)?;
+        let exp = time(&all, "exp")?.ok_or_else(|| refuse("no_exp"))?;
+        if expected.now >= exp.saturating_add(expected.leeway_secs) {
+            return Err(refuse("expired"));
+        }
+        let nonce = text(&all, "nonce")?.ok_or_else(|| refuse("no_nonce"))?;
+        if !bool::from(nonce.as_bytes().ct_eq(expected.nonce.as_bytes())) {
+            return Err(refuse("nonce_mismatch"));
+        }
+        let sub = text(&all, "sub")?.ok_or_else(|| refuse("no_sub"))?;
+        if sub.is_empty() || sub.len() > MAX_SUB_BYTES {
+            return Err(refuse("sub"));
+        }
+        // `true`, or the string "true" some providers send.
+        let email_verified = match all.get("email_verified") {
+            Some(Value::Bool(verified)) => *verified,
+            Some(Value::String(verified)) => verified == "true",
+            _ => false,
+        };
+        Ok(IdClaims {
+            sub: sub.to_owned(),
+            email: text(&all, "email")?
+                .filter(|_| email_verified)
+                .map(str::to_owned),
+            name: text(&all, "name")?.map(str::to_owned),
+            sid: text(&all, "sid")?.map(str::to_owned),
+            all: all.clone(),
+        })
+    }
+
+    /// Finishes a logout token as [`Self::complete`] does an ID token, with Back-Channel
+    /// Logout 1.0 §2.6's checks instead of the nonce: the back-channel `events` member, no
+    /// `nonce`, a `jti`, `exp` when present, and a `sub` or a `sid` (or both).
+    pub fn complete_logout(
+        self,
+        signature_verified: bool,
+        expected: &Expected,
+    ) -> Result<LogoutClaims, OidcError> {
+        let all = self.checked_claims(signature_verified, expected)?;
+        let expired = |exp: u64| expected.now >= exp.saturating_add(expected.leeway_secs);
+        if time(&all, "exp")?.is_some_and(expired) {
+            return Err(refuse("expired"));
+        }
+        let is_logout = match all.get("events") {
+            Some(Value::Object(events)) => {
+                matches!(events.get(LOGOUT_EVENT), Some(Value::Object(_)))
+            }
+            _ => false,
+        };
+        if !is_logout {
+            return Err(refuse("not_a_logout"));
+        }
+        if all.contains_key("nonce") {
+            return Err(refuse("nonce_in_logout"));
+        }
+        if text(&all, "jti")?.is_none_or(str::is_empty) {
+            return Err(refuse("no_jti"));
+        }
+        let id = |name| {
+            text(&all, name).map(|value| {
+                value
+                    .filter(|v| !v.is_empty() && v.len() <= MAX_SUB_BYTES)
+                    .map(str::to_owned)
+            })
+        };
+        let (sub, sid) = (id("sub")?, id("sid")?);
+        if sub.is_none() && sid.is_none() {
+            return Err(refuse("no_sub_or_sid"));
+        }
+        Ok(LogoutClaims { sub, sid })
+    }
+
+    /// The checks both kinds of token share: the signature verdict first, then `iss`, `aud`
+    /// and `azp`, `iat` and `nbf`.
+    fn checked_claims(
+        &self,
+        signature_verified: bool,
+        expected: &Expected,
+    ) -> Result<Map<String, Value>, OidcError> {
         if !signature_verified {
             return Err(refuse("bad_signature"));
         }
         let all = strict_json::parse_object(&self.payload).map_err(|_| refuse("claims"))?;
-        let text = |name: &str| match all.get(name) {
-            None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.as_str())),
-            Some(_) => Err(refuse(name)),
-        };
-        let time = |name: &str| match all.get(name) {
-            None => Ok(None),
-            // NumericDate: a JSON number, possibly with a fraction (RFC 7519 §2).
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .or_else(|| n.as_f64().filter(|t| *t >= 0.0).map(|t| t as u64))
-                .map(Some)
-                .ok_or_else(|| refuse(name)),
-            Some(_) => Err(refuse(name)),
-        };
-        if text("iss")? != Some(expected.issuer) {
+        if text(&all, "iss")? != Some(expected.issuer) {
             return Err(refuse("wrong_issuer"));
         }
         let audiences: Vec<&str> = match all.get("aud") {
@@ -190,47 +265,58 @@ impl<'a> UntrustedIdToken<'a> {
         if !audiences.contains(&expected.client_id) {
             return Err(refuse("wrong_audience"));
         }
-        match text("azp")? {
+        match text(&all, "azp")? {
             Some(azp) if azp != expected.client_id => return Err(refuse("wrong_azp")),
             None if audiences.len() > 1 => return Err(refuse("no_azp")),
             _ => {}
         }
         let (now, leeway) = (expected.now, expected.leeway_secs);
-        let exp = time("exp")?.ok_or_else(|| refuse("no_exp"))?;
-        if now >= exp.saturating_add(leeway) {
-            return Err(refuse("expired"));
-        }
-        let iat = time("iat")?.ok_or_else(|| refuse("no_iat"))?;
+        let iat = time(&all, "iat")?.ok_or_else(|| refuse("no_iat"))?;
         if iat > now.saturating_add(leeway) {
             return Err(refuse("iat_in_future"));
         }
         if iat.saturating_add(MAX_ID_TOKEN_AGE_SECS + leeway) < now {
             return Err(refuse("iat_too_old"));
         }
-        if time("nbf")?.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        if time(&all, "nbf")?.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
             return Err(refuse("not_yet_valid"));
         }
-        let nonce = text("nonce")?.ok_or_else(|| refuse("no_nonce"))?;
-        if !bool::from(nonce.as_bytes().ct_eq(expected.nonce.as_bytes())) {
-            return Err(refuse("nonce_mismatch"));
-        }
-        let sub = text("sub")?.ok_or_else(|| refuse("no_sub"))?;
-        if sub.is_empty() || sub.len() > MAX_SUB_BYTES {
-            return Err(refuse("sub"));
-        }
-        // `true`, or the string "true" some providers send.
-        let email_verified = match all.get("email_verified") {
-            Some(Value::Bool(verified)) => *verified,
-            Some(Value::String(verified)) => verified == "true",
-            _ => false,
-        };
-        Ok(IdClaims {
-            sub: sub.to_owned(),
-            email: text("email")?.filter(|_| email_verified).map(str::to_owned),
-            name: text("name")?.map(str::to_owned),
-            sid: text("sid")?.map(str::to_owned),
-            all,
-        })
+        Ok(all)
+    }
+}
+
+/// The event a back-channel logout token carries (Back-Channel Logout 1.0 §2.4).
+pub const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// What a verified back-channel logout token ends: the provider's session, every session of
+/// its user, or (with both) that session of that user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutClaims {
+    /// The provider's subject, if given.
+    pub sub: Option<String>,
+    /// The provider's session id, if given.
+    pub sid: Option<String>,
+}
+
+/// A string claim, `None` when absent; anything else than a string refuses.
+fn text<'m>(all: &'m Map<String, Value>, name: &str) -> Result<Option<&'m str>, OidcError> {
+    match all.get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.as_str())),
+        Some(_) => Err(refuse(name)),
+    }
+}
+
+/// A NumericDate claim (a JSON number, possibly with a fraction: RFC 7519 §2).
+fn time(all: &Map<String, Value>, name: &str) -> Result<Option<u64>, OidcError> {
+    match all.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|t| *t >= 0.0).map(|t| t as u64))
+            .map(Some)
+            .ok_or_else(|| refuse(name)),
+        Some(_) => Err(refuse(name)),
     }
 }
 
@@ -390,6 +476,83 @@ mod tests {
             check(&with("iat", 1_799_999_999.5.into())).is_ok(),
             "fractional NumericDate"
         );
+    }
+
+    fn logout_claims() -> Value {
+        serde_json::json!({
+            "iss": "https://idp.example.com", "aud": "edge", "sub": "u-1", "sid": "idp-s",
+            "iat": NOW - 5, "jti": "j-1", "events": {LOGOUT_EVENT: {}},
+        })
+    }
+
+    fn check_logout(claims: &Value, typ: &str) -> Result<LogoutClaims, OidcError> {
+        let header = serde_json::json!({"alg": "ES256", "kid": "k", "typ": typ});
+        let text = token(&header, claims, 64);
+        UntrustedIdToken::parse_logout(&text)?.complete_logout(true, &expected())
+    }
+
+    #[test]
+    fn a_logout_token_names_the_session_it_ends() {
+        assert_eq!(
+            check_logout(&logout_claims(), "logout+jwt"),
+            Ok(LogoutClaims {
+                sub: Some("u-1".into()),
+                sid: Some("idp-s".into())
+            })
+        );
+        let mut sid_only = logout_claims();
+        sid_only.as_object_mut().map(|o| o.remove("sub"));
+        assert_eq!(check_logout(&sid_only, "JWT").map(|c| c.sub), Ok(None));
+        let id_token = token(
+            &serde_json::json!({"alg": "ES256", "typ": "logout+jwt"}),
+            &claims(),
+            64,
+        );
+        assert!(
+            UntrustedIdToken::parse(&id_token).is_err(),
+            "an ID token is never a logout+jwt"
+        );
+    }
+
+    #[test]
+    fn a_logout_token_is_refused_for_each_rule_it_breaks() {
+        let with = |name: &str, value: Value| {
+            let mut c = logout_claims();
+            c[name] = value;
+            c
+        };
+        let without = |names: &[&str]| {
+            let mut c = logout_claims();
+            for name in names {
+                c.as_object_mut().map(|o| o.remove(*name));
+            }
+            c
+        };
+        for (claims, code) in [
+            (without(&["events"]), "not_a_logout"),
+            (
+                with("events", serde_json::json!({"other": {}})),
+                "not_a_logout",
+            ),
+            (
+                with("events", serde_json::json!({LOGOUT_EVENT: "x"})),
+                "not_a_logout",
+            ),
+            (with("nonce", "n".into()), "nonce_in_logout"),
+            (without(&["jti"]), "no_jti"),
+            (without(&["sub", "sid"]), "no_sub_or_sid"),
+            (without(&["iat"]), "no_iat"),
+            (with("aud", "other".into()), "wrong_audience"),
+            (with("iss", "https://evil.example".into()), "wrong_issuer"),
+            (with("exp", (NOW - 60).into()), "expired"),
+            (with("iat", (NOW - 3600).into()), "iat_too_old"),
+        ] {
+            let err = check_logout(&claims, "logout+jwt").expect_err(code);
+            assert_eq!(err.0, format!("id_token:{code}"), "{claims}");
+        }
+        let text = token(&serde_json::json!({"alg": "ES256"}), &logout_claims(), 64);
+        let unsigned = UntrustedIdToken::parse_logout(&text).expect("parses");
+        assert!(unsigned.complete_logout(false, &expected()).is_err());
     }
 
     #[test]

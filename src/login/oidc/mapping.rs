@@ -99,13 +99,18 @@ impl Mapping {
         })
     }
 
+    /// Our session's `sub` for the provider's `sub` (what back-channel logout revokes too).
+    pub fn session_sub(&self, provider: &str, sub: &str) -> String {
+        match self.sub {
+            SubMode::Namespaced => format!("{provider}:{sub}"),
+            SubMode::Plain => sub.to_owned(),
+        }
+    }
+
     /// The session identity for `claims` from `provider`, or why the user may not log in.
     pub fn identity(&self, provider: &str, claims: &IdClaims) -> Verdict {
         let refused = |why: &'static str| Verdict::Refused(Cow::Borrowed(why));
-        let sub = match self.sub {
-            SubMode::Namespaced => format!("{provider}:{}", claims.sub),
-            SubMode::Plain => claims.sub.clone(),
-        };
+        let sub = self.session_sub(provider, &claims.sub);
         if !is_valid_username(&sub) {
             return refused("sub_not_representable");
         }
