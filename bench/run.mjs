@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+
 import { ROOT, startWorker, stopAll } from '../tests/integration/harness.mjs';
 
 const BENCH = path.join(ROOT, 'target', 'bench');
@@ -19,6 +21,10 @@ const WRK_SECONDS = Number(env.BENCH_WRK_SECONDS || 8);
 const WRK_CONNECTIONS = Number(env.BENCH_CONNECTIONS || 8);
 const N_VERIFY = Number(env.BENCH_N_VERIFY || 2000);
 const N_HIT = Number(env.BENCH_N_HIT || 200000);
+const N_SSO = Number(env.BENCH_N_SSO || 500);
+const N_PASSWORD = Number(env.BENCH_N_PASSWORD || 10);
+/** The Workers Free plan's CPU time per request, in µs: which login methods fit in it. */
+const FREE_PLAN_CPU_US = 10_000;
 
 const token = fs.readFileSync(path.join(BENCH, 'token.txt'), 'utf8').trim();
 const privateJwk = fs.readFileSync(path.join(BENCH, 'key.jwk'), 'utf8').trim();
@@ -32,15 +38,31 @@ const AUDIENCE = 'edgeauth';
 const sig = token.lastIndexOf('.') + 10;
 const badToken = token.slice(0, sig) + (token[sig] === 'A' ? 'B' : 'A') + token.slice(sig + 1);
 
+/**
+ * The body of the bench route's `sso` mode: an ID token as a provider signs it with `alg`, its
+ * public key and what it must say (issuer, client, nonce).
+ */
+async function idTokenCase(alg) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { modulusLength: 2048 });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg, use: 'sig' };
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    iss: 'https://idp.bench.example', aud: 'edge', sub: 'user-1', iat: now, exp: now + 3600,
+    nonce: 'bench-nonce', email: 'user@example.com', email_verified: true, name: 'Bench User',
+  };
+  const id_token = await new SignJWT(claims).setProtectedHeader({ alg, kid: 'bench' }).sign(privateKey);
+  return JSON.stringify({ id_token, jwk, issuer: claims.iss, client_id: 'edge', nonce: claims.nonce });
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 };
 
-async function perOp(base, route, n) {
+async function perOp(base, route, n, body = token) {
   const res = await fetch(`${base}${route}${route.includes('?') ? '&' : '?'}n=${n}`, {
     method: 'POST',
-    body: token,
+    body,
     signal: AbortSignal.timeout(120_000),
   });
   const body = await res.json();
@@ -119,6 +141,7 @@ async function main() {
     }),
   ]);
 
+  const ssoBodies = { RS256: await idTokenCase('RS256'), ES256: await idTokenCase('ES256') };
   // 1. Verify cost per token inside workerd: warm up, then ROUNDS interleaved rounds; medians.
   const ways = {
     first: () => perOp(edge.url, '/__bench/verify?mode=first', N_VERIFY),
@@ -128,6 +151,9 @@ async function main() {
     parse: () => perOp(edge.url, '/__bench/verify?mode=parse', N_VERIFY),
     subtle: () => perOp(edge.url, '/__bench/verify?mode=subtle', N_VERIFY),
     hit: () => perOp(edge.url, '/__bench/verify?mode=hit', N_HIT),
+    ssoRs256: () => perOp(edge.url, '/__bench/verify?mode=sso', N_SSO, ssoBodies.RS256),
+    ssoEs256: () => perOp(edge.url, '/__bench/verify?mode=sso', N_SSO, ssoBodies.ES256),
+    password: () => perOp(edge.url, '/__bench/verify?mode=password', N_PASSWORD),
     webcrypto: () => perOp(js.url, '/__bench/webcrypto', N_VERIFY),
     jose: () => perOp(js.url, '/__bench/jose', N_VERIFY),
   };
@@ -228,6 +254,9 @@ async function main() {
     `| 1e | verify in workerd: edgeauth \`token::verify\` (ed25519-dalek in wasm; the native verifier, not on the request path) | ${f1(us.dalek)} µs/token | ${ratio(us.dalek, us.jose)} jose |`,
     `| 1f | mint in workerd: the \`X-Auth-Assertion\` a first sight also signs (ed25519-dalek in wasm) | ${f1(us.mint)} µs/token | paid once per session per isolate (cached with the claims) |`,
     `| 1g | a cache-hit request's own work in workerd, without I/O (session cache, rules, headers for the origin) | ${f1(us.decide)} µs/request | ${((100 * us.decide) / (e2e.valid.p50 * 1000)).toFixed(2)}% of 3b's p50 latency |`,
+    `| 1h | a single sign-on callback's own work in workerd, RS256 ID token (parse, JWK import + WebCrypto verify, claims, mapping, session mint; no provider I/O) | ${f1(us.ssoRs256)} µs/login | ${ratio(us.ssoRs256, FREE_PLAN_CPU_US)} of the Free plan's 10 ms CPU: ${mark(us.ssoRs256 <= FREE_PLAN_CPU_US)} |`,
+    `| 1i | the same with an ES256 ID token | ${f1(us.ssoEs256)} µs/login | ${ratio(us.ssoEs256, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.ssoEs256 <= FREE_PLAN_CPU_US)} |`,
+    `| 1j | a password login's own work in workerd: PBKDF2-SHA256, 100,000 iterations (WebCrypto) | ${f1(us.password)} µs/login | ${ratio(us.password, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.password <= FREE_PLAN_CPU_US)}; ${ratio(us.password, us.ssoRs256)} an RS256 SSO callback |`,
     `| 2a | native mint (host, release) | ${Math.round(native.mint_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.mint_per_s)} µs each |`,
     `| 2b | native verify (host, release) | ${Math.round(native.verify_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.verify_per_s)} µs each; workerd first sight is ${ratio(us.first, 1e6 / native.verify_per_s)} native |`,
     `| 3a | end to end, pass-through JS worker → origin, the same request as 3b (${WRK_CONNECTIONS} connections, ${WRK_SECONDS} s, medians of ${ROUNDS} interleaved rounds) | ${Math.round(e2e.pass.rps)} req/s, p50 ${f2(e2e.pass.p50)} ms, p99 ${f2(e2e.pass.p99)} ms | baseline |`,
@@ -239,7 +268,7 @@ async function main() {
     `| 4b | cold start of that wasm: \`WebAssembly.compile\` (V8 of node ${compiled.node}) + \`instantiate\` (in workerd) | ${Number.isNaN(coldMs.compile) ? `instantiate ${f2(coldMs.instantiate)} ms` : `${f2(coldMs.compile + coldMs.instantiate)} ms`} | compile ${Number.isNaN(coldMs.compile) ? 'not measurable here (workerd compiles at load and forbids run-time compiles; node 20\'s V8 lacks the wasm exception-handling opcode `try_table` this wasm uses)' : `${f2(coldMs.compile)} ms`} + instantiate ${f2(coldMs.instantiate)} ms |`,
     `| 5 | isolate memory, verified-session cache full (${memory.entries.toLocaleString('en')} entries, ~${Math.round(memory.cache_bytes / 1024).toLocaleString('en')} KiB estimated) | wasm memory ${(memory.memory_after / 2 ** 20).toFixed(1)} MiB (before filling: ${(memory.memory_before / 2 ** 20).toFixed(1)} MiB) | bounded by SESSION_CACHE_SIZE and ~32 MiB of entries |`,
     '',
-    'Reproduce: `make bench` (knobs: `BENCH_ROUNDS`, `BENCH_WRK_SECONDS`, `BENCH_CONNECTIONS`, `BENCH_N_VERIFY`, `BENCH_N_HIT`).',
+    'Reproduce: `make bench` (knobs: `BENCH_ROUNDS`, `BENCH_WRK_SECONDS`, `BENCH_CONNECTIONS`, `BENCH_N_VERIFY`, `BENCH_N_HIT`, `BENCH_N_SSO`, `BENCH_N_PASSWORD`).',
   ];
   const table = rows.join('\n') + '\n';
   fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });

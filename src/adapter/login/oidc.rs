@@ -275,7 +275,7 @@ async fn capped_body(response: &mut Response, max: usize) -> Result<Vec<u8>, Oid
 
 /// Whether `signature` verifies over `message` under `key` with `alg`, through WebCrypto. JWS
 /// encodes ECDSA as `r || s` (not DER), which is WebCrypto's format too: nothing is converted.
-async fn verify_signature(
+pub(crate) async fn verify_signature(
     key: &ProviderKey,
     alg: Alg,
     message: &[u8],
