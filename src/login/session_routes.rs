@@ -4,6 +4,7 @@
 use crate::config::GatewayConfig;
 use crate::gateway::credentials::{self, Source};
 use crate::gateway::Checked;
+use crate::login::oidc::Provider;
 use crate::refusal::{Denied, Refusal};
 use crate::token::claims::VerifiedClaims;
 
@@ -54,6 +55,19 @@ pub fn to_end_on_logout(
     already_listed: impl FnOnce(&str) -> bool,
 ) -> Option<VerifiedClaims> {
     verified.filter(|session| !already_listed(&session.claims().sid))
+}
+
+/// The provider a browser's logout continues to (RP-Initiated Logout): the one the session was
+/// signed in with, when it is configured with `end_session`.
+pub fn logout_continues_to<'c>(
+    config: &'c GatewayConfig,
+    session: Option<&VerifiedClaims>,
+) -> Option<&'c Provider> {
+    let idp = session?.claims().extra.get("idp")?.as_str()?;
+    config
+        .providers
+        .get(idp)
+        .filter(|provider| provider.end_session)
 }
 
 /// A logout answers a browser (`Accept: text/html`) with the login page, anything else with 204.

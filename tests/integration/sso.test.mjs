@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { launchBrowser, saveScreenshot } from './browser.mjs';
 import { startOrigin, startWorker, stopAll, waitForLog } from './harness.mjs';
-import { LOGIN_FORM, startProvider } from './oidc_provider.mjs';
+import { LOGIN_FORM, LOGOUT_FORM, startProvider } from './oidc_provider.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
 
 const vectors = loadExpectFail();
@@ -52,6 +52,8 @@ before(async () => {
       client_secret_secret: 'ALPHA_SECRET',
       scopes: ['openid', 'email', 'profile', 'groups'],
       mapping,
+      // A browser's sign-out continues to the provider for this one (RP-initiated logout).
+      end_session: id === 'alpha-ed',
     })),
     {
       id: 'beta',
@@ -89,6 +91,7 @@ before(async () => {
       // oidc-provider puts its session id (sid) in ID tokens only for such clients.
       backchannel_logout_uri: `${edge.url}/auth/backchannel-logout/${id}`,
       backchannel_logout_session_required: true,
+      post_logout_redirect_uris: [`${edge.url}/auth/login`],
     });
   }
   await beta.registerClient({
@@ -239,6 +242,52 @@ describe('logout from the provider (back-channel)', () => {
     } finally {
       await one.context.close();
       await other.context.close();
+    }
+  });
+
+  test('signing out continues to the provider (RP-initiated logout), which ends its session and comes back', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await startAt(page, 'Alpha EdDSA');
+      await Promise.all([page.waitForURL((url) => url.pathname === '/app'), signInAtProvider(page, USERS[0])]);
+      const logout = await page.request.post(`${edge.url}/auth/logout`, {
+        headers: { origin: edge.url, accept: 'text/html' },
+        maxRedirects: 0,
+      });
+      assert.equal(logout.status(), 303);
+      const location = new URL(logout.headers().location);
+      assert.equal(location.origin, alpha.issuer, "to the provider's end_session_endpoint");
+      assert.equal(location.searchParams.get('client_id'), 'edge-alpha-ed');
+      assert.equal(location.searchParams.get('post_logout_redirect_uri'), `${edge.url}/auth/login`);
+      assert.equal((await page.request.get(`${edge.url}/auth/session`)).status(), 401, 'the edge session is over');
+      await page.goto(location.href);
+      await Promise.all([
+        page.waitForURL((url) => url.origin === edge.url && url.pathname === '/auth/login'),
+        page.locator(LOGOUT_FORM.confirm).click(),
+      ]);
+      // The provider asks for the password again: its own session ended too.
+      await startAt(page, 'Alpha EdDSA');
+      await page.locator(LOGIN_FORM.password).waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a provider without end_session: signing out stays at the edge', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      await startAt(page, 'Alpha');
+      await Promise.all([page.waitForURL((url) => url.pathname === '/app'), signInAtProvider(page, USERS[0])]);
+      const logout = await page.request.post(`${edge.url}/auth/logout`, {
+        headers: { origin: edge.url, accept: 'text/html' },
+        maxRedirects: 0,
+      });
+      assert.equal(logout.status(), 303);
+      assert.equal(logout.headers().location, '/auth/login');
+    } finally {
+      await context.close();
     }
   });
 

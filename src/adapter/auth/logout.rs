@@ -8,13 +8,16 @@ use crate::bindings;
 use crate::config::GatewayConfig;
 use crate::gateway::cookie;
 use crate::gateway::revocation::{self, RevocationList};
+use crate::login::next::encode_component;
+use crate::login::oidc::Provider;
 use crate::login::session_routes;
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
 use super::{client_ip, limit, now, redirect, same_origin, verified_session, with_cookie};
 use crate::adapter::gateway::revocation as revocation_copy;
-use crate::adapter::respond;
+use crate::adapter::login::oidc;
+use crate::adapter::{request_url, respond};
 
 /// Serves the route.
 pub async fn handle(
@@ -28,10 +31,11 @@ pub async fn handle(
     let now = now();
     let clear = cookie::clear(&config.cookie_name);
     let max_stale = config.revocation.max_stale_secs;
-    let session =
-        session_routes::to_end_on_logout(verified_session(req, config, now).await, |sid| {
-            revocation_copy::lists_session(sid, now, max_stale)
-        });
+    let verified = verified_session(req, config, now).await;
+    let continues_to = session_routes::logout_continues_to(config, verified.as_ref());
+    let session = session_routes::to_end_on_logout(verified, |sid| {
+        revocation_copy::lists_session(sid, now, max_stale)
+    });
     if let Some(session) = session {
         limit(
             env,
@@ -63,8 +67,12 @@ pub async fn handle(
             }
         }
     }
-    let response = if session_routes::logout_shows_page(respond::header(req, "accept").as_deref()) {
-        redirect("/auth/login")
+    let wants_page = session_routes::logout_shows_page(respond::header(req, "accept").as_deref());
+    let response = if wants_page {
+        match continues_to {
+            Some(provider) => redirect(&end_session_url(req, provider, now).await),
+            None => redirect("/auth/login"),
+        }
     } else {
         Response::empty()
             .map(|r| r.with_status(204))
@@ -73,4 +81,26 @@ pub async fn handle(
     let response = with_cookie(response, &clear)?;
     let _ = response.headers().set("cache-control", "no-store");
     Ok(response)
+}
+
+/// The provider's `end_session_endpoint` with `client_id` and the post-logout redirect URI
+/// (RP-Initiated Logout 1.0 §2); the login page when the provider has no such endpoint or
+/// cannot be reached (the edge's own session is ended either way).
+async fn end_session_url(req: &Request, provider: &Provider, now: u64) -> String {
+    let Ok(url) = request_url::of(req) else {
+        return "/auth/login".into();
+    };
+    let endpoint = match oidc::discovery(provider, now).await {
+        Ok(discovery) => discovery.end_session_endpoint,
+        Err(_) => None,
+    };
+    let Some(endpoint) = endpoint else {
+        return "/auth/login".into();
+    };
+    let separator = if endpoint.contains('?') { '&' } else { '?' };
+    format!(
+        "{endpoint}{separator}client_id={}&post_logout_redirect_uri={}",
+        encode_component(&provider.client_id),
+        encode_component(&provider.post_logout_redirect_uri(url.origin()))
+    )
 }

@@ -58,6 +58,9 @@ pub struct Provider {
     pub scopes: Vec<String>,
     /// How its identities become our sessions.
     pub mapping: Mapping,
+    /// Whether a browser's `/auth/logout` continues to the provider's `end_session_endpoint`
+    /// (OpenID Connect RP-Initiated Logout), ending the session there too.
+    pub end_session: bool,
 }
 
 impl fmt::Debug for Provider {
@@ -87,6 +90,8 @@ struct ProviderJson {
     scopes: Option<Vec<String>>,
     #[serde(default)]
     mapping: Option<mapping::MappingJson>,
+    #[serde(default)]
+    end_session: bool,
 }
 
 /// The configured providers, in the order the login page shows them.
@@ -195,6 +200,7 @@ impl Provider {
             token_auth: entry.token_auth.unwrap_or(TokenAuth::ClientSecretBasic),
             scopes,
             mapping,
+            end_session: entry.end_session,
         })
     }
 
@@ -204,6 +210,12 @@ impl Provider {
             "{}/.well-known/openid-configuration",
             self.issuer.trim_end_matches('/')
         )
+    }
+
+    /// Where the provider sends the browser after an RP-initiated logout, for an edge at
+    /// `origin`: the login page (register it as a post-logout redirect URI).
+    pub fn post_logout_redirect_uri(&self, origin: &str) -> String {
+        format!("{origin}/auth/login")
     }
 
     /// The redirect URI to register at the provider, for an edge at `origin` (`scheme://host`).
