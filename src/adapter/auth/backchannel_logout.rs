@@ -10,6 +10,7 @@ use crate::audit::AuditEvent;
 use crate::config::GatewayConfig;
 use crate::gateway::revocation::{session_drop_after, RevocationList};
 use crate::login::oidc::id_token::{Expected, UntrustedIdToken};
+use crate::login::oidc::Kind;
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
@@ -35,6 +36,7 @@ pub async fn handle(
     let provider = config
         .providers
         .get(id)
+        .filter(|provider| provider.kind == Kind::Oidc)
         .ok_or_else(|| Denied::new(Refusal::NotFound, "unknown_provider"))?;
     let refused = |reason: String| Denied::new(Refusal::BadRequest, reason);
     let body = capped_body(req, MAX_BODY_BYTES).await?;

@@ -8,13 +8,13 @@ use crate::config::GatewayConfig;
 use crate::gateway::cookie;
 use crate::login::oidc::id_token::Expected;
 use crate::login::oidc::transaction::{cookie_name, SealedTransaction, Transaction};
-use crate::login::oidc::{OidcError, Provider};
+use crate::login::oidc::{Kind, OidcError, Provider};
 use crate::login::Verdict;
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
 use super::{now, page, redirect, with_cookie};
-use crate::adapter::login::{self as methods, oidc};
+use crate::adapter::login::{self as methods, github, oidc};
 use crate::adapter::request_url::{self, RequestUrl};
 use crate::adapter::{respond, token};
 
@@ -97,24 +97,38 @@ async fn sign_in(
         .filter(|code| !code.is_empty())
         .ok_or_else(|| Denied::new(Refusal::SignInFailed, "no_code"))?;
     let now = now();
-    let discovery = oidc::discovery(provider, now).await.map_err(unavailable)?;
-    let expected = Expected {
-        issuer: &provider.issuer,
-        client_id: &provider.client_id,
-        nonce: &transaction.nonce,
-        leeway_secs: config.session.leeway_secs,
-        now,
-    };
     let redirect_uri = provider.redirect_uri(url.origin());
-    let claims = oidc::finish(
-        provider,
-        &discovery,
-        &code,
-        &transaction.verifier,
-        &redirect_uri,
-        &expected,
-    )
-    .await
+    let claims = match &provider.kind {
+        Kind::GitHub(endpoints) => {
+            github::finish(
+                provider,
+                endpoints,
+                &code,
+                &transaction.verifier,
+                &redirect_uri,
+            )
+            .await
+        }
+        Kind::Oidc => {
+            let discovery = oidc::discovery(provider, now).await.map_err(unavailable)?;
+            let expected = Expected {
+                issuer: &provider.issuer,
+                client_id: &provider.client_id,
+                nonce: &transaction.nonce,
+                leeway_secs: config.session.leeway_secs,
+                now,
+            };
+            oidc::finish(
+                provider,
+                &discovery,
+                &code,
+                &transaction.verifier,
+                &redirect_uri,
+                &expected,
+            )
+            .await
+        }
+    }
     .map_err(|e| {
         if e.0.starts_with("provider_") {
             unavailable(e)

@@ -7,6 +7,7 @@ use crate::config::GatewayConfig;
 use crate::gateway::cookie;
 use crate::login::next::{encode_component, safe_next};
 use crate::login::oidc::transaction::{Entropy, Transaction, TRANSACTION_TTL_SECS};
+use crate::login::oidc::Kind;
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
@@ -33,31 +34,42 @@ pub async fn start(
     let url = request_url::of(req).map_err(|_| Denied::new(Refusal::BadRequest, "bad_url"))?;
     let next = safe_next(url.query_param("next").as_deref());
     let now = now();
-    let discovery = match oidc::discovery(provider, now).await {
-        Ok(discovery) => discovery,
-        Err(e) => {
-            let denied = Denied::new(Refusal::ProviderUnavailable, e.0);
-            return page::failure(env, config, &next, denied, audit).await;
-        }
+    let endpoint = match &provider.kind {
+        Kind::GitHub(endpoints) => endpoints.authorization_endpoint(),
+        Kind::Oidc => match oidc::discovery(provider, now).await {
+            Ok(discovery) => discovery.authorization_endpoint,
+            Err(e) => {
+                let denied = Denied::new(Refusal::ProviderUnavailable, e.0);
+                return page::failure(env, config, &next, denied, audit).await;
+            }
+        },
     };
     let mut entropy: Entropy = [0u8; 96];
     getrandom::fill(&mut entropy).map_err(|_| Denied::new(Refusal::Internal, "no_randomness"))?;
     let transaction = Transaction::new(&provider.id, next, &entropy, now);
-    let query = [
+    let (redirect_uri, scope, challenge) = (
+        provider.redirect_uri(url.origin()),
+        provider.scopes.join(" "),
+        transaction.code_challenge(),
+    );
+    let mut query = vec![
         ("response_type", "code"),
         ("client_id", &provider.client_id),
-        ("redirect_uri", &provider.redirect_uri(url.origin())),
-        ("scope", &provider.scopes.join(" ")),
+        ("redirect_uri", &redirect_uri),
+        ("scope", &scope),
         ("state", &transaction.state),
-        ("nonce", &transaction.nonce),
-        ("code_challenge", &transaction.code_challenge()),
+        ("code_challenge", &challenge),
         ("code_challenge_method", "S256"),
-    ]
-    .iter()
-    .map(|(name, value)| format!("{name}={}", encode_component(value)))
-    .collect::<Vec<_>>()
-    .join("&");
-    let endpoint = &discovery.authorization_endpoint;
+    ];
+    if provider.kind == Kind::Oidc {
+        // GitHub issues no ID token, so it has no nonce to carry.
+        query.push(("nonce", &transaction.nonce));
+    }
+    let query = query
+        .iter()
+        .map(|(name, value)| format!("{name}={}", encode_component(value)))
+        .collect::<Vec<_>>()
+        .join("&");
     let separator = if endpoint.contains('?') { '&' } else { '?' };
     audit.reason = Some(format!("provider:{}", provider.id));
     let sealed = transaction.seal(config.signing_key());

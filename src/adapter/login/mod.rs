@@ -1,6 +1,7 @@
 //! Login methods' I/O, one file per method, each ending in the core's [`Verdict`]; and the one
 //! place every method's session is minted ([`start_session`]).
 
+pub mod github;
 mod kv_passwords;
 pub mod oidc;
 pub mod pbkdf2;

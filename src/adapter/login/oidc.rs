@@ -256,7 +256,7 @@ async fn get(url: &str, max: usize) -> Result<Vec<u8>, OidcError> {
     capped_body(&mut response, max).await
 }
 
-async fn capped_body(response: &mut Response, max: usize) -> Result<Vec<u8>, OidcError> {
+pub(super) async fn capped_body(response: &mut Response, max: usize) -> Result<Vec<u8>, OidcError> {
     let declared = response
         .headers()
         .get("content-length")

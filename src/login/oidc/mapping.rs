@@ -7,7 +7,8 @@
 //!   `groups_claim` (default `groups`), plus those `email_domain_roles` gives the e-mail's
 //!   domain.
 //! - Each configured allow list must admit the user: `allowed_email_domains` (the verified
-//!   e-mail's domain), `allowed_users` (the provider's `sub` or the verified e-mail) and
+//!   e-mail's domain), `allowed_users` (the provider's `sub`, for GitHub the numeric user id,
+//!   or the verified e-mail; never a user name, which can be renamed and taken) and
 //!   `allowed_groups` (any group). With none configured, every user of the provider may log in.
 
 use std::borrow::Cow;
@@ -99,6 +100,12 @@ impl Mapping {
         })
     }
 
+    /// Whether the mapping uses the user's groups (so a provider that needs another request
+    /// to know them, GitHub, makes it).
+    pub fn needs_groups(&self) -> bool {
+        !self.group_roles.is_empty() || self.allowed_groups.is_some()
+    }
+
     /// Our session's `sub` for the provider's `sub` (what back-channel logout revokes too).
     pub fn session_sub(&self, provider: &str, sub: &str) -> String {
         match self.sub {
@@ -126,6 +133,7 @@ impl Mapping {
             }
         }
         if let Some(allowed) = &self.allowed_users {
+            // Never a display or user name: those can be renamed, and then taken by another.
             let listed = |id: &str| allowed.iter().any(|user| user == id);
             if !listed(&claims.sub) && !claims.email.as_deref().is_some_and(listed) {
                 return refused("user_not_allowed");

@@ -11,6 +11,7 @@
 //! - [`mapping`]: how a provider's identity becomes our session, and who may log in.
 
 pub mod discovery;
+pub mod github;
 pub mod id_token;
 pub mod jwks;
 pub mod mapping;
@@ -40,13 +41,25 @@ pub enum TokenAuth {
     ClientSecretPost,
 }
 
+/// What kind of provider an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// An OpenID Connect provider, found through discovery.
+    Oidc,
+    /// GitHub: OAuth 2.0 without ID tokens; the identity comes from its user API.
+    GitHub(github::Endpoints),
+}
+
 /// One identity provider the edge logs users in with.
 pub struct Provider {
+    /// OpenID Connect or GitHub.
+    pub kind: Kind,
     /// Its id: lowercase letters, digits and `-`; in `/auth/sso/<id>` and `/auth/callback/<id>`.
     pub id: String,
     /// What the login page's button says: "Sign in with <label>".
     pub label: String,
-    /// The issuer, exactly as the provider states it in discovery and in its ID tokens.
+    /// The issuer, exactly as the provider states it in discovery and in its ID tokens (for
+    /// GitHub, its web URL: it issues no ID tokens).
     pub issuer: String,
     /// The client id registered at the provider.
     pub client_id: String,
@@ -80,7 +93,14 @@ impl fmt::Debug for Provider {
 struct ProviderJson {
     id: String,
     label: String,
-    issuer: String,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    web_url: Option<String>,
+    #[serde(default)]
+    api_url: Option<String>,
     client_id: String,
     /// The name of the Worker secret holding the client secret.
     client_secret_secret: String,
@@ -161,13 +181,29 @@ impl Provider {
         {
             return Err("label must be 1 to 64 characters without controls".into());
         }
-        let issuer = HttpUrl::parse(&entry.issuer).map_err(|e| format!("issuer: {e}"))?;
-        if !issuer.is_secure_or_loopback() {
-            return Err("issuer must be https (http only for localhost or 127.0.0.1)".into());
-        }
-        if issuer.has_query() || issuer.has_fragment() || issuer.has_credentials() {
-            return Err("issuer must not have a query, fragment or credentials".into());
-        }
+        let (kind, issuer) = match entry.kind.as_deref().unwrap_or("oidc") {
+            "oidc" => {
+                if entry.web_url.is_some() || entry.api_url.is_some() {
+                    return Err("web_url and api_url are for kind github".into());
+                }
+                let issuer = entry.issuer.ok_or("issuer is missing")?;
+                base_url("issuer", &issuer)?;
+                (Kind::Oidc, issuer)
+            }
+            "github" => {
+                if entry.issuer.is_some() || entry.end_session {
+                    return Err("kind github has no issuer and no end_session".into());
+                }
+                let web = entry.web_url.as_deref().unwrap_or(github::WEB_URL);
+                let api = entry.api_url.as_deref().unwrap_or(github::API_URL);
+                base_url("web_url", web)?;
+                base_url("api_url", api)?;
+                let endpoints = github::Endpoints::new(web, api);
+                let issuer = endpoints.web_url.clone();
+                (Kind::GitHub(endpoints), issuer)
+            }
+            other => return Err(format!("kind {other:?} is not \"oidc\" or \"github\"")),
+        };
         if entry.client_id.is_empty() || !entry.client_id.bytes().all(|b| b.is_ascii_graphic()) {
             return Err("client_id must be visible ASCII".into());
         }
@@ -177,24 +213,31 @@ impl Provider {
                 entry.client_secret_secret
             )
         })?;
-        let mut scopes = entry
-            .scopes
-            .unwrap_or_else(|| ["openid", "email", "profile"].map(str::to_owned).to_vec());
+        let is_oidc = kind == Kind::Oidc;
+        let mut scopes = entry.scopes.unwrap_or_else(|| {
+            let defaults: &[&str] = if is_oidc {
+                &["openid", "email", "profile"]
+            } else {
+                &["read:user", "user:email"]
+            };
+            defaults.iter().map(|scope| (*scope).to_owned()).collect()
+        });
         if scopes
             .iter()
             .any(|scope| scope.is_empty() || !scope.bytes().all(|b| b.is_ascii_graphic()))
         {
             return Err("scopes must be visible ASCII words".into());
         }
-        if !scopes.iter().any(|scope| scope == "openid") {
+        if is_oidc && !scopes.iter().any(|scope| scope == "openid") {
             scopes.insert(0, "openid".into());
         }
         let mapping = Mapping::from_json(entry.mapping.unwrap_or_default())?;
         Ok(Provider {
+            kind,
             id: entry.id,
             label: entry.label,
             // As written: discovery and ID tokens must state exactly this (OIDC Discovery §4.3).
-            issuer: entry.issuer,
+            issuer,
             client_id: entry.client_id,
             client_secret: Zeroizing::new(client_secret),
             token_auth: entry.token_auth.unwrap_or(TokenAuth::ClientSecretBasic),
@@ -222,6 +265,23 @@ impl Provider {
     pub fn redirect_uri(&self, origin: &str) -> String {
         format!("{origin}/auth/callback/{}", self.id)
     }
+}
+
+/// Checks a configured base URL: https (http only for this machine), no query, fragment or
+/// credentials.
+fn base_url(name: &str, text: &str) -> Result<(), String> {
+    let url = HttpUrl::parse(text).map_err(|e| format!("{name}: {e}"))?;
+    if !url.is_secure_or_loopback() {
+        return Err(format!(
+            "{name} must be https (http only for localhost or 127.0.0.1)"
+        ));
+    }
+    if url.has_query() || url.has_fragment() || url.has_credentials() {
+        return Err(format!(
+            "{name} must not have a query, fragment or credentials"
+        ));
+    }
+    Ok(())
 }
 
 /// Why a provider's answer or token was refused. The detail is for the log only: the browser
@@ -322,6 +382,45 @@ mod tests {
                 Some(issuer)
             );
         }
+    }
+
+    #[test]
+    fn a_github_entry_needs_no_issuer_and_asks_for_no_openid() {
+        let json = r#"[{"id": "gh", "label": "GitHub", "kind": "github", "client_id": "c",
+            "client_secret_secret": "S"}]"#;
+        let providers = providers(json, &[("S", "s")]).expect("valid");
+        let gh = providers.get("gh").expect("gh");
+        assert_eq!(gh.scopes, ["read:user", "user:email"]);
+        let Kind::GitHub(endpoints) = &gh.kind else {
+            panic!("github");
+        };
+        assert_eq!(
+            endpoints.token_endpoint(),
+            "https://github.com/login/oauth/access_token"
+        );
+        assert_eq!(endpoints.user_url(), "https://api.github.com/user");
+        for (bad, expect) in [
+            (
+                json.replace("\"c\",", "\"c\", \"issuer\": \"https://x\","),
+                "no issuer",
+            ),
+            (
+                json.replace("\"c\",", "\"c\", \"web_url\": \"http://gh.example\","),
+                "web_url must be https",
+            ),
+            (json.replace("github\"", "gitlab\""), "is not"),
+        ] {
+            let err = providers_err(&bad);
+            assert!(err.contains(expect), "{expect}: {err}");
+        }
+        let oidc_with_web = ONE.replace("\"edge\",", "\"edge\", \"web_url\": \"https://x\",");
+        assert!(providers_err(&oidc_with_web).contains("kind github"));
+    }
+
+    fn providers_err(json: &str) -> String {
+        providers(json, &[("S", "s"), ("CORP_SECRET", "s")])
+            .expect_err("refused")
+            .0
     }
 
     #[test]
