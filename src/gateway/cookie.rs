@@ -54,14 +54,26 @@ pub fn find<'a>(header: &'a str, name: &str) -> Result<Option<&'a str>, Ambiguou
 /// The `Cookie` header without the cookie called `name`, nor any cookie an origin could read as
 /// it ([`reads_as`]); `None` when nothing is left.
 pub fn without(header: &str, name: &str) -> Option<String> {
-    keep_only(header, |candidate| !reads_as(candidate, name))
+    keep_only(header, |candidate| {
+        !reads_as(candidate, name) && !is_transaction(candidate)
+    })
+}
+
+/// A single sign-on transaction cookie (`login::oidc::transaction`): the edge's alone, never
+/// the origin's, in any case.
+fn is_transaction(candidate: &str) -> bool {
+    let prefix = crate::login::oidc::transaction::COOKIE_PREFIX;
+    candidate
+        .trim_start()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
 /// The `Cookie` header without the cookies an origin could read as `name` but that are not
 /// exactly `name` (when the session cookie itself is forwarded); `None` when nothing is left.
 pub fn without_lookalikes(header: &str, name: &str) -> Option<String> {
     keep_only(header, |candidate| {
-        candidate == name || !reads_as(candidate, name)
+        (candidate == name || !reads_as(candidate, name)) && !is_transaction(candidate)
     })
 }
 
@@ -135,6 +147,18 @@ fn unquoted(value: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transaction_cookies_never_reach_the_origin() {
+        let header =
+            "a=1; __Host-edgeauth-sso-AbCdEfGhIjKlMnOp=sealed; __HOST-EDGEAUTH-SSO-x=y; b=2";
+        assert_eq!(without(header, DEFAULT_NAME).as_deref(), Some("a=1; b=2"));
+        let with_session = format!("{header}; {DEFAULT_NAME}=tok");
+        assert_eq!(
+            without_lookalikes(&with_session, DEFAULT_NAME).as_deref(),
+            Some("a=1; b=2; __Host-edgeauth=tok")
+        );
+    }
 
     #[test]
     fn finds_exactly_one_session_cookie() {

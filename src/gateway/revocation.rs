@@ -12,12 +12,13 @@
 //! ```json
 //! {"format":1,"revision":42,
 //!  "sessions":{"<sid>":<drop_after>},
-//!  "users":{"<sub>":{"before":<unix>,"drop_after":<unix>}},
-//!  "provider_sessions":{"<idp>/<idp_sid>":<drop_after>}}
+//!  "users":{"<sub>":{"before":<unix>,"drop_after":<unix>}}}
 //! ```
 //!
-//! `provider_sessions` lists sessions an identity provider ended by back-channel logout: every
-//! session whose `idp` and `idp_sid` claims name that provider session.
+//! A `sessions` key `idp:<idp>/<idp_sid>` is a provider session ended by back-channel logout:
+//! every session whose `idp` and `idp_sid` claims name it. Our own session ids never contain
+//! `:`, and a reader that predates such keys parses them and never matches them, so the
+//! document's format is unchanged.
 //!
 //! `drop_after` is the time after which no token the entry could match can still be valid
 //! (`auth_time` + maximum session age + leeway): [`RevocationList::prune`] removes such entries
@@ -115,16 +116,12 @@ pub struct RevocationList {
     /// Revoked users → from when and until when.
     #[serde(default)]
     pub users: BTreeMap<String, UserRevocation>,
-    /// Provider sessions ended by back-channel logout (`<idp>/<idp_sid>`) → when the entry may
-    /// be dropped.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub provider_sessions: BTreeMap<String, u64>,
 }
 
-/// The `provider_sessions` key of the provider session `sid` at the provider `idp` (provider ids
-/// hold no `/`, so the key names one pair only).
+/// The `sessions` key of the provider session `sid` at the provider `idp` (provider ids hold
+/// no `/`, so the key names one pair only; our session ids hold no `:`, so it is no session id).
 pub fn provider_session_key(idp: &str, sid: &str) -> String {
-    format!("{idp}/{sid}")
+    format!("idp:{idp}/{sid}")
 }
 
 /// Why a document could not be read.
@@ -208,15 +205,10 @@ impl RevocationList {
         if self.sessions.contains_key(&claims.sid) {
             return Err(Revoked::Session);
         }
-        if !self.provider_sessions.is_empty() {
-            let text = |name: &str| claims.extra.get(name).and_then(serde_json::Value::as_str);
-            if let (Some(idp), Some(sid)) = (text("idp"), text("idp_sid")) {
-                if self
-                    .provider_sessions
-                    .contains_key(&provider_session_key(idp, sid))
-                {
-                    return Err(Revoked::ProviderSession);
-                }
+        let text = |name: &str| claims.extra.get(name).and_then(serde_json::Value::as_str);
+        if let (Some(idp), Some(sid)) = (text("idp"), text("idp_sid")) {
+            if self.sessions.contains_key(&provider_session_key(idp, sid)) {
+                return Err(Revoked::ProviderSession);
             }
         }
         match self.users.get(&claims.sub) {
@@ -234,11 +226,7 @@ impl RevocationList {
     /// Revokes every session that came from the provider session `sid` at `idp`, until
     /// `drop_after`.
     pub fn revoke_provider_session(&mut self, idp: &str, sid: &str, drop_after: u64) {
-        let entry = self
-            .provider_sessions
-            .entry(provider_session_key(idp, sid))
-            .or_insert(drop_after);
-        *entry = (*entry).max(drop_after);
+        self.revoke_session(&provider_session_key(idp, sid), drop_after);
     }
 
     /// Revokes every session of `sub` that began before `before`; the entry lives until
@@ -260,8 +248,6 @@ impl RevocationList {
         let before = self.len();
         self.sessions.retain(|_, drop_after| *drop_after >= now);
         self.users.retain(|_, user| user.drop_after >= now);
-        self.provider_sessions
-            .retain(|_, drop_after| *drop_after >= now);
         before - self.len()
     }
 
@@ -276,13 +262,6 @@ impl RevocationList {
         for (sid, drop_after) in &delta.sessions {
             self.revoke_session(sid, *drop_after);
         }
-        for (key, drop_after) in &delta.provider_sessions {
-            let entry = self
-                .provider_sessions
-                .entry(key.clone())
-                .or_insert(*drop_after);
-            *entry = (*entry).max(*drop_after);
-        }
         for (sub, user) in &delta.users {
             let entry = self
                 .users
@@ -295,7 +274,7 @@ impl RevocationList {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.sessions.len() + self.users.len() + self.provider_sessions.len()
+        self.sessions.len() + self.users.len()
     }
 
     /// Whether there are no entries.
@@ -416,6 +395,27 @@ pub fn logout_drop_after(
             max_session_age,
             leeway,
         ))
+}
+
+/// How long a back-channel logout's provider-session entry must be kept: until every session
+/// that could carry that provider session has expired. Such a session was minted or renewed at
+/// the latest when every isolate learnt of the entry (`propagation_secs` from `now`), or minted
+/// later from an ID token the provider issued before the logout (at most `id_token_age_secs`
+/// old), and lives at most `ttl`; once the entry is known no such session is admitted, so none
+/// is renewed. Never past a session's maximum age from `now`. Hours, not the maximum age, so the
+/// document stays small however often providers log users out.
+pub fn provider_logout_drop_after(
+    now: u64,
+    ttl: u64,
+    propagation_secs: u64,
+    id_token_age_secs: u64,
+    max_session_age: u64,
+    leeway: u64,
+) -> u64 {
+    now.saturating_add(propagation_secs.max(id_token_age_secs.saturating_add(leeway)))
+        .saturating_add(ttl)
+        .saturating_add(leeway)
+        .min(session_drop_after(now, max_session_age, leeway))
 }
 
 /// When a session of `auth_time` can no longer be valid anywhere: its revocation's `drop_after`.

@@ -3,14 +3,14 @@
 //! (signature through WebCrypto with the provider's JWKS, then §2.6's claims, in
 //! `login::oidc::id_token`), and the sessions it names are revoked through the one revocation
 //! writer: those begun in that provider session (`sid`), else every session of that user
-//! (`sub`). Answers 200, 400 for a token that is refused, 503 when the revocation cannot be
-//! stored (the provider may retry).
+//! (`sub`). Answers 200, 400 for a token that is refused, 503 when the provider's keys or the
+//! revocation cannot be had (the provider may retry).
 
 use crate::audit::AuditEvent;
 use crate::config::GatewayConfig;
-use crate::gateway::revocation::{session_drop_after, RevocationList};
-use crate::login::oidc::id_token::{Expected, UntrustedIdToken};
-use crate::login::oidc::Kind;
+use crate::gateway::revocation::{provider_logout_drop_after, RevocationList};
+use crate::login::oidc::id_token::{Expected, UntrustedIdToken, MAX_ID_TOKEN_AGE_SECS};
+use crate::login::oidc::{Kind, OidcError};
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
@@ -54,13 +54,21 @@ pub async fn handle(
         return Err(refused("logout_token:missing_or_repeated".into()));
     };
     let now = now();
+    let token = UntrustedIdToken::parse_logout(&token).map_err(|e| refused(e.0))?;
+    // The provider's own failure is 503, so that it retries; a token it sent wrong is 400.
+    let provider_failed = |e: OidcError| {
+        if e.0.starts_with("provider_") {
+            Denied::new(Refusal::StoreUnavailable, e.0)
+        } else {
+            refused(e.0)
+        }
+    };
     let discovery = oidc::discovery(provider, now)
         .await
-        .map_err(|e| Denied::new(Refusal::ProviderUnavailable, e.0))?;
-    let token = UntrustedIdToken::parse_logout(&token).map_err(|e| refused(e.0))?;
+        .map_err(provider_failed)?;
     let verified = oidc::signed_by(provider, &discovery, &token, now)
         .await
-        .map_err(|e| refused(e.0))?;
+        .map_err(provider_failed)?;
     let expected = Expected {
         issuer: &provider.issuer,
         client_id: &provider.client_id,
@@ -78,18 +86,24 @@ pub async fn handle(
     let mut delta = RevocationList::empty();
     let revoked = match (&ended.sid, &ended.sub) {
         (Some(sid), _) => {
-            delta.revoke_provider_session(
-                &provider.id,
-                sid,
-                session_drop_after(now, max_age, leeway),
+            let drop_after = provider_logout_drop_after(
+                now,
+                config.sessions.ttl_secs,
+                config.revocation.max_propagation_secs(),
+                MAX_ID_TOKEN_AGE_SECS,
+                max_age,
+                leeway,
             );
+            delta.revoke_provider_session(&provider.id, sid, drop_after);
             serde_json::json!({ "idp": provider.id, "idp_sid": sid })
         }
         (None, Some(sub)) => {
             let sub = provider.mapping.session_sub(&provider.id, sub);
-            // `now + 1`: every session begun up to this second (times are whole seconds).
-            delta.revoke_user(&sub, now + 1, max_age, leeway);
-            serde_json::json!({ "sub": sub, "before": now + 1 })
+            // The sessions begun before the provider issued the token (whole seconds), not
+            // those begun since: a replayed or late token ends no later login.
+            let before = ended.iat.min(now) + 1;
+            delta.revoke_user(&sub, before, max_age, leeway);
+            serde_json::json!({ "sub": sub, "before": before })
         }
         (None, None) => return Err(refused("logout_token:no_sub_or_sid".into())),
     };

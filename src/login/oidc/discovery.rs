@@ -38,11 +38,13 @@ impl Discovery {
         if text("issuer") != Some(provider.issuer.as_str()) {
             return Err(OidcError::new("discovery", "issuer does not match"));
         }
+        // Plain http only for a provider on this machine: an https issuer's endpoints are https.
+        let local = HttpUrl::parse(&provider.issuer).is_ok_and(|issuer| issuer.is_loopback());
         let endpoint = |name: &'static str| -> Result<String, OidcError> {
             let url = text(name).ok_or_else(|| OidcError::new("discovery", name))?;
             let parsed = HttpUrl::parse(url).map_err(|_| OidcError::new("discovery", name))?;
-            if !parsed.is_secure_or_loopback() || parsed.has_fragment() || parsed.has_credentials()
-            {
+            let secure = parsed.scheme() == "https" || (local && parsed.is_loopback());
+            if !secure || parsed.has_fragment() || parsed.has_credentials() {
                 return Err(OidcError::new("discovery", name));
             }
             Ok(url.to_owned())
@@ -124,6 +126,7 @@ mod tests {
             ("jwks_uri", "https://u:p@idp.example.com/jwks"),
             ("authorization_endpoint", "javascript:alert(1)"),
             ("end_session_endpoint", "http://idp.example.com/logout"),
+            ("token_endpoint", "http://127.0.0.1/token"),
         ] {
             let mut changed = document();
             changed[name] = value.into();

@@ -237,7 +237,9 @@ impl<'a> UntrustedIdToken<'a> {
         if sub.is_none() && sid.is_none() {
             return Err(refuse("no_sub_or_sid"));
         }
-        Ok(LogoutClaims { sub, sid })
+        // Present: checked with the others.
+        let iat = time(&all, "iat")?.unwrap_or(expected.now);
+        Ok(LogoutClaims { sub, sid, iat })
     }
 
     /// The checks both kinds of token share: the signature verdict first, then `iss`, `aud`
@@ -296,6 +298,8 @@ pub struct LogoutClaims {
     pub sub: Option<String>,
     /// The provider's session id, if given.
     pub sid: Option<String>,
+    /// When the provider issued the token: a `sub`-only logout ends the sessions begun before.
+    pub iat: u64,
 }
 
 /// A string claim, `None` when absent; anything else than a string refuses.
@@ -497,7 +501,8 @@ mod tests {
             check_logout(&logout_claims(), "logout+jwt"),
             Ok(LogoutClaims {
                 sub: Some("u-1".into()),
-                sid: Some("idp-s".into())
+                sid: Some("idp-s".into()),
+                iat: NOW - 5,
             })
         );
         let mut sid_only = logout_claims();

@@ -6,10 +6,14 @@
 //! - Roles: `default_roles`, plus the roles `group_roles` gives each group in the
 //!   `groups_claim` (default `groups`), plus those `email_domain_roles` gives the e-mail's
 //!   domain.
+//! - `required_claims`: claims the provider's token must carry with exactly these string values
+//!   (Google's `hd` for a Workspace domain: an e-mail domain alone also admits consumer accounts
+//!   registered with such an address).
 //! - Each configured allow list must admit the user: `allowed_email_domains` (the verified
-//!   e-mail's domain), `allowed_users` (the provider's `sub`, for GitHub the numeric user id,
-//!   or the verified e-mail; never a user name, which can be renamed and taken) and
-//!   `allowed_groups` (any group). With none configured, every user of the provider may log in.
+//!   e-mail's domain), `allowed_subs` (the provider's `sub`; for GitHub the numeric user id),
+//!   `allowed_emails` (the verified e-mail) and `allowed_groups` (any group). Never a user
+//!   name: one can be renamed, then taken by someone else. With none configured, every user of
+//!   the provider may log in.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -49,9 +53,13 @@ pub struct MappingJson {
     #[serde(default)]
     allowed_email_domains: Option<Vec<String>>,
     #[serde(default)]
-    allowed_users: Option<Vec<String>>,
+    allowed_subs: Option<Vec<String>>,
+    #[serde(default)]
+    allowed_emails: Option<Vec<String>>,
     #[serde(default)]
     allowed_groups: Option<Vec<String>>,
+    #[serde(default)]
+    required_claims: BTreeMap<String, String>,
 }
 
 /// A provider's identity mapping, validated.
@@ -63,8 +71,10 @@ pub struct Mapping {
     group_roles: BTreeMap<String, Vec<String>>,
     email_domain_roles: BTreeMap<String, Vec<String>>,
     allowed_email_domains: Option<Vec<String>>,
-    allowed_users: Option<Vec<String>>,
+    allowed_subs: Option<Vec<String>>,
+    allowed_emails: Option<Vec<String>>,
     allowed_groups: Option<Vec<String>>,
+    required_claims: BTreeMap<String, String>,
 }
 
 impl Mapping {
@@ -95,8 +105,10 @@ impl Mapping {
             allowed_email_domains: json
                 .allowed_email_domains
                 .map(|domains| domains.iter().map(|d| d.to_ascii_lowercase()).collect()),
-            allowed_users: json.allowed_users,
+            allowed_subs: json.allowed_subs,
+            allowed_emails: json.allowed_emails,
             allowed_groups: json.allowed_groups,
+            required_claims: json.required_claims,
         })
     }
 
@@ -118,8 +130,15 @@ impl Mapping {
     pub fn identity(&self, provider: &str, claims: &IdClaims) -> Verdict {
         let refused = |why: &'static str| Verdict::Refused(Cow::Borrowed(why));
         let sub = self.session_sub(provider, &claims.sub);
-        if !is_valid_username(&sub) {
+        // A plain `sub` with `:` could be another provider's namespaced user.
+        if !is_valid_username(&sub) || (self.sub == SubMode::Plain && sub.contains(':')) {
             return refused("sub_not_representable");
+        }
+        let has = |(name, value): (&String, &String)| {
+            claims.all.get(name).and_then(Value::as_str) == Some(value.as_str())
+        };
+        if !self.required_claims.iter().all(has) {
+            return refused("required_claim_missing");
         }
         let domain = claims
             .email
@@ -132,10 +151,17 @@ impl Mapping {
                 return refused("email_domain_not_allowed");
             }
         }
-        if let Some(allowed) = &self.allowed_users {
-            // Never a display or user name: those can be renamed, and then taken by another.
-            let listed = |id: &str| allowed.iter().any(|user| user == id);
-            if !listed(&claims.sub) && !claims.email.as_deref().is_some_and(listed) {
+        if let Some(allowed) = &self.allowed_subs {
+            if !allowed.contains(&claims.sub) {
+                return refused("user_not_allowed");
+            }
+        }
+        if let Some(allowed) = &self.allowed_emails {
+            if !claims
+                .email
+                .as_ref()
+                .is_some_and(|email| allowed.contains(email))
+            {
                 return refused("user_not_allowed");
             }
         }
@@ -171,11 +197,8 @@ impl Mapping {
         Verdict::Authenticated(Identity {
             sub,
             roles,
-            name: claims
-                .name
-                .clone()
-                .filter(|n| n.len() <= crate::login::MAX_PROFILE_BYTES),
-            email: claims.email.clone(),
+            name: claims.name.clone().filter(|n| is_profile_text(n)),
+            email: claims.email.clone().filter(|e| is_profile_text(e)),
             provider: Some(ProviderLogin {
                 id: provider.to_owned(),
                 sid: claims.sid.clone(),
@@ -195,6 +218,12 @@ impl Mapping {
             _ => Vec::new(),
         }
     }
+}
+
+/// A name or e-mail fit for the session, as the password stores' profiles are: at most
+/// [`crate::login::MAX_PROFILE_BYTES`], no control characters; anything else is left out.
+fn is_profile_text(text: &str) -> bool {
+    text.len() <= crate::login::MAX_PROFILE_BYTES && !text.chars().any(char::is_control)
 }
 
 #[cfg(test)]
@@ -279,13 +308,27 @@ mod tests {
             ),
             Err("group_not_allowed".into())
         );
-        let users = mapping(serde_json::json!({"allowed_users": ["u-1", "bob@example.com"]}));
-        assert!(verdict(&users, &claims(None, Value::Null)).is_ok());
+        let subs = mapping(serde_json::json!({"allowed_subs": ["u-1"]}));
+        assert!(verdict(&subs, &claims(None, Value::Null)).is_ok());
         let mut bob = claims(Some("bob@example.com"), Value::Null);
         bob.sub = "u-2".into();
-        assert!(verdict(&users, &bob).is_ok());
+        assert_eq!(verdict(&subs, &bob), Err("user_not_allowed".into()));
+        let emails = mapping(serde_json::json!({"allowed_emails": ["bob@example.com"]}));
+        assert!(verdict(&emails, &bob).is_ok());
+        // A subject that looks like a listed e-mail is no e-mail.
+        let mut poser = claims(None, Value::Null);
+        poser.sub = "bob@example.com".into();
+        assert_eq!(verdict(&emails, &poser), Err("user_not_allowed".into()));
         bob.email = None;
-        assert_eq!(verdict(&users, &bob), Err("user_not_allowed".into()));
+        assert_eq!(verdict(&emails, &bob), Err("user_not_allowed".into()));
+        let workspace = mapping(serde_json::json!({"required_claims": {"hd": "example.com"}}));
+        let mut member = claims(Some("a@example.com"), Value::Null);
+        assert_eq!(
+            verdict(&workspace, &member),
+            Err("required_claim_missing".into())
+        );
+        member.all.insert("hd".into(), "example.com".into());
+        assert!(verdict(&workspace, &member).is_ok());
     }
 
     #[test]
@@ -294,6 +337,17 @@ mod tests {
         let mut odd = claims(None, Value::Null);
         odd.sub = "a,b".into();
         assert_eq!(verdict(&m, &odd), Err("sub_not_representable".into()));
+        let plain = mapping(serde_json::json!({"sub": "plain"}));
+        let mut poser = claims(None, Value::Null);
+        poser.sub = "other:alice".into();
+        assert_eq!(verdict(&plain, &poser), Err("sub_not_representable".into()));
+        let mut control = claims(Some("a@example.com"), Value::Null);
+        control.name = Some("Ada\nX-Auth-User: admin".into());
+        assert_eq!(
+            verdict(&m, &control).map(|i| i.name),
+            Ok(None),
+            "controls: left out"
+        );
         assert!(Mapping::from_json(
             serde_json::from_value(serde_json::json!({"default_roles": ["a,b"]})).expect("shape")
         )

@@ -159,6 +159,15 @@ impl Providers {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Whether `sub` lies in a provider's namespace (`<id>:…`): a session `sub` only that
+    /// provider may produce, never a password store, so no other login can pose as its users.
+    pub fn reserves(&self, sub: &str) -> bool {
+        self.0.iter().any(|provider| {
+            sub.strip_prefix(provider.id.as_str())
+                .is_some_and(|rest| rest.starts_with(':'))
+        })
+    }
 }
 
 impl Provider {
@@ -207,12 +216,21 @@ impl Provider {
         if entry.client_id.is_empty() || !entry.client_id.bytes().all(|b| b.is_ascii_graphic()) {
             return Err("client_id must be visible ASCII".into());
         }
-        let client_secret = vars.get(&entry.client_secret_secret).ok_or_else(|| {
-            format!(
-                "the secret {:?} named by client_secret_secret is not set",
-                entry.client_secret_secret
-            )
-        })?;
+        // A name, never the secret itself: what is not a name is not echoed.
+        let name = &entry.client_secret_secret;
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(
+                "client_secret_secret must name a secret (A-Z, 0-9, _), not hold one".into(),
+            );
+        }
+        let client_secret = vars
+            .get(name)
+            .ok_or_else(|| format!("the secret {name} named by client_secret_secret is not set"))?;
         let is_oidc = kind == Kind::Oidc;
         let mut scopes = entry.scopes.unwrap_or_else(|| {
             let defaults: &[&str] = if is_oidc {
@@ -356,6 +374,10 @@ mod tests {
             (ONE.replace("\"corp\"", "\"a/b\""), "id"),
             (ONE.replace("CORP_SECRET", "MISSING"), "MISSING"),
             (
+                ONE.replace("CORP_SECRET", "s3cret-pasted"),
+                "must name a secret",
+            ),
+            (
                 ONE.replace("\"edge\"", "\"edge\", \"extra\": 1"),
                 "unknown field",
             ),
@@ -370,6 +392,15 @@ mod tests {
             assert!(err.0.contains(expect), "{expect}: {err}");
             assert!(!err.0.contains("s3cret"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_providers_namespace_is_its_own() {
+        let providers = providers(ONE, &[("CORP_SECRET", "s")]).expect("valid");
+        assert!(providers.reserves("corp:alice"));
+        assert!(!providers.reserves("corpx:alice"));
+        assert!(!providers.reserves("corp"));
+        assert!(!providers.reserves("alice"));
     }
 
     #[test]

@@ -16,11 +16,15 @@ use super::OidcError;
 pub const TRANSACTION_TTL_SECS: u64 = 600;
 /// What the seal signs before the payload: a transaction is never mistaken for anything else the
 /// edge signs (a session token's signing input starts with its base64url header).
-const DOMAIN: &str = "edgeauth-sso-transaction-v1.";
+/// It holds a space, which no base64url text (and so no JWS signing input) can.
+const DOMAIN: &str = "edgeauth sso-transaction-v1.";
 /// The cookie name's prefix; the first [`NAME_STATE_CHARS`] characters of the state follow.
 pub const COOKIE_PREFIX: &str = "__Host-edgeauth-sso-";
 /// How much of the state names the cookie.
 pub const NAME_STATE_CHARS: usize = 16;
+/// Longest `next` a transaction keeps (longer ones become `/`): each login in flight is a
+/// cookie, and a browser's cookies together must stay small.
+pub const MAX_NEXT_BYTES: usize = 512;
 /// Largest sealed transaction accepted, in bytes.
 pub const MAX_SEALED_BYTES: usize = 4096;
 
@@ -53,7 +57,11 @@ impl Transaction {
             state: base64url::encode(&entropy[..32]),
             nonce: base64url::encode(&entropy[32..64]),
             verifier: base64url::encode(&entropy[64..]),
-            next,
+            next: if next.len() > MAX_NEXT_BYTES {
+                "/".to_owned()
+            } else {
+                next
+            },
             exp: now + TRANSACTION_TTL_SECS,
         }
     }
@@ -190,6 +198,17 @@ mod tests {
         assert_eq!(cookie_name(&t.state), Some(t.cookie_name()));
         let sealed = t.seal(&key());
         assert_eq!(open(&sealed, "corp", &t.state, NOW + 1), Ok(t.clone()));
+    }
+
+    #[test]
+    fn a_long_next_is_not_kept() {
+        let long = format!("/{}", "a".repeat(MAX_NEXT_BYTES));
+        assert_eq!(Transaction::new("corp", long, &[0; 96], NOW).next, "/");
+        let fits = format!("/{}", "a".repeat(MAX_NEXT_BYTES - 1));
+        assert_eq!(
+            Transaction::new("corp", fits.clone(), &[0; 96], NOW).next,
+            fits
+        );
     }
 
     #[test]
