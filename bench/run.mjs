@@ -59,10 +59,10 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 
-async function perOp(base, route, n, body = token) {
+async function perOp(base, route, n, input = token) {
   const res = await fetch(`${base}${route}${route.includes('?') ? '&' : '?'}n=${n}`, {
     method: 'POST',
-    body,
+    body: input,
     signal: AbortSignal.timeout(120_000),
   });
   const body = await res.json();
