@@ -226,6 +226,33 @@ ACCESS_RULES = '[{"path": "/a/*", "access": "public"}, {"path": "/a/*", "roles":
             );
         }
     }
+    // An identity provider's client secret: checked without its value, refused as a var.
+    let providers = r#"IDENTITY_PROVIDERS = '[{"id": "corp", "label": "Corp", "issuer": "https://idp.example.com", "client_id": "edge", "client_secret_secret": "CORP_SECRET"}]'"#;
+    let with_providers = TempFile::new(
+        "providers.toml",
+        &text.replace("[vars]\n", &format!("[vars]\n{providers}\n")),
+    );
+    let out = edgeauth(&["check-config", with_providers.path()], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret_as_var = TempFile::new(
+        "provider-var.toml",
+        &text.replace(
+            "[vars]\n",
+            &format!("[vars]\n{providers}\nCORP_SECRET = 's3cret'\n"),
+        ),
+    );
+    let out = edgeauth(&["check-config", secret_as_var.path()], "");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CORP_SECRET holds an identity provider's client secret"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
     let secret_in_vars = TempFile::new("secret.toml", "[vars]\nSIGNING_KEY = 'x'\n");
     let out = edgeauth(&["check-config", secret_in_vars.path()], "");
     assert_eq!(out.status.code(), Some(2));

@@ -470,8 +470,33 @@ fn load_config(path: &str) -> Result<edgeauth::config::GatewayConfig, Failure> {
     // The real key is a secret the build cannot see; a throwaway one lets everything else be checked.
     let throwaway = SigningKey::generate().map_err(|e| usage(e.to_string()))?;
     strings.insert("SIGNING_KEY".into(), throwaway.to_private_jwk().to_string());
+    // Likewise each identity provider's client secret: it must be a secret, never a [vars] entry
+    // (at run time a var and a secret look alike, so this is where it is enforced).
+    for name in provider_secret_names(strings.get("IDENTITY_PROVIDERS")) {
+        if strings.contains_key(&name) {
+            return Err(usage(format!(
+                "{path}: {name} holds an identity provider's client secret: it must be a secret (wrangler secret put), never a [vars] entry"
+            )));
+        }
+        strings.insert(name, "placeholder for check-config".into());
+    }
     edgeauth::config::GatewayConfig::from_lookup(|name| strings.get(name).cloned())
         .map_err(|e| usage(format!("{path}: {e}")))
+}
+
+/// The secret names `IDENTITY_PROVIDERS` entries give in `client_secret_secret` (what is not
+/// well-formed is left to the configuration's own check, which says what is wrong).
+fn provider_secret_names(providers: Option<&String>) -> Vec<String> {
+    let Some(Ok(serde_json::Value::Array(entries))) =
+        providers.map(|text| serde_json::from_str::<serde_json::Value>(text))
+    else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| entry.get("client_secret_secret")?.as_str())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The first line of standard input, without its line ending.
