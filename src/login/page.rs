@@ -83,7 +83,7 @@ fn providers_into(out: &mut String, page: &Page) {
 }
 
 /// Escapes `&`, `<`, `>`, `"` and `'`: safe in text and in quoted attribute values.
-fn escape_into(out: &mut String, text: &str) {
+pub fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

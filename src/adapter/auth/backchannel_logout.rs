@@ -14,8 +14,7 @@ use crate::login::oidc::{Kind, OidcError};
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
-use super::{capped_body, now};
-use crate::adapter::gateway::revocation as revocation_copy;
+use super::{capped_body, now, provider, store_revocation};
 use crate::adapter::login::oidc;
 use crate::adapter::respond;
 
@@ -33,11 +32,10 @@ pub async fn handle(
     audit: &mut AuditEvent,
 ) -> Result<Response, Denied> {
     audit.event = "backchannel_logout";
-    let provider = config
-        .providers
-        .get(id)
-        .filter(|provider| provider.kind == Kind::Oidc)
-        .ok_or_else(|| Denied::new(Refusal::NotFound, "unknown_provider"))?;
+    let provider = provider(config, id)?;
+    if provider.kind != Kind::Oidc {
+        return Err(Denied::new(Refusal::NotFound, "unknown_provider"));
+    }
     let refused = |reason: String| Denied::new(Refusal::BadRequest, reason);
     let body = capped_body(req, MAX_BODY_BYTES).await?;
     let content_type = respond::header(req, "content-type").unwrap_or_default();
@@ -108,14 +106,7 @@ pub async fn handle(
         (None, None) => return Err(refused("logout_token:no_sub_or_sid".into())),
     };
     audit.revoked = Some(revoked);
-    let revision = revocation_copy::write(env, now, &delta)
-        .await
-        .map_err(|e| {
-            Denied::new(
-                Refusal::StoreUnavailable,
-                format!("revocation_write_failed: {e}"),
-            )
-        })?;
+    let revision = store_revocation(env, now, &delta).await?;
     audit.revision = Some(revision);
     audit.reason = Some(format!("provider:{}", provider.id));
     let response = Response::empty()

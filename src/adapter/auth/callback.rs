@@ -13,7 +13,7 @@ use crate::login::Verdict;
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
-use super::{now, page, redirect, with_cookie};
+use super::{now, page, provider, redirect, with_cookie};
 use crate::adapter::login::{self as methods, github, oidc};
 use crate::adapter::request_url::{self, RequestUrl};
 use crate::adapter::{respond, token};
@@ -30,10 +30,7 @@ pub async fn finish(
     audit: &mut AuditEvent,
 ) -> Result<Response, Denied> {
     audit.event = "sso_callback";
-    let provider = config
-        .providers
-        .get(id)
-        .ok_or_else(|| Denied::new(Refusal::NotFound, "unknown_provider"))?;
+    let provider = provider(config, id)?;
     let url = request_url::of(req).map_err(|_| Denied::new(Refusal::BadRequest, "bad_url"))?;
     let state = url.query_param("state").unwrap_or_default().into_owned();
     let Some(name) = cookie_name(&state) else {

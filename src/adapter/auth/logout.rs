@@ -14,7 +14,9 @@ use crate::login::session_routes;
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
-use super::{client_ip, limit, now, redirect, same_origin, verified_session, with_cookie};
+use super::{
+    client_ip, limit, now, redirect, same_origin, store_revocation, verified_session, with_cookie,
+};
 use crate::adapter::gateway::revocation as revocation_copy;
 use crate::adapter::login::oidc;
 use crate::adapter::{request_url, respond};
@@ -56,15 +58,9 @@ pub async fn handle(
         audit.revoked = Some(serde_json::json!({ "sid": claims.sid }));
         let mut delta = RevocationList::empty();
         delta.revoke_session(&claims.sid, drop_after);
-        match revocation_copy::write(env, now, &delta).await {
+        match store_revocation(env, now, &delta).await {
             Ok(revision) => audit.revision = Some(revision),
-            Err(e) => {
-                let denied = Denied::new(
-                    Refusal::StoreUnavailable,
-                    format!("revocation_write_failed: {e}"),
-                );
-                return with_cookie(respond::denied(denied, audit), &clear);
-            }
+            Err(denied) => return with_cookie(respond::denied(denied, audit), &clear),
         }
     }
     let wants_page = session_routes::logout_shows_page(respond::header(req, "accept").as_deref());

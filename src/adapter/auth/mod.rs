@@ -98,6 +98,34 @@ fn credentials_of(req: &Request) -> (Option<String>, Option<String>) {
     )
 }
 
+/// The configured identity provider `id` of an `/auth/sso|callback|backchannel-logout/<id>`
+/// route: 404 for any other.
+fn provider<'c>(
+    config: &'c GatewayConfig,
+    id: &str,
+) -> Result<&'c crate::login::oidc::Provider, Denied> {
+    config
+        .providers
+        .get(id)
+        .ok_or_else(|| Denied::new(Refusal::NotFound, "unknown_provider"))
+}
+
+/// Stores `delta` through the one revocation writer: its new revision, or 503 (nothing changed).
+async fn store_revocation(
+    env: &Env,
+    now: u64,
+    delta: &crate::gateway::revocation::RevocationList,
+) -> Result<u64, Denied> {
+    crate::adapter::gateway::revocation::write(env, now, delta)
+        .await
+        .map_err(|e| {
+            Denied::new(
+                Refusal::StoreUnavailable,
+                format!("revocation_write_failed: {e}"),
+            )
+        })
+}
+
 /// Counts one attempt of `key` against the Rate Limiting binding `binding`: 429 over the limit.
 async fn limit(env: &Env, binding: &'static str, key: String) -> Result<(), Denied> {
     let limiter = env

@@ -9,8 +9,7 @@ use crate::login::session_routes;
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
-use super::{capped_body, current_session, is_same_origin, now};
-use crate::adapter::gateway::revocation as revocation_copy;
+use super::{capped_body, current_session, is_same_origin, now, store_revocation};
 use crate::adapter::respond;
 
 /// Largest body accepted.
@@ -39,14 +38,7 @@ pub async fn handle(
         config.session.max_session_age_secs,
         config.session.leeway_secs,
     );
-    let revision = revocation_copy::write(env, now, &delta)
-        .await
-        .map_err(|e| {
-            Denied::new(
-                Refusal::StoreUnavailable,
-                format!("revocation_write_failed: {e}"),
-            )
-        })?;
+    let revision = store_revocation(env, now, &delta).await?;
     audit.revision = Some(revision);
     respond::json(
         200,

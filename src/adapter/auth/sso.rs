@@ -11,7 +11,7 @@ use crate::login::oidc::Kind;
 use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
-use super::{now, page, redirect, with_cookie};
+use super::{now, page, provider, redirect, with_cookie};
 use crate::adapter::login::oidc;
 use crate::adapter::request_url;
 
@@ -27,10 +27,7 @@ pub async fn start(
     audit: &mut AuditEvent,
 ) -> Result<Response, Denied> {
     audit.event = "sso_start";
-    let provider = config
-        .providers
-        .get(id)
-        .ok_or_else(|| Denied::new(Refusal::NotFound, "unknown_provider"))?;
+    let provider = provider(config, id)?;
     let url = request_url::of(req).map_err(|_| Denied::new(Refusal::BadRequest, "bad_url"))?;
     let next = safe_next(url.query_param("next").as_deref());
     let now = now();
