@@ -5,6 +5,7 @@ pub mod error;
 pub mod jwk;
 pub mod jws;
 pub mod keys;
+pub mod seal;
 pub mod session_cache;
 pub mod signature_precheck;
 pub mod validation;

@@ -6,6 +6,7 @@
 
 use crate::encoding::base64url;
 use crate::token::keys::SigningKey;
+use crate::token::seal::{self, Sealed};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -14,9 +15,8 @@ use super::OidcError;
 
 /// How long a login may take at the provider, in seconds (at most 10 minutes).
 pub const TRANSACTION_TTL_SECS: u64 = 600;
-/// What the seal signs before the payload: a transaction is never mistaken for anything else the
-/// edge signs (a session token's signing input starts with its base64url header).
-/// It holds a space, which no base64url text (and so no JWS signing input) can.
+/// The seal's domain ([`crate::token::seal`]): a transaction is never mistaken for anything else
+/// the edge signs.
 const DOMAIN: &str = "edgeauth sso-transaction-v1.";
 /// The cookie name's prefix; the first [`NAME_STATE_CHARS`] characters of the state follow.
 pub const COOKIE_PREFIX: &str = "__Host-edgeauth-sso-";
@@ -76,12 +76,10 @@ impl Transaction {
         cookie_name(&self.state).unwrap_or_default()
     }
 
-    /// The sealed form, the cookie's value: `base64url(json).base64url(signature)`.
+    /// The sealed form, the cookie's value ([`seal`]).
     pub fn seal(&self, key: &SigningKey) -> String {
         // Serializing plain strings and a number cannot fail; an empty payload never opens.
-        let payload = base64url::encode(&serde_json::to_vec(self).unwrap_or_default());
-        let signature = key.sign(format!("{DOMAIN}{payload}").as_bytes());
-        format!("{payload}.{}", base64url::encode(&signature))
+        seal::seal(DOMAIN, &serde_json::to_vec(self).unwrap_or_default(), key)
     }
 }
 
@@ -97,39 +95,24 @@ pub fn cookie_name(state: &str) -> Option<String> {
 
 /// A transaction cookie's value whose seal is not checked yet.
 #[derive(Debug)]
-pub struct SealedTransaction {
-    signing_input: String,
-    payload: Vec<u8>,
-    signature: [u8; 64],
-}
+pub struct SealedTransaction(Sealed);
 
 impl SealedTransaction {
     /// Splits and decodes a cookie value.
     pub fn parse(value: &str) -> Result<Self, OidcError> {
-        let refuse = |why| OidcError::new("transaction", why);
-        if value.len() > MAX_SEALED_BYTES {
-            return Err(refuse("too_large"));
-        }
-        let (payload_b64, signature_b64) = value.split_once('.').ok_or_else(|| refuse("shape"))?;
-        let payload = base64url::decode(payload_b64).ok_or_else(|| refuse("base64"))?;
-        let signature: [u8; 64] = base64url::decode(signature_b64)
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| refuse("signature"))?;
-        Ok(SealedTransaction {
-            signing_input: format!("{DOMAIN}{payload_b64}"),
-            payload,
-            signature,
-        })
+        Sealed::parse(DOMAIN, value, MAX_SEALED_BYTES)
+            .map(SealedTransaction)
+            .map_err(|e| OidcError::new("transaction", e.reason()))
     }
 
     /// The bytes the seal signs.
     pub fn signing_input(&self) -> &[u8] {
-        self.signing_input.as_bytes()
+        self.0.signing_input()
     }
 
     /// The seal: an Ed25519 signature by the edge's signing key.
     pub fn signature(&self) -> &[u8; 64] {
-        &self.signature
+        self.0.signature()
     }
 
     /// Opens the transaction once the seal verified (`sealed_by_us`: an Ed25519 check of
@@ -143,11 +126,9 @@ impl SealedTransaction {
         now: u64,
     ) -> Result<Transaction, OidcError> {
         let refuse = |why| OidcError::new("transaction", why);
-        if !sealed_by_us {
-            return Err(refuse("bad_seal"));
-        }
+        let payload = self.0.open(sealed_by_us).ok_or_else(|| refuse("bad_seal"))?;
         let transaction: Transaction =
-            serde_json::from_slice(&self.payload).map_err(|_| refuse("payload"))?;
+            serde_json::from_slice(&payload).map_err(|_| refuse("payload"))?;
         if !bool::from(transaction.state.as_bytes().ct_eq(state.as_bytes())) {
             return Err(refuse("state_mismatch"));
         }
