@@ -116,6 +116,14 @@ impl HttpUrl {
         self.scheme == "https" || self.is_loopback()
     }
 
+    /// The origin as a browser serializes it: `scheme://host[:port]`, the default port left out.
+    pub fn origin(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}://{}:{port}", self.scheme, self.host),
+            None => format!("{}://{}", self.scheme, self.host),
+        }
+    }
+
     /// Whether there is a query (`?…`, even empty).
     pub fn has_query(&self) -> bool {
         self.query.is_some()

@@ -93,6 +93,7 @@ impl UserRecord {
             name: self.name.clone(),
             email: self.email.clone(),
             provider: None,
+            amr: crate::login::AMR_PASSWORD,
         }
     }
 }
@@ -166,6 +167,7 @@ mod tests {
                 name: Some("Alice A.".into()),
                 email: Some("alice@example.com".into()),
                 provider: None,
+                amr: crate::login::AMR_PASSWORD,
             }
         );
         let minimal = format!(r#"{{"password":"{phc}","roles":[]}}"#);

@@ -17,6 +17,7 @@ pub mod kv_passwords;
 pub mod next;
 pub mod oidc;
 pub mod page;
+pub mod passkey;
 pub mod password;
 pub mod request;
 pub mod same_origin;
@@ -123,7 +124,19 @@ pub struct Identity {
     pub email: Option<String>,
     /// The identity provider the login went through, for single sign-on.
     pub provider: Option<ProviderLogin>,
+    /// How the user authenticated: the session's `amr` claim (RFC 8176 values).
+    pub amr: &'static [&'static str],
 }
+
+/// `amr` of a password login.
+pub const AMR_PASSWORD: &[&str] = &["pwd"];
+/// `amr` of a single sign-on: federated (the provider's own methods are not known).
+pub const AMR_SSO: &[&str] = &["fed"];
+/// `amr` of a passkey sign-in with user verification: a key held by an authenticator, and a
+/// PIN or biometric it checked (two factors).
+pub const AMR_PASSKEY_VERIFIED: &[&str] = &["hwk", "mfa"];
+/// `amr` of a passkey sign-in without user verification.
+pub const AMR_PASSKEY: &[&str] = &["hwk"];
 
 /// The identity provider a single sign-on login went through: it becomes the session's `idp`
 /// and `idp_sid` claims (back-channel logout names sessions by them).
@@ -235,14 +248,16 @@ pub fn new_session_claims(
         roles: identity.roles.clone(),
         name: identity.name.clone(),
         email: identity.email.clone(),
-        extra: provider_claims(identity.provider.as_ref()),
+        extra: login_claims(identity),
     }
 }
 
-/// The claims naming the provider of a single sign-on session: `idp`, and `idp_sid` when known.
-fn provider_claims(provider: Option<&ProviderLogin>) -> Map<String, Value> {
+/// How the session was won: `amr`; for single sign-on also the provider, `idp`, and `idp_sid`
+/// when known.
+fn login_claims(identity: &Identity) -> Map<String, Value> {
     let mut extra = Map::new();
-    if let Some(provider) = provider {
+    extra.insert("amr".into(), Value::from(identity.amr.to_vec()));
+    if let Some(provider) = &identity.provider {
         extra.insert("idp".into(), Value::from(provider.id.as_str()));
         if let Some(sid) = &provider.sid {
             extra.insert("idp_sid".into(), Value::from(sid.as_str()));
@@ -345,6 +360,7 @@ mod tests {
             name: Some("Alice".into()),
             email: None,
             provider: None,
+            amr: crate::login::AMR_PASSWORD,
         };
         let claims = new_session_claims(&config, &identity, "sid-1".into(), NOW);
         assert_eq!(claims.iss, "https://edge.example");

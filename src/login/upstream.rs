@@ -90,6 +90,7 @@ pub fn identity(json: &str) -> Result<Identity, RecordError> {
         name: profile_text(&object, "name")?,
         email: profile_text(&object, "email")?,
         provider: None,
+        amr: crate::login::AMR_PASSWORD,
     })
 }
 

@@ -203,6 +203,7 @@ impl Mapping {
                 id: provider.to_owned(),
                 sid: claims.sid.clone(),
             }),
+            amr: crate::login::AMR_SSO,
         })
     }
 

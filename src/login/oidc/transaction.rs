@@ -126,7 +126,10 @@ impl SealedTransaction {
         now: u64,
     ) -> Result<Transaction, OidcError> {
         let refuse = |why| OidcError::new("transaction", why);
-        let payload = self.0.open(sealed_by_us).ok_or_else(|| refuse("bad_seal"))?;
+        let payload = self
+            .0
+            .open(sealed_by_us)
+            .ok_or_else(|| refuse("bad_seal"))?;
         let transaction: Transaction =
             serde_json::from_slice(&payload).map_err(|_| refuse("payload"))?;
         if !bool::from(transaction.state.as_bytes().ct_eq(state.as_bytes())) {

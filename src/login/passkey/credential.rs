@@ -1,0 +1,247 @@
+//! What Workers KV keeps for passkeys (in the `USERS` namespace), and under which keys.
+//!
+//! - `passkey:cred:<id>` → [`StoredCredential`] (id in base64url): looked up at every sign-in.
+//! - `passkey:user:<base64url(sub)>:<id>` → `""`: one key per credential, listed by prefix to
+//!   find a user's passkeys. KV has no compare-and-swap, so nothing is a read-modify-write of a
+//!   shared list: two registrations of one user write two different keys and neither is lost.
+//! - `passkey:profile:<sub>` → [`Profile`]: the roles, name and email a user's passkeys sign in
+//!   with, written by an enrollment link (a password user's record `user:<sub>`, when there is
+//!   one, wins over it, so a disabled password user is disabled for passkeys too).
+//! - `passkey:used:<challenge>` and `passkey:enrolled:<jti>`: markers that make a challenge and
+//!   an enrollment link single-use; they expire with what they mark.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::encoding::base64url;
+use crate::login::{object, profile_text, roles, Identity, RecordError};
+
+use super::cose::PublicKey;
+use super::{PasskeyError, MAX_NAME_BYTES};
+
+/// `passkey:cred:<id>`.
+pub fn credential_key(id: &[u8]) -> String {
+    format!("passkey:cred:{}", base64url::encode(id))
+}
+
+/// The prefix under which `sub`'s credentials are listed.
+pub fn user_prefix(sub: &str) -> String {
+    format!("passkey:user:{}:", base64url::encode(sub.as_bytes()))
+}
+
+/// `passkey:user:<base64url(sub)>:<id>`.
+pub fn user_index_key(sub: &str, id: &[u8]) -> String {
+    format!("{}{}", user_prefix(sub), base64url::encode(id))
+}
+
+/// The credential id of an index key listed under `sub`'s prefix.
+pub fn id_from_index_key(sub: &str, key: &str) -> Option<Vec<u8>> {
+    base64url::decode(key.strip_prefix(&user_prefix(sub))?)
+}
+
+/// `passkey:profile:<sub>`.
+pub fn profile_key(sub: &str) -> String {
+    format!("passkey:profile:{sub}")
+}
+
+/// `passkey:used:<challenge>`.
+pub fn used_challenge_key(challenge: &str) -> String {
+    format!("passkey:used:{challenge}")
+}
+
+/// `passkey:enrolled:<jti>`.
+pub fn used_enrollment_key(jti: &str) -> String {
+    format!("passkey:enrolled:{jti}")
+}
+
+/// The WebAuthn user handle of `sub`: derived, so no key maps it back, and not the username
+/// itself (authenticators may show or sync it).
+pub fn user_handle(sub: &str) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"edgeauth passkey-user-v1.")
+        .chain_update(sub.as_bytes())
+        .finalize()
+        .into()
+}
+
+/// A registered passkey.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredCredential {
+    /// Whose it is (`sub`).
+    pub user: String,
+    /// Its public key.
+    pub public_key: PublicKey,
+    /// The last signature counter seen (0: the authenticator keeps none).
+    pub counter: u32,
+    /// How the browser may reach the authenticator (`internal`, `usb`, `hybrid`, …).
+    #[serde(default)]
+    pub transports: Vec<String>,
+    /// The name its owner gave it.
+    pub name: String,
+    /// Registered at, Unix seconds.
+    pub created: u64,
+    /// Last sign-in, Unix seconds.
+    #[serde(default)]
+    pub last_used: Option<u64>,
+    /// The BE flag at registration: a passkey that may be synced across devices.
+    #[serde(default)]
+    pub backup_eligible: bool,
+    /// The BS flag at the last ceremony: synced now.
+    #[serde(default)]
+    pub backed_up: bool,
+}
+
+impl StoredCredential {
+    /// Parses a stored record; anything unreadable refuses the sign-in.
+    pub fn parse(json: &str) -> Result<Self, PasskeyError> {
+        let record: StoredCredential =
+            serde_json::from_str(json).map_err(|_| PasskeyError("credential_record_malformed"))?;
+        record
+            .public_key
+            .signature_alg()
+            .map_err(|_| PasskeyError("credential_record_malformed"))?;
+        Ok(record)
+    }
+
+    /// The record's JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Transports as the browser reported them: kept only if each is a short lowercase word, at
+/// most 8 (they only hint the browser at sign-in).
+pub fn transports(reported: &[String]) -> Vec<String> {
+    reported
+        .iter()
+        .filter(|t| {
+            (1..=16).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        })
+        .take(8)
+        .cloned()
+        .collect()
+}
+
+/// A passkey's name as its owner typed it: trimmed, at most [`MAX_NAME_BYTES`], no control
+/// characters; `None` if nothing usable is left.
+pub fn name(typed: &str) -> Option<String> {
+    let name = typed.trim();
+    let ok =
+        !name.is_empty() && name.len() <= MAX_NAME_BYTES && !name.chars().any(char::is_control);
+    ok.then(|| name.to_owned())
+}
+
+/// What a user's passkeys sign in as: `{"roles": [...], "name"?: …, "email"?: …, "disabled"?:
+/// false}`, strictly as a password user's record is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A disabled user's passkeys are refused.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+impl Profile {
+    /// Parses a stored profile strictly (duplicate members, bad roles or texts refused).
+    pub fn parse(json: &str) -> Result<Self, RecordError> {
+        let object = object(json.as_bytes())?;
+        let disabled = match object.get("disabled") {
+            None => false,
+            Some(Value::Bool(disabled)) => *disabled,
+            Some(_) => return Err(RecordError("disabled is not true or false")),
+        };
+        Ok(Profile {
+            roles: roles(&object)?,
+            name: profile_text(&object, "name")?,
+            email: profile_text(&object, "email")?,
+            disabled,
+        })
+    }
+
+    /// The profile's JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The identity `sub` signs in as with a passkey (`user_verified`: the UV flag).
+    pub fn identity(&self, sub: &str, user_verified: bool) -> Identity {
+        Identity {
+            sub: sub.to_owned(),
+            roles: self.roles.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            provider: None,
+            amr: if user_verified {
+                crate::login::AMR_PASSKEY_VERIFIED
+            } else {
+                crate::login::AMR_PASSKEY
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_users_prefix_never_lists_anothers_keys() {
+        // "alice" and "alice:x" would collide in a plain-text prefix.
+        let alice = user_prefix("alice");
+        assert!(!user_index_key("alice:x", &[1]).starts_with(&alice));
+        let key = user_index_key("alice", &[1, 2]);
+        assert_eq!(id_from_index_key("alice", &key), Some(vec![1, 2]));
+        assert_eq!(id_from_index_key("bob", &key), None);
+    }
+
+    #[test]
+    fn user_handles_differ_per_user_and_are_not_the_name() {
+        assert_ne!(user_handle("alice"), user_handle("bob"));
+        assert!(!user_handle("alice").windows(5).any(|w| w == b"alice"));
+    }
+
+    #[test]
+    fn names_and_transports_are_kept_only_when_harmless() {
+        assert_eq!(name("  Laptop  "), Some("Laptop".into()));
+        assert_eq!(name("   "), None);
+        assert_eq!(name("a\u{7}b"), None);
+        assert_eq!(name(&"x".repeat(MAX_NAME_BYTES + 1)), None);
+        let reported = ["internal", "USB", "hybrid", "x y"].map(String::from);
+        assert_eq!(transports(&reported), ["internal", "hybrid"]);
+    }
+
+    #[test]
+    fn profiles_are_read_strictly() {
+        let p = Profile::parse(r#"{"roles":["staff"],"name":"Alice"}"#).expect("valid");
+        assert_eq!(p.identity("alice", true).roles, ["staff"]);
+        assert_eq!(
+            p.identity("alice", true).amr,
+            crate::login::AMR_PASSKEY_VERIFIED
+        );
+        assert!(Profile::parse(r#"{"roles":["a"],"roles":["b"]}"#).is_err());
+        assert!(Profile::parse(r#"{"roles":["a,b"]}"#).is_err());
+        assert!(Profile::parse(r#"{"name":"x"}"#).is_err());
+        assert!(Profile::parse(r#"{"roles":[],"disabled":"no"}"#).is_err());
+        assert_eq!(Profile::parse(&p.to_json()), Ok(p));
+    }
+
+    #[test]
+    fn a_record_with_an_unknown_algorithm_is_refused() {
+        let record = r#"{"user":"alice","public_key":{"alg":-7,"jwk":{}},"counter":0,"name":"k","created":1}"#;
+        assert!(StoredCredential::parse(record).is_ok());
+        let bad = record.replace("-7", "-36");
+        assert_eq!(
+            StoredCredential::parse(&bad),
+            Err(PasskeyError("credential_record_malformed"))
+        );
+        assert!(StoredCredential::parse("{").is_err());
+    }
+}
