@@ -38,7 +38,8 @@ fn always(_: &GatewayConfig) -> bool {
     true
 }
 
-/// User records for the Workers KV password login: `user:<name>` → JSON record.
+/// User records for the Workers KV password login (`user:<name>` → JSON record) and passkeys
+/// (`passkey:*`, see [`crate::login::passkey::credential`]).
 pub const USERS: &str = "USERS";
 /// The revocation document (key `revocations`), read by every isolate.
 pub const REVOCATIONS: &str = "REVOCATIONS";
@@ -64,8 +65,8 @@ pub const ALL: [Binding; 6] = [
     Binding {
         name: USERS,
         kind: Kind::KvNamespace,
-        without_it: "password logins with USER_STORE=kv fail",
-        needed_by: |config| config.password_store == PasswordStore::Kv,
+        without_it: "password logins with USER_STORE=kv and every passkey sign-in fail",
+        needed_by: |config| config.password_store == PasswordStore::Kv || config.passkeys.is_some(),
     },
     Binding {
         name: REVOCATIONS,

@@ -216,8 +216,8 @@ async fn sso_callback(body: &str, config: &GatewayConfig, n: u64, now: u64) -> R
         let Ok(key) = keys.select(token.kid(), token.alg()) else {
             break;
         };
-        let verified = crate::adapter::login::oidc::verify_signature(
-            key,
+        let verified = crate::adapter::webcrypto::verify(
+            &key.jwk,
             token.alg(),
             token.signing_input(),
             token.signature(),

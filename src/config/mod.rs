@@ -16,6 +16,7 @@ use crate::gateway::path::Parameters;
 use crate::gateway::revocation;
 use crate::gateway::rules::AccessRules;
 use crate::login::oidc::Providers;
+use crate::login::passkey;
 use crate::login::{PasswordStore, SessionSettings};
 use crate::token::keys::{self, KeySet, SigningKey};
 use crate::token::session_cache;
@@ -63,6 +64,8 @@ pub struct GatewayConfig {
     pub password_store: PasswordStore,
     /// The identity providers users may sign in with (`IDENTITY_PROVIDERS`).
     pub providers: Providers,
+    /// The passkey relying party (`PASSKEY_RP_ID`, …); `None`: passkeys are off.
+    pub passkeys: Option<passkey::Settings>,
     /// Entries of the per-isolate verified-session cache (`SESSION_CACHE_SIZE`, default 10,000;
     /// 0 disables it).
     pub session_cache_size: usize,
@@ -120,6 +123,7 @@ impl GatewayConfig {
             headers: IdentityHeaders::from_vars(&vars)?,
             password_store: PasswordStore::from_vars(&vars)?,
             providers: Providers::from_vars(&vars)?,
+            passkeys: passkey::Settings::from_vars(&vars)?,
             session_cache_size: session_cache::capacity_from_vars(&vars)?,
             audit_sample_allowed: audit::sample_from_vars(&vars)?,
             revocation: revocation::Settings::from_vars(&vars)?,

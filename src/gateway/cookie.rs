@@ -59,14 +59,20 @@ pub fn without(header: &str, name: &str) -> Option<String> {
     })
 }
 
-/// A single sign-on transaction cookie (`login::oidc::transaction`): the edge's alone, never
-/// the origin's, in any case.
+/// A ceremony's cookie, a single sign-on transaction (`login::oidc::transaction`) or a passkey
+/// challenge (`login::passkey::challenge`): the edge's alone, never the origin's, in any case.
 fn is_transaction(candidate: &str) -> bool {
-    let prefix = crate::login::oidc::transaction::COOKIE_PREFIX;
-    candidate
-        .trim_start()
-        .get(..prefix.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    let candidate = candidate.trim_start();
+    [
+        crate::login::oidc::transaction::COOKIE_PREFIX,
+        crate::login::passkey::challenge::COOKIE,
+    ]
+    .iter()
+    .any(|prefix| {
+        candidate
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    })
 }
 
 /// The `Cookie` header without the cookies an origin could read as `name` but that are not
@@ -151,7 +157,7 @@ mod tests {
     #[test]
     fn transaction_cookies_never_reach_the_origin() {
         let header =
-            "a=1; __Host-edgeauth-sso-AbCdEfGhIjKlMnOp=sealed; __HOST-EDGEAUTH-SSO-x=y; b=2";
+            "a=1; __Host-edgeauth-sso-AbCdEfGhIjKlMnOp=sealed; __HOST-EDGEAUTH-SSO-x=y; b=2; __Host-edgeauth-passkey=c";
         assert_eq!(without(header, DEFAULT_NAME).as_deref(), Some("a=1; b=2"));
         let with_session = format!("{header}; {DEFAULT_NAME}=tok");
         assert_eq!(

@@ -4,7 +4,8 @@
 //! Markers: `{{error}}` (the message in the alert element, empty when none),
 //! `{{error_autofocus}}` (`autofocus` when there is a message, so focus lands on it without
 //! JavaScript), `{{next}}` (the hidden `next` input's value), `{{providers}}` (one sign-in link
-//! per identity provider) and `{{password_hidden}}` (`hidden` without a password store). Any
+//! per identity provider), `{{password_hidden}}` (`hidden` without a password store) and
+//! `{{passkeys_script}}` (the passkey script, when passkeys are configured). Any
 //! other `{{…}}` is left as is.
 
 use crate::login::next::encode_component;
@@ -23,6 +24,8 @@ pub struct Page<'a> {
     pub providers: &'a [(&'a str, &'a str)],
     /// Whether the password form is shown.
     pub password_form: bool,
+    /// Whether passkeys are offered (their script is included).
+    pub passkeys: bool,
 }
 
 /// Fills `template`'s markers for `page`.
@@ -52,6 +55,10 @@ pub fn render(template: &str, page: &Page) -> String {
             "providers" => providers_into(&mut out, page),
             "password_hidden" if !page.password_form => out.push_str("hidden"),
             "password_hidden" => {}
+            "passkeys_script" if page.passkeys => {
+                out.push_str(r#"<script src="/auth/passkeys.js" defer></script>"#)
+            }
+            "passkeys_script" => {}
             _ => {
                 out.push_str("{{");
                 rest = after;
@@ -107,6 +114,7 @@ mod tests {
             error,
             providers: &[],
             password_form: true,
+            passkeys: false,
         }
     }
 
@@ -120,6 +128,7 @@ mod tests {
                 error: None,
                 providers: &providers,
                 password_form: false,
+                passkeys: true,
             },
         );
         assert!(page.contains(
@@ -127,7 +136,12 @@ mod tests {
         ));
         assert!(page.contains(r#"href="/auth/sso/gh?next="#));
         assert!(page.contains(r#"action="/auth/login" hidden>"#));
+        assert!(page.contains(r#"<script src="/auth/passkeys.js" defer></script>"#));
         let plain = render(LOGIN_TEMPLATE, &form("/", None));
+        assert!(
+            !plain.contains(r#"<script src="/auth/passkeys.js""#),
+            "no passkey script unless configured"
+        );
         assert!(!plain.contains(r#"class="provider"#));
         assert!(plain.contains(r#"action="/auth/login" >"#));
     }
@@ -140,12 +154,13 @@ mod tests {
             "{{next}}",
             "{{providers}}",
             "{{password_hidden}}",
+            "{{passkeys_script}}",
         ] {
             assert_eq!(LOGIN_TEMPLATE.matches(marker).count(), 1, "{marker}");
         }
         assert_eq!(
             LOGIN_TEMPLATE.matches("{{").count(),
-            5,
+            6,
             "no undocumented markers"
         );
     }

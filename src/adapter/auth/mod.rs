@@ -7,6 +7,7 @@ mod callback;
 mod login;
 mod logout;
 mod page;
+mod passkeys;
 mod revoke;
 mod session;
 mod sso;
@@ -40,7 +41,10 @@ pub async fn handle(
         ("GET" | "HEAD", p) if p.starts_with(callback::PREFIX) => {
             callback::finish(&req, &p[callback::PREFIX.len()..], env, config, audit).await
         }
-        ("GET" | "HEAD", "/auth/login.css" | "/auth/login.js") => {
+        (_, p) if p == passkeys::PAGE || p.starts_with("/auth/passkeys/") => {
+            passkeys::handle(&mut req, p, env, config, audit).await
+        }
+        ("GET" | "HEAD", "/auth/login.css" | "/auth/login.js" | "/auth/passkeys.js") => {
             audit.event = "asset";
             page::asset(env, &path["/auth".len()..]).await
         }

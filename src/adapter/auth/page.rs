@@ -38,8 +38,14 @@ pub async fn render(
             error,
             providers: &providers,
             password_form: config.password_store != PasswordStore::None,
+            passkeys: config.passkeys.is_some(),
         },
     );
+    Ok(html_response(html.into_bytes(), status))
+}
+
+/// An edge page (`html`): never cached, nothing but our own files, never framed.
+pub fn html_response(html: Vec<u8>, status: u16) -> Response {
     let headers = Headers::new();
     for (name, value) in [
         ("content-type", "text/html; charset=utf-8"),
@@ -51,10 +57,10 @@ pub async fn render(
     ] {
         let _ = headers.set(name, value);
     }
-    Ok(Response::builder()
+    Response::builder()
         .with_status(status)
         .with_headers(headers)
-        .fixed(html.into_bytes()))
+        .fixed(html)
 }
 
 /// A login that failed, as a page: the refusal is recorded, and the login page shown again with

@@ -4,6 +4,7 @@
 pub mod github;
 mod kv_passwords;
 pub mod oidc;
+pub mod passkey;
 pub mod pbkdf2;
 mod upstream;
 

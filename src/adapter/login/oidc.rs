@@ -6,10 +6,6 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use js_sys::{Array, Object, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::CryptoKey;
 use worker::{Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 use crate::login::next::encode_component;
@@ -19,7 +15,7 @@ use crate::login::oidc::jwks::{Alg, NoKey, ProviderKey, ProviderKeys, MAX_JWKS_B
 use crate::login::oidc::{OidcError, Provider, TokenAuth};
 
 use crate::adapter::gateway::send_with_timeout;
-use crate::adapter::webcrypto::subtle;
+use crate::adapter::webcrypto;
 
 /// How long a discovery document is used before it is fetched again.
 pub const DISCOVERY_TTL_SECS: u64 = 3600;
@@ -145,11 +141,14 @@ pub async fn signed_by(
     now: u64,
 ) -> Result<bool, OidcError> {
     let key = key_for(provider, discovery, token.kid(), token.alg(), now).await?;
-    Ok(
-        verify_signature(&key, token.alg(), token.signing_input(), token.signature())
-            .await
-            .unwrap_or(false),
+    Ok(webcrypto::verify(
+        &key.jwk,
+        token.alg(),
+        token.signing_input(),
+        token.signature(),
     )
+    .await
+    .unwrap_or(false))
 }
 
 /// The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.5): the ID token of its answer.
@@ -271,65 +270,4 @@ pub(super) async fn capped_body(response: &mut Response, max: usize) -> Result<V
         return Err(OidcError::new("provider_answer", "too large"));
     }
     Ok(body)
-}
-
-/// Whether `signature` verifies over `message` under `key` with `alg`, through WebCrypto. JWS
-/// encodes ECDSA as `r || s` (not DER), which is WebCrypto's format too: nothing is converted.
-pub(crate) async fn verify_signature(
-    key: &ProviderKey,
-    alg: Alg,
-    message: &[u8],
-    signature: &[u8],
-) -> Result<bool, JsValue> {
-    let subtle = subtle().map_err(|e| JsValue::from_str(&e))?;
-    let object = |members: &[(&str, JsValue)]| -> Result<Object, JsValue> {
-        let object = Object::new();
-        for (name, value) in members {
-            Reflect::set(&object, &JsValue::from_str(name), value)?;
-        }
-        Ok(object)
-    };
-    let sha256 = JsValue::from_str("SHA-256");
-    let (import, check) = match alg {
-        Alg::Rs256 => {
-            let name = JsValue::from_str("RSASSA-PKCS1-v1_5");
-            (
-                object(&[("name", name.clone()), ("hash", sha256)])?,
-                object(&[("name", name)])?,
-            )
-        }
-        Alg::Ps256 => {
-            let name = JsValue::from_str("RSA-PSS");
-            (
-                object(&[("name", name.clone()), ("hash", sha256)])?,
-                object(&[("name", name), ("saltLength", JsValue::from(32))])?,
-            )
-        }
-        Alg::Es256 => {
-            let name = JsValue::from_str("ECDSA");
-            (
-                object(&[("name", name.clone()), ("namedCurve", "P-256".into())])?,
-                object(&[("name", name), ("hash", sha256)])?,
-            )
-        }
-        Alg::EdDsa => {
-            let name = JsValue::from_str("Ed25519");
-            (
-                object(&[("name", name.clone())])?,
-                object(&[("name", name)])?,
-            )
-        }
-    };
-    let jwk: Object =
-        js_sys::JSON::parse(&serde_json::Value::Object(key.jwk.clone()).to_string())?.dyn_into()?;
-    let usages = Array::of1(&JsValue::from_str("verify"));
-    let imported = subtle.import_key_with_object("jwk", &jwk, &import, false, &usages)?;
-    let crypto_key: CryptoKey = JsFuture::from(imported).await?.dyn_into()?;
-    let verdict = subtle.verify_with_object_and_u8_array_and_u8_array(
-        &check,
-        &crypto_key,
-        signature,
-        message,
-    )?;
-    Ok(JsFuture::from(verdict).await?.as_bool() == Some(true))
 }

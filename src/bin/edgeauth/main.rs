@@ -6,6 +6,7 @@ mod revoke;
 
 use clap::{Parser, Subcommand};
 use edgeauth::bindings::{Binding, Kind};
+use edgeauth::login::passkey::enrollment::Enrollment;
 use edgeauth::login::password::{self, PasswordHash};
 use edgeauth::token::{claims, jwk};
 use edgeauth::{Claims, KeySet, SigningKey, Validation};
@@ -158,6 +159,31 @@ enum Command {
         /// A file holding the administrator's session token (else `EDGEAUTH_TOKEN`).
         #[arg(long)]
         token_file: Option<String>,
+    },
+    /// Print a one-time enrollment link for a user's first passkey (or a new one after a lost
+    /// device). The link's token is in its fragment, so it never reaches a server log; anyone
+    /// holding the link can enroll as the user until it is used or expires: send it privately.
+    Enroll {
+        /// Private JWK file (or a `.dev.vars` holding `SIGNING_KEY='…'`); `-` reads standard input.
+        #[arg(long)]
+        key: String,
+        /// The edge's base URL, e.g. `https://app.example.com`.
+        #[arg(long)]
+        url: String,
+        /// The user (`sub`).
+        user: String,
+        /// Roles, comma-separated: what the user's passkeys sign in with.
+        #[arg(long, default_value = "", value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Lifetime of the link in seconds (at most 7 days).
+        #[arg(long, default_value_t = 86_400)]
+        ttl: u64,
     },
     /// Hash a password read from standard input as a PHC string (PBKDF2-HMAC-SHA256).
     HashPassword {
@@ -359,6 +385,37 @@ fn run(command: Command) -> Result<(), Failure> {
                 (None, None) => return Err(usage("--sid or --user is required")),
             };
             revoke::run(&url, token, &body)
+        }
+        Command::Enroll {
+            key,
+            url,
+            user,
+            roles,
+            name,
+            email,
+            ttl,
+        } => {
+            let key = SigningKey::from_jwk(&signing_key_text(&read_input(&key)?))
+                .map_err(|e| usage(format!("{key}: {e}")))?;
+            let base = edgeauth::encoding::http_url::HttpUrl::parse(&url)
+                .map_err(|e| usage(format!("--url: {e}")))?;
+            let identity = edgeauth::login::Identity {
+                sub: user,
+                roles: roles.into_iter().filter(|r| !r.is_empty()).collect(),
+                name,
+                email,
+                provider: None,
+                amr: edgeauth::login::AMR_PASSKEY_VERIFIED,
+            };
+            let enrollment = Enrollment::new(&identity, ttl, &random()?, unix_now()).ok_or_else(|| {
+                usage("the user must be a valid username, roles valid, and --ttl 1 to 604800 seconds")
+            })?;
+            println!(
+                "{}/auth/passkeys/enroll#token={}",
+                base.origin(),
+                enrollment.seal(&key)
+            );
+            Ok(())
         }
         Command::HashPassword { iterations } => {
             if !(password::MIN_ITERATIONS..=password::MAX_ITERATIONS).contains(&iterations) {

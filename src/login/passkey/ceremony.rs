@@ -43,12 +43,7 @@ pub struct Expected<'a> {
 
 impl Expected<'_> {
     fn check(&self, client_data_json: &[u8], ceremony: Ceremony) -> Result<(), PasskeyError> {
-        client_data::check(
-            client_data_json,
-            ceremony,
-            self.challenge,
-            &self.settings.origins,
-        )
+        client_data::check(client_data_json, ceremony, self.challenge, self.settings)
     }
 
     /// §7.1 steps 13–15 / §7.2 steps 15–17: the RP ID hash, UP, and UV when required.

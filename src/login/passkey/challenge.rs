@@ -70,6 +70,17 @@ impl Challenge {
     }
 }
 
+/// The `Set-Cookie` value that carries a sealed challenge: `SameSite=Strict`, since only this
+/// site's own page ever sends it back.
+pub fn set_cookie(sealed: &str) -> String {
+    format!("{COOKIE}={sealed}; Max-Age={CHALLENGE_TTL_SECS}; Path=/; Secure; HttpOnly; SameSite=Strict")
+}
+
+/// The `Set-Cookie` value that clears it.
+pub fn clear_cookie() -> String {
+    format!("{COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict")
+}
+
 /// A challenge cookie whose seal is not checked yet.
 #[derive(Debug)]
 pub struct SealedChallenge(Sealed);

@@ -7,7 +7,7 @@ use crate::encoding::strict_json;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use super::PasskeyError;
+use super::{PasskeyError, Settings};
 
 /// Largest `clientDataJSON` accepted, in bytes (browsers send ~150–300).
 pub const MAX_BYTES: usize = 2048;
@@ -31,13 +31,13 @@ impl Ceremony {
 }
 
 /// Checks `json` for `ceremony`: its type, the `challenge` we issued (constant time), an
-/// origin among `origins` (exact), and that it was not made in a cross-origin iframe nor with a
+/// origin the relying party allows ([`Settings::allows_origin`]), and that it was not made in a cross-origin iframe nor with a
 /// token binding we cannot check.
 pub fn check(
     json: &[u8],
     ceremony: Ceremony,
     challenge: &[u8],
-    origins: &[String],
+    settings: &Settings,
 ) -> Result<(), PasskeyError> {
     if json.len() > MAX_BYTES {
         return Err(PasskeyError("client_data_too_large"));
@@ -56,7 +56,7 @@ pub fn check(
         return Err(PasskeyError("challenge_mismatch"));
     }
     let origin = text("origin")?;
-    if !origins.iter().any(|allowed| allowed == origin) {
+    if !settings.allows_origin(origin) {
         return Err(PasskeyError("wrong_origin"));
     }
     match data.get("crossOrigin") {
@@ -81,8 +81,13 @@ mod tests {
 
     const CHALLENGE: [u8; 32] = [7; 32];
 
-    fn origins() -> Vec<String> {
-        vec!["https://example.com".into()]
+    fn settings() -> Settings {
+        Settings {
+            rp_id: "example.com".into(),
+            rp_name: "edgeauth".into(),
+            origins: vec!["https://example.com".into()],
+            user_verification: super::super::UserVerification::Required,
+        }
     }
 
     fn json(kind: &str, challenge: &[u8], origin: &str, extra: &str) -> Vec<u8> {
@@ -94,7 +99,7 @@ mod tests {
     }
 
     fn check_one(data: &[u8], ceremony: Ceremony) -> Result<(), PasskeyError> {
-        check(data, ceremony, &CHALLENGE, &origins())
+        check(data, ceremony, &CHALLENGE, &settings())
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`challenge`]: a ceremony in flight, sealed in a short-lived cookie instead of a store.
 //! - [`enrollment`]: the one-time link an operator mints for a user's first passkey.
 //! - [`credential`]: what Workers KV keeps per credential and per user, and under which keys.
+//! - [`request`] and [`options`]: the routes' JSON bodies in, the browser's options out.
 
 pub mod authenticator_data;
 pub mod ceremony;
@@ -18,6 +19,8 @@ pub mod client_data;
 pub mod cose;
 pub mod credential;
 pub mod enrollment;
+pub mod options;
+pub mod request;
 
 use std::fmt;
 
@@ -63,7 +66,8 @@ pub struct Settings {
     /// Display name shown by the browser (`PASSKEY_RP_NAME`, default `edgeauth`).
     pub rp_name: String,
     /// Origins a ceremony may come from, exact (`PASSKEY_ORIGINS`, comma-separated; default
-    /// `https://<rp_id>`). Each one's host is the RP ID or below it.
+    /// `https://<rp_id>`). Each one's host is the RP ID or below it. For local development
+    /// only, `http://localhost:*` allows any port of `http://localhost`.
     pub origins: Vec<String>,
     /// `PASSKEY_USER_VERIFICATION`: `required` (default) or `preferred`.
     pub user_verification: UserVerification,
@@ -120,6 +124,27 @@ impl Settings {
         }))
     }
 
+    /// Whether a ceremony from `origin` (the client data's, as the browser serialized it) is
+    /// allowed: one of [`Self::origins`] exactly, or a port of a loopback wildcard.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.origins
+            .iter()
+            .any(|allowed| match allowed.strip_suffix(":*") {
+                Some(base) => {
+                    origin == base
+                        || origin
+                            .strip_prefix(base)
+                            .and_then(|p| p.strip_prefix(':'))
+                            .is_some_and(|port| {
+                                (1..=5).contains(&port.len())
+                                    && port.bytes().all(|b| b.is_ascii_digit())
+                                    && !port.starts_with('0')
+                            })
+                }
+                None => allowed == origin,
+            })
+    }
+
     /// Whether the UV flag is required.
     pub fn requires_user_verification(&self) -> bool {
         self.user_verification == UserVerification::Required
@@ -144,6 +169,15 @@ fn is_host_name(host: &str) -> bool {
 /// loopback HTTP, whose host is the RP ID or a subdomain of it (WebAuthn §5.1.3 step 8).
 fn check_origin(origin: &str, rp_id: &str) -> Result<(), ConfigError> {
     let refuse = |why: &str| ConfigError(format!("PASSKEY_ORIGINS: {origin:?} {why}"));
+    if let Some(base) = origin.strip_suffix(":*") {
+        return if base == "http://localhost" && rp_id == "localhost" {
+            Ok(())
+        } else {
+            Err(refuse(
+                "has a wildcard port, which only http://localhost:* may (local development)",
+            ))
+        };
+    }
     let url = HttpUrl::parse(origin).map_err(|_| refuse("is not an http(s) origin"))?;
     if url.origin() != origin {
         return Err(refuse(
@@ -214,6 +248,39 @@ mod tests {
             ("PASSKEY_ORIGINS", "http://localhost:8787"),
         ]);
         assert!(local.is_ok());
+        assert!(
+            with("https://example.com:*").is_err(),
+            "wildcards are for localhost only"
+        );
+    }
+
+    #[test]
+    fn a_loopback_wildcard_allows_ports_of_localhost_only() {
+        let local = settings(&[
+            ("PASSKEY_RP_ID", "localhost"),
+            ("PASSKEY_ORIGINS", "http://localhost:*"),
+        ])
+        .expect("valid")
+        .expect("on");
+        for ok in [
+            "http://localhost:8787",
+            "http://localhost",
+            "http://localhost:1",
+        ] {
+            assert!(local.allows_origin(ok), "{ok}");
+        }
+        for bad in [
+            "http://localhost:",
+            "http://localhost:08787",
+            "http://localhost:123456",
+            "http://localhost:80x",
+            "http://localhost.evil.net",
+            "http://localhostx:80",
+            "https://localhost:8787",
+            "http://127.0.0.1:8787",
+        ] {
+            assert!(!local.allows_origin(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,242 @@
+// Passkeys in the browser: the login page's "Sign in with a passkey" (username-less, or for the
+// username typed in the form, and in the browser's autofill where it offers passkeys), and the
+// passkeys page (/auth/passkeys: list, add, rename, remove; /auth/passkeys/enroll#token=…: a
+// first passkey from an enrollment link). Every check happens at the edge; this file only
+// carries bytes between the edge and navigator.credentials. No framework, nothing from another
+// origin, no innerHTML.
+'use strict';
+
+(function () {
+  if (!window.PublicKeyCredential || !window.fetch || !navigator.credentials) return;
+  var FAILED = 'Sign-in failed. Try again.';
+  var UNAVAILABLE = 'Passkeys are unavailable right now. Try again later.';
+  var MAX_NEXT = 2048;
+
+  function bytes(b64url) {
+    var b64 = b64url.replace(/-/g, '+').replace(/_/g, '/');
+    var text = atob(b64 + '==='.slice((b64.length + 3) % 4));
+    var out = new Uint8Array(text.length);
+    for (var i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+    return out.buffer;
+  }
+
+  function b64url(buffer) {
+    var view = new Uint8Array(buffer);
+    var text = '';
+    for (var i = 0; i < view.length; i++) text += String.fromCharCode(view[i]);
+    return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function descriptors(list) {
+    return (list || []).map(function (d) {
+      return { type: d.type, id: bytes(d.id), transports: d.transports };
+    });
+  }
+
+  function creationOptions(o) {
+    var user = { id: bytes(o.user.id), name: o.user.name, displayName: o.user.displayName };
+    return Object.assign({}, o, {
+      user: user,
+      challenge: bytes(o.challenge),
+      excludeCredentials: descriptors(o.excludeCredentials),
+    });
+  }
+
+  function requestOptions(o) {
+    return Object.assign({}, o, {
+      challenge: bytes(o.challenge),
+      allowCredentials: descriptors(o.allowCredentials),
+    });
+  }
+
+  // PublicKeyCredential.toJSON(), written out for browsers that lack it.
+  function credentialJSON(credential) {
+    var r = credential.response;
+    var response = { clientDataJSON: b64url(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = b64url(r.attestationObject);
+      response.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      response.authenticatorData = b64url(r.authenticatorData);
+      response.signature = b64url(r.signature);
+      if (r.userHandle) response.userHandle = b64url(r.userHandle);
+    }
+    return { id: credential.id, rawId: b64url(credential.rawId), type: credential.type, response: response };
+  }
+
+  function post(path, body) {
+    return fetch(path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify(body || {}),
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (json) {
+        if (!response.ok) {
+          var error = new Error('status ' + response.status);
+          error.status = response.status;
+          throw error;
+        }
+        return json;
+      });
+    });
+  }
+
+  function say(element, message) {
+    if (!element) return;
+    element.textContent = '';
+    element.textContent = message;
+    if (element.focus) element.focus();
+  }
+
+  function safeNext(value) {
+    if (typeof value !== 'string' || value.length > MAX_NEXT) return '/';
+    if (value.charAt(0) !== '/' || value.charAt(1) === '/' || value.charAt(1) === '\\') return '/';
+    if (/[\u0000-\u0020\u007f\\]/.test(value)) return '/';
+    return value;
+  }
+
+  // ---- The login page ----------------------------------------------------------------------
+  function loginPage(section) {
+    var button = document.getElementById('passkey-button');
+    var alertBox = document.getElementById('login-error');
+    var nextInput = document.querySelector('input[name="next"]');
+    var username = document.getElementById('username');
+    var next = safeNext(nextInput ? nextInput.value : '/');
+    var pending = null;
+    section.hidden = false;
+
+    function finish(credential) {
+      return post('/auth/passkeys/sign-in', { credential: credentialJSON(credential), next: next })
+        .then(function (answer) { window.location.assign(safeNext(answer.next)); });
+    }
+
+    function signIn(mediation) {
+      var name = username && !username.closest('[hidden]') ? username.value.trim() : '';
+      var body = mediation === 'conditional' || !name ? {} : { username: name };
+      if (pending) pending.abort();
+      var controller = new AbortController();
+      pending = controller;
+      return post('/auth/passkeys/sign-in/options', body).then(function (options) {
+        var request = { publicKey: requestOptions(options.publicKey), signal: controller.signal };
+        if (mediation) request.mediation = mediation;
+        return navigator.credentials.get(request);
+      }).then(function (credential) {
+        if (credential) return finish(credential);
+      });
+    }
+
+    button.addEventListener('click', function () {
+      button.disabled = true;
+      signIn(null).catch(function (error) {
+        if (error && error.name === 'AbortError') return;
+        say(alertBox, error && error.status >= 500 ? UNAVAILABLE : FAILED);
+      }).then(function () { button.disabled = false; });
+    });
+
+    // Autofill: the browser lists passkeys under the username field, where it can.
+    if (username && PublicKeyCredential.isConditionalMediationAvailable) {
+      PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
+        if (available) signIn('conditional').catch(function () {});
+      });
+    }
+  }
+
+  // ---- The passkeys page ---------------------------------------------------------------------
+  function passkeysPage() {
+    var status = document.getElementById('passkey-status');
+    var enrollSection = document.getElementById('enroll');
+    var account = document.getElementById('account');
+    var list = document.getElementById('passkey-list');
+
+    function register(body, nameInput) {
+      return post('/auth/passkeys/register/options', body).then(function (options) {
+        return navigator.credentials.create({ publicKey: creationOptions(options.publicKey) });
+      }).then(function (credential) {
+        var payload = Object.assign({}, body, { credential: credentialJSON(credential), name: nameInput.value });
+        return post('/auth/passkeys/register', payload);
+      });
+    }
+
+    function when(time) {
+      return time ? new Date(time * 1000).toLocaleString() : 'never';
+    }
+
+    function button(label, onClick) {
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = label;
+      b.addEventListener('click', onClick);
+      return b;
+    }
+
+    function refresh() {
+      return fetch('/auth/passkeys/credentials', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+        .then(function (response) {
+          if (response.status === 401) { window.location.assign('/auth/login?next=%2Fauth%2Fpasskeys'); return null; }
+          return response.json();
+        })
+        .then(function (answer) {
+          if (!answer) return;
+          list.textContent = '';
+          answer.credentials.forEach(function (c) {
+            var item = document.createElement('li');
+            item.className = 'passkey';
+            item.setAttribute('data-id', c.id);
+            var name = document.createElement('strong');
+            name.className = 'passkey-name';
+            name.textContent = c.name;
+            var about = document.createElement('span');
+            about.className = 'passkey-about';
+            about.textContent = ' added ' + when(c.created) + ', last used ' + when(c.last_used) + (c.synced ? ', synced' : '');
+            item.appendChild(name);
+            item.appendChild(about);
+            item.appendChild(button('Rename', function () {
+              var typed = window.prompt('New name', c.name);
+              if (!typed) return;
+              post('/auth/passkeys/rename', { id: c.id, name: typed }).then(refresh, function () { say(status, 'Could not rename it.'); });
+            }));
+            item.appendChild(button('Remove', function () {
+              post('/auth/passkeys/remove', { id: c.id }).then(function () {
+                say(status, 'Passkey removed.');
+                return refresh();
+              }, function (error) {
+                say(status, error.status === 403 ? 'This is your only passkey: add another before removing it.' : 'Could not remove it.');
+              });
+            }));
+            list.appendChild(item);
+          });
+        });
+    }
+
+    if (window.location.pathname === '/auth/passkeys/enroll') {
+      var match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+      // Keep the token out of history and of any later Referer.
+      history.replaceState(null, '', window.location.pathname);
+      enrollSection.hidden = false;
+      document.getElementById('enroll-button').addEventListener('click', function () {
+        if (!match) { say(status, 'This enrollment link is incomplete.'); return; }
+        register({ enrollment: decodeURIComponent(match[1]) }, document.getElementById('enroll-name')).then(function () {
+          enrollSection.hidden = true;
+          say(status, 'Your passkey is ready and you are signed in.');
+          account.hidden = false;
+          return refresh();
+        }, function () { say(status, 'This enrollment link cannot be used (expired, used, or the passkey was refused).'); });
+      });
+      return;
+    }
+    account.hidden = false;
+    document.getElementById('add-form').addEventListener('submit', function (event) {
+      event.preventDefault();
+      register({}, document.getElementById('add-name')).then(function () {
+        say(status, 'Passkey added.');
+        return refresh();
+      }, function () { say(status, 'The passkey was not added.'); });
+    });
+    refresh();
+  }
+
+  var loginSection = document.getElementById('passkey');
+  if (loginSection) loginPage(loginSection);
+  if (document.getElementById('passkey-list')) passkeysPage();
+})();
