@@ -53,6 +53,18 @@ seed_demo_user() {
 }
 seed_demo_user
 
+# Passkeys for the demo: the RP ID is localhost (WebAuthn refuses IP addresses), and a one-time
+# enrollment link for the demo user, minted with the dev key, is printed below.
+PASSKEY_VARS=(--var "PASSKEY_RP_ID:localhost" --var "PASSKEY_ORIGINS:http://localhost:$PORT")
+enrollment_link() {
+  local log
+  log="$(log_file enroll-demo-user)"
+  cargo run --quiet --locked --bin edgeauth -- enroll --key .dev.vars --url "http://localhost:$PORT" \
+    "$DEMO_USER" --roles user,admin --name "Demo User" --ttl 86400 2>"$log" ||
+    fail "minting the demo user's passkey enrollment link" "see $log"
+}
+ENROLL_LINK="$(enrollment_link)"
+
 # wrangler and the provider are this script's children, stopped whichever way it ends: Ctrl-C,
 # SIGTERM to this script alone, a failed step, or wrangler exiting. On a signal, it then dies of
 # that signal itself, so that make (or a calling shell) sees an interrupt, not an exit status.
@@ -127,11 +139,14 @@ say "dev: open http://$HOST:$PORT/app in a browser and sign in as $DEMO_USER / $
 if [ "$dev_provider" = on ]; then
   say "dev: or with \"Sign in with Local demo provider\", as $DEMO_USER / $DEMO_PASSWORD there: you are local:$DEMO_USER"
 fi
+say "dev: passkeys: enroll one for $DEMO_USER at (dev only, one use, 24 h)"
+say "dev:   $ENROLL_LINK"
+say "dev:   then sign in at http://localhost:$PORT/app with \"Sign in with a passkey\" (passkeys need the localhost name)"
 say "dev: or try  curl -s http://$HOST:$PORT/healthz"
 # Our --var options come before --ip: wrangler's --var takes every value up to the next option.
 # A var given again in "$@" comes last, and the last one wins. In the background, so that the
 # traps above run at once; <&0 keeps the terminal as its stdin (& alone would give /dev/null).
-"$EDGEAUTH_ROOT/node_modules/.bin/wrangler" dev "${DEV_PROVIDER_VARS[@]}" --ip "$HOST" --port "$PORT" \
+"$EDGEAUTH_ROOT/node_modules/.bin/wrangler" dev "${DEV_PROVIDER_VARS[@]}" "${PASSKEY_VARS[@]}" --ip "$HOST" --port "$PORT" \
   --show-interactive-dev-session=false "$@" <&0 &
 WRANGLER_PID=$!
 wait "$WRANGLER_PID"
