@@ -379,3 +379,90 @@ fn revoke_needs_a_url_a_target_and_an_admin_token_and_reports_an_unreachable_edg
     assert!(stdout(&out).is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/auth/revoke"));
 }
+
+#[test]
+fn enroll_prints_a_one_time_link_whose_token_opens_only_under_the_same_key() {
+    use edgeauth::login::passkey::enrollment::SealedEnrollment;
+    let keygen = edgeauth(&["keygen"], "");
+    let key = TempFile::new("enroll-key.jwk", &stdout(&keygen));
+    let enroll = edgeauth(
+        &[
+            "enroll",
+            "--key",
+            key.path(),
+            "--url",
+            "https://app.example.com/some/path",
+            "alice",
+            "--roles",
+            "staff,deploy",
+            "--name",
+            "Alice",
+            "--ttl",
+            "600",
+        ],
+        "",
+    );
+    assert!(enroll.status.success(), "{enroll:?}");
+    let link = stdout(&enroll);
+    let token = link
+        .trim()
+        .strip_prefix("https://app.example.com/auth/passkeys/enroll#token=")
+        .expect("the link is the enrollment page with the token in its fragment");
+    let signing = edgeauth::SigningKey::from_jwk(stdout(&keygen).trim()).expect("key");
+    let sealed = SealedEnrollment::parse(token).expect("a sealed enrollment");
+    let ok = signing
+        .verifying_key()
+        .verify(sealed.signing_input(), sealed.signature())
+        .is_ok();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let enrollment = sealed.open(ok, now).expect("opens under the same key");
+    assert_eq!(enrollment.sub, "alice");
+    assert_eq!(enrollment.roles, ["staff", "deploy"]);
+    assert!(enrollment.exp <= now + 600);
+
+    for bad in [
+        vec!["--ttl", "0"],
+        vec!["--ttl", "604801"],
+        vec!["--roles", "a,b c"],
+    ] {
+        let mut args = vec![
+            "enroll",
+            "--key",
+            key.path(),
+            "--url",
+            "https://a.example",
+            "alice",
+        ];
+        args.extend(bad.iter().copied());
+        let refused = edgeauth(&args, "");
+        assert_eq!(refused.status.code(), Some(2), "{bad:?}");
+        assert!(stdout(&refused).is_empty(), "no link for {bad:?}");
+    }
+    let bad_user = edgeauth(
+        &[
+            "enroll",
+            "--key",
+            key.path(),
+            "--url",
+            "https://a.example",
+            "al ice",
+        ],
+        "",
+    );
+    assert_eq!(bad_user.status.code(), Some(2));
+    let bad_url = edgeauth(
+        &[
+            "enroll",
+            "--key",
+            key.path(),
+            "--url",
+            "ftp://a.example",
+            "alice",
+        ],
+        "",
+    );
+    assert_eq!(bad_url.status.code(), Some(2));
+}
