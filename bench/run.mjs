@@ -6,6 +6,7 @@
 // integration harness), whatever happens. Every loop is bounded in count and time.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -52,6 +53,35 @@ async function idTokenCase(alg) {
   };
   const id_token = await new SignJWT(claims).setProtectedHeader({ alg, kid: 'bench' }).sign(privateKey);
   return JSON.stringify({ id_token, jwk, issuer: claims.iss, client_id: 'edge', nonce: claims.nonce });
+}
+
+/**
+ * The body of the bench route's `passkey` mode: an assertion as an authenticator signs it with
+ * `alg` (ES256: a DER signature, as authenticators send it), the credential's public JWK and what
+ * the ceremony expects.
+ */
+function passkeyCase(alg) {
+  const rpId = 'bench.example';
+  const origin = 'https://bench.example';
+  const challenge = crypto.randomBytes(32).toString('base64url');
+  const { publicKey, privateKey } = alg === 'EdDSA'
+    ? crypto.generateKeyPairSync('ed25519')
+    : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+  const jwk = kty === 'EC' ? { kty, crv, x, y } : { kty, crv, x };
+  const clientData = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge, origin, crossOrigin: false }));
+  const rpIdHash = crypto.createHash('sha256').update(rpId).digest();
+  const count = Buffer.alloc(4);
+  count.writeUInt32BE(1);
+  const authData = Buffer.concat([rpIdHash, Buffer.from([0x05]), count]);
+  const signed = Buffer.concat([authData, crypto.createHash('sha256').update(clientData).digest()]);
+  const signature = alg === 'EdDSA' ? crypto.sign(null, signed, privateKey) : crypto.sign('sha256', signed, privateKey);
+  return JSON.stringify({
+    rp_id: rpId, origin, challenge, jwk, alg: alg === 'EdDSA' ? -8 : -7,
+    client_data_json: clientData.toString('base64url'),
+    authenticator_data: authData.toString('base64url'),
+    signature: signature.toString('base64url'),
+  });
 }
 
 const median = (xs) => {
@@ -142,6 +172,7 @@ async function main() {
   ]);
 
   const ssoBodies = { RS256: await idTokenCase('RS256'), ES256: await idTokenCase('ES256') };
+  const passkeyBodies = { ES256: passkeyCase('ES256'), EdDSA: passkeyCase('EdDSA') };
   // 1. Verify cost per token inside workerd: warm up, then ROUNDS interleaved rounds; medians.
   const ways = {
     first: () => perOp(edge.url, '/__bench/verify?mode=first', N_VERIFY),
@@ -153,6 +184,8 @@ async function main() {
     hit: () => perOp(edge.url, '/__bench/verify?mode=hit', N_HIT),
     ssoRs256: () => perOp(edge.url, '/__bench/verify?mode=sso', N_SSO, ssoBodies.RS256),
     ssoEs256: () => perOp(edge.url, '/__bench/verify?mode=sso', N_SSO, ssoBodies.ES256),
+    passkeyEs256: () => perOp(edge.url, '/__bench/verify?mode=passkey', N_SSO, passkeyBodies.ES256),
+    passkeyEdDsa: () => perOp(edge.url, '/__bench/verify?mode=passkey', N_SSO, passkeyBodies.EdDSA),
     password: () => perOp(edge.url, '/__bench/verify?mode=password', N_PASSWORD),
     webcrypto: () => perOp(js.url, '/__bench/webcrypto', N_VERIFY),
     jose: () => perOp(js.url, '/__bench/jose', N_VERIFY),
@@ -257,6 +290,8 @@ async function main() {
     `| 1h | a single sign-on callback's own work in workerd, RS256 ID token (parse, JWK import + WebCrypto verify, claims, mapping, session mint; no provider I/O) | ${f1(us.ssoRs256)} µs/login | ${ratio(us.ssoRs256, FREE_PLAN_CPU_US)} of the Free plan's 10 ms CPU: ${mark(us.ssoRs256 <= FREE_PLAN_CPU_US)} |`,
     `| 1i | the same with an ES256 ID token | ${f1(us.ssoEs256)} µs/login | ${ratio(us.ssoEs256, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.ssoEs256 <= FREE_PLAN_CPU_US)} |`,
     `| 1j | a password login's own work in workerd: PBKDF2-SHA256, 100,000 iterations (WebCrypto) | ${f1(us.password)} µs/login | ${ratio(us.password, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.password <= FREE_PLAN_CPU_US)}; ${ratio(us.password, us.ssoRs256)} an RS256 SSO callback |`,
+    `| 1k | a passkey sign-in's own work in workerd, ES256 (client and authenticator data, DER to r‖s, JWK import + WebCrypto verify, counter, session mint; no KV I/O) | ${f1(us.passkeyEs256)} µs/login | ${ratio(us.passkeyEs256, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.passkeyEs256 <= FREE_PLAN_CPU_US)} |`,
+    `| 1l | the same with an Ed25519 passkey | ${f1(us.passkeyEdDsa)} µs/login | ${ratio(us.passkeyEdDsa, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.passkeyEdDsa <= FREE_PLAN_CPU_US)} |`,
     `| 2a | native mint (host, release) | ${Math.round(native.mint_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.mint_per_s)} µs each |`,
     `| 2b | native verify (host, release) | ${Math.round(native.verify_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.verify_per_s)} µs each; workerd first sight is ${ratio(us.first, 1e6 / native.verify_per_s)} native |`,
     `| 3a | end to end, pass-through JS worker → origin, the same request as 3b (${WRK_CONNECTIONS} connections, ${WRK_SECONDS} s, medians of ${ROUNDS} interleaved rounds) | ${Math.round(e2e.pass.rps)} req/s, p50 ${f2(e2e.pass.p50)} ms, p99 ${f2(e2e.pass.p99)} ms | baseline |`,

@@ -14,6 +14,9 @@
 //! verdict of `true` instead of a signature check) and the WebCrypto call alone (through
 //! wasm-bindgen, awaited).
 //!
+//! `sso`, `passkey` and `password` run one login method's own work at the edge (see each
+//! function), without its KV or provider I/O.
+//!
 //! `POST /__bench/verify?mode=memory` fills the isolate's verified-session cache through the
 //! request path with `SESSION_CACHE_SIZE` distinct sessions (minted here, each like the body's
 //! token but with its own `sid`) and answers the wasm linear memory before and after
@@ -149,6 +152,7 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
             timed(n, Date::now().as_millis() - start, ok)
         }
         "sso" => sso_callback(token, config, n, now).await,
+        "passkey" => passkey_sign_in(token, config, n, now).await,
         "password" => {
             // A password login's own work: PBKDF2 (100,000 iterations, WebCrypto) against the
             // decoy, the same cost as a real record.
@@ -232,6 +236,87 @@ async fn sso_callback(body: &str, config: &GatewayConfig, n: u64, now: u64) -> R
             let minted = token::mint(&session, config.signing_key());
             ok += u64::from(!std::hint::black_box(minted).is_empty());
         }
+    }
+    timed(n, Date::now().as_millis() - start, ok)
+}
+
+/// A passkey sign-in's own work, without the KV reads and writes: the core's checks (client
+/// data, authenticator data, DER to `r || s`, the signed message), the key import and ECDSA /
+/// Ed25519 / RSA verification through WebCrypto (as the route does), the counter, and the session
+/// mint. The body is `{"rp_id","origin","challenge","client_data_json","authenticator_data",
+/// "signature","jwk","alg"}` (binary members in base64url).
+async fn passkey_sign_in(body: &str, config: &GatewayConfig, n: u64, now: u64) -> Response {
+    use crate::encoding::base64url;
+    use crate::login::passkey::ceremony::{self, Expected};
+    use crate::login::passkey::cose::PublicKey;
+    use crate::login::passkey::credential::{Profile, StoredCredential};
+    use crate::login::passkey::{Settings, UserVerification};
+    let Ok(input) = serde_json::from_str::<serde_json::Value>(body) else {
+        return respond::json_text(400, r#"{"error":"body"}"#, "no-store");
+    };
+    let text = |name: &str| input.get(name).and_then(|v| v.as_str()).unwrap_or_default();
+    let bytes = |name: &str| base64url::decode(text(name)).unwrap_or_default();
+    let settings = Settings {
+        rp_id: text("rp_id").into(),
+        rp_name: "bench".into(),
+        origins: vec![text("origin").into()],
+        user_verification: UserVerification::Required,
+    };
+    let record = StoredCredential {
+        user: "user-1".into(),
+        public_key: PublicKey {
+            alg: input
+                .get("alg")
+                .and_then(|a| a.as_i64())
+                .unwrap_or_default(),
+            jwk: input
+                .get("jwk")
+                .and_then(|j| j.as_object())
+                .cloned()
+                .unwrap_or_default(),
+        },
+        counter: 0,
+        transports: vec![],
+        name: "bench".into(),
+        created: now,
+        last_used: None,
+        backup_eligible: false,
+        backed_up: false,
+    };
+    let profile = Profile {
+        roles: vec!["user".into()],
+        name: None,
+        email: None,
+        disabled: false,
+    };
+    let (challenge, client_data, data, signature) = (
+        bytes("challenge"),
+        bytes("client_data_json"),
+        bytes("authenticator_data"),
+        bytes("signature"),
+    );
+    let mut ok = 0u64;
+    let start = Date::now().as_millis();
+    for _ in 0..n {
+        let expected = Expected {
+            settings: &settings,
+            challenge: &challenge,
+        };
+        let Ok(pending) =
+            ceremony::sign_in(&expected, &record, &client_data, &data, &signature, None)
+        else {
+            break;
+        };
+        let valid = crate::adapter::login::passkey::signature_valid(&pending, &record)
+            .await
+            .unwrap_or(false);
+        let Ok(signed_in) = pending.finish(valid, record.counter) else {
+            break;
+        };
+        let identity = profile.identity(&record.user, signed_in.flags.user_verified());
+        let session = crate::login::new_session_claims(config, &identity, "sid".into(), now);
+        let minted = token::mint(&session, config.signing_key());
+        ok += u64::from(!std::hint::black_box(minted).is_empty());
     }
     timed(n, Date::now().as_millis() - start, ok)
 }
