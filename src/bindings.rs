@@ -47,6 +47,10 @@ pub const REVOCATIONS: &str = "REVOCATIONS";
 pub const REVOCATION_WRITER: &str = "REVOCATION_WRITER";
 /// The Durable Object class behind [`REVOCATION_WRITER`].
 pub const REVOCATION_WRITER_CLASS: &str = "RevocationWriter";
+/// One-time values, claimed atomically (passkey challenges, enrollment links).
+pub const SINGLE_USE: &str = "SINGLE_USE";
+/// The Durable Object class behind [`SINGLE_USE`].
+pub const SINGLE_USE_CLASS: &str = "SingleUse";
 /// Login attempts (and writing logouts) per client IP.
 pub const LOGIN_IP_LIMIT: &str = "LOGIN_IP_LIMIT";
 /// Login attempts per username.
@@ -55,7 +59,7 @@ pub const LOGIN_USER_LIMIT: &str = "LOGIN_USER_LIMIT";
 pub const ASSETS: &str = "ASSETS";
 
 /// Every binding, as `wrangler.toml` declares it.
-pub const ALL: [Binding; 6] = [
+pub const ALL: [Binding; 7] = [
     Binding {
         name: ASSETS,
         kind: Kind::Assets,
@@ -81,6 +85,14 @@ pub const ALL: [Binding; 6] = [
         },
         without_it: "logout and revocation cannot be stored",
         needed_by: always,
+    },
+    Binding {
+        name: SINGLE_USE,
+        kind: Kind::DurableObject {
+            class_name: SINGLE_USE_CLASS,
+        },
+        without_it: "every passkey sign-in and registration is refused",
+        needed_by: |config| config.passkeys.is_some(),
     },
     Binding {
         name: LOGIN_IP_LIMIT,

@@ -182,6 +182,7 @@ fn published_assertions_sign_in_and_forged_ones_do_not() {
             &bytes(&case, "authenticator_data"),
             &bytes(&case, "signature"),
             None,
+            true,
         );
         if uv_case {
             assert_eq!(
@@ -250,6 +251,7 @@ fn a_published_assertion_is_refused_when_anything_it_was_bound_to_differs() {
             data,
             &bytes(&case, "signature"),
             handle,
+            true,
         )
         .map(|_| ())
     };
@@ -294,6 +296,23 @@ fn a_published_assertion_is_refused_when_anything_it_was_bound_to_differs() {
         run(&ok, &challenge, &data, Some(b"someone else")),
         Err(PasskeyError("user_handle_mismatch"))
     );
+    // Username-less (not identified beforehand): the user handle must be there (§7.2 step 6).
+    let unidentified = ceremony::sign_in(
+        &Expected {
+            settings: &ok,
+            challenge: &challenge,
+        },
+        &stored,
+        &bytes(&case, "client_data_json"),
+        &data,
+        &bytes(&case, "signature"),
+        None,
+        false,
+    );
+    assert_eq!(
+        unidentified.map(|_| ()),
+        Err(PasskeyError("user_handle_missing"))
+    );
     // Flipping a flag keeps every other check passing; only the signature catches it.
     let mut flipped = data.clone();
     flipped[32] |= 0x04;
@@ -307,6 +326,7 @@ fn a_published_assertion_is_refused_when_anything_it_was_bound_to_differs() {
         &flipped,
         &bytes(&case, "signature"),
         None,
+        true,
     )
     .expect("all but the signature pass");
     assert!(!independently_verified(
@@ -350,6 +370,7 @@ fn a_counter_that_does_not_grow_is_refused() {
             &bytes(&case, "authenticator_data"),
             &bytes(&case, "signature"),
             None,
+            true,
         )
         .expect("checks pass");
         let outcome = pending.finish(true, stored_counter);

@@ -97,39 +97,56 @@
   }
 
   // ---- The login page ----------------------------------------------------------------------
+  // One ceremony at a time: the edge keeps one challenge per browser (a cookie), so a new one
+  // is asked for only when none is pending or the user typed a username, and the autofill
+  // request is aborted before the button's starts.
   function loginPage(section) {
     var button = document.getElementById('passkey-button');
     var alertBox = document.getElementById('login-error');
     var nextInput = document.querySelector('input[name="next"]');
     var username = document.getElementById('username');
     var next = safeNext(nextInput ? nextInput.value : '/');
-    var pending = null;
+    var usernameLess = null; // the options of a challenge not yet used: a promise
+    var autofill = null; // the AbortController of the autofill request
     section.hidden = false;
 
-    function finish(credential) {
-      return post('/auth/passkeys/sign-in', { credential: credentialJSON(credential), next: next })
-        .then(function (answer) { window.location.assign(safeNext(answer.next)); });
+    function typedUsername() {
+      return username && !username.closest('[hidden]') ? username.value.trim() : '';
     }
 
-    function signIn(mediation) {
-      var name = username && !username.closest('[hidden]') ? username.value.trim() : '';
-      var body = mediation === 'conditional' || !name ? {} : { username: name };
-      if (pending) pending.abort();
-      var controller = new AbortController();
-      pending = controller;
-      return post('/auth/passkeys/sign-in/options', body).then(function (options) {
-        var request = { publicKey: requestOptions(options.publicKey), signal: controller.signal };
+    function options(name) {
+      if (name) return post('/auth/passkeys/sign-in/options', { username: name });
+      if (!usernameLess) usernameLess = post('/auth/passkeys/sign-in/options', {});
+      return usernameLess;
+    }
+
+    function get(optionsPromise, mediation, signal) {
+      return optionsPromise.then(function (o) {
+        var request = { publicKey: requestOptions(o.publicKey), signal: signal };
         if (mediation) request.mediation = mediation;
         return navigator.credentials.get(request);
       }).then(function (credential) {
-        if (credential) return finish(credential);
+        if (!credential) return null;
+        // The challenge is used now, whatever the answer.
+        usernameLess = null;
+        return post('/auth/passkeys/sign-in', { credential: credentialJSON(credential), next: next })
+          .then(function (answer) { window.location.assign(safeNext(answer.next)); });
       });
     }
 
     button.addEventListener('click', function () {
       button.disabled = true;
-      signIn(null).catch(function (error) {
+      var name = typedUsername();
+      // Wait for the autofill's options (if asked for) before asking again, so their cookie can
+      // never arrive after ours.
+      var pending = usernameLess ? usernameLess.catch(function () {}) : Promise.resolve();
+      pending.then(function () {
+        if (autofill) autofill.abort();
+        autofill = null;
+        return get(options(name), null, undefined);
+      }).catch(function (error) {
         if (error && error.name === 'AbortError') return;
+        if (error && error.name === 'NotAllowedError') return; // the user cancelled
         say(alertBox, error && error.status >= 500 ? UNAVAILABLE : FAILED);
       }).then(function () { button.disabled = false; });
     });
@@ -137,7 +154,9 @@
     // Autofill: the browser lists passkeys under the username field, where it can.
     if (username && PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
-        if (available) signIn('conditional').catch(function () {});
+        if (!available) return;
+        autofill = new AbortController();
+        get(options(''), 'conditional', autofill.signal).catch(function () {});
       });
     }
   }

@@ -302,9 +302,15 @@ async fn passkey_sign_in(body: &str, config: &GatewayConfig, n: u64, now: u64) -
             settings: &settings,
             challenge: &challenge,
         };
-        let Ok(pending) =
-            ceremony::sign_in(&expected, &record, &client_data, &data, &signature, None)
-        else {
+        let Ok(pending) = ceremony::sign_in(
+            &expected,
+            &record,
+            &client_data,
+            &data,
+            &signature,
+            None,
+            true,
+        ) else {
             break;
         };
         let valid = crate::adapter::login::passkey::signature_valid(&pending, &record)

@@ -27,7 +27,7 @@ use crate::token::claims::VerifiedClaims;
 use super::{capped_body, client_ip, current_session, limit, now, page, same_origin, with_cookie};
 use crate::adapter::login::passkey::{refused, signature_valid, Store};
 use crate::adapter::login::start_session;
-use crate::adapter::{respond, token};
+use crate::adapter::{respond, single_use, token};
 
 /// The account page's path.
 pub const PAGE: &str = "/auth/passkeys";
@@ -147,8 +147,8 @@ fn entropy<const N: usize>() -> Result<[u8; N], Denied> {
 }
 
 /// `POST /auth/passkeys/sign-in/options`: username-less, or for the `username` given (its
-/// passkeys, or, for a user without any, a stand-in id derived with our key, so the answer
-/// does not tell which usernames exist).
+/// passkeys, or, for a user without any, stand-in ids derived with our key, so the answer does
+/// not tell which usernames exist).
 async fn sign_in_options(
     req: &mut Request,
     env: &Env,
@@ -169,31 +169,46 @@ async fn sign_in_options(
     if let Some(user) = &user {
         known = Store::of(env)?.list(user).await?;
     }
-    let decoy = user.as_deref().map(|u| stand_in_id(config, u));
+    // No transports: they would tell real credentials from stand-ins.
     let mut allowed: Vec<Descriptor<'_>> = known
         .iter()
-        .map(|(id, record)| Descriptor {
+        .map(|(id, _)| Descriptor {
             id,
-            transports: &record.transports,
+            transports: &[],
         })
         .collect();
-    if let (true, Some(decoy)) = (allowed.is_empty(), &decoy) {
-        allowed.push(Descriptor {
-            id: decoy,
+    let stand_ins = user
+        .as_deref()
+        .map(|u| stand_in_ids(config, u))
+        .unwrap_or_default();
+    if allowed.is_empty() {
+        allowed.extend(stand_ins.iter().map(|id| Descriptor {
+            id,
             transports: &[],
-        });
+        }));
     }
     let options = options::sign_in(settings, &challenge.bytes(), &allowed);
     with_challenge(config, options, &challenge)
 }
 
-/// A credential id no authenticator holds, the same for a username every time.
-fn stand_in_id(config: &GatewayConfig, username: &str) -> Vec<u8> {
+/// One or two credential ids no authenticator holds, the same for a username every time (as
+/// many as most users have: a user with more passkeys is still told apart by the count).
+fn stand_in_ids(config: &GatewayConfig, username: &str) -> Vec<Vec<u8>> {
     use sha2::{Digest, Sha256};
     let signature = config
         .signing_key()
         .sign(format!("edgeauth passkey-stand-in-v1.{username}").as_bytes());
-    Sha256::digest(signature).to_vec()
+    let seed = Sha256::digest(signature);
+    let count = 1 + usize::from(seed[0] & 1);
+    (0..count)
+        .map(|i| {
+            Sha256::new()
+                .chain_update(seed)
+                .chain_update([i as u8])
+                .finalize()
+                .to_vec()
+        })
+        .collect()
 }
 
 fn bad_request(error: PasskeyError) -> Denied {
@@ -201,11 +216,12 @@ fn bad_request(error: PasskeyError) -> Denied {
 }
 
 /// The challenge in the request's cookie, its seal checked (WebCrypto), for `ceremony`, then
-/// marked used in KV until it expires: every challenge is single use, even a failed one.
+/// claimed ([`single_use`]): every challenge is used once, even by a failed ceremony, and of two
+/// requests that bring the same one at once exactly one gets it.
 async fn take_challenge(
     req: &Request,
+    env: &Env,
     config: &GatewayConfig,
-    store: &Store,
     ceremony: Ceremony,
 ) -> Result<Challenge, Denied> {
     let value = respond::header(req, "cookie")
@@ -221,13 +237,10 @@ async fn take_challenge(
     let ok = token::ed25519::verify(key, sealed.signing_input(), sealed.signature()).await;
     let now = now();
     let challenge = sealed.open(ok, ceremony, now).map_err(refused)?;
-    store
-        .use_once(
-            &credential::used_challenge_key(&challenge.challenge),
-            challenge.remaining_secs(now),
-            PasskeyError("challenge_replayed"),
-        )
-        .await?;
+    let marker = credential::challenge_marker(&challenge.challenge);
+    if !single_use::claim(env, &marker, challenge.remaining_secs(now)).await? {
+        return Err(refused(PasskeyError("challenge_replayed")));
+    }
     Ok(challenge)
 }
 
@@ -244,7 +257,7 @@ async fn sign_in(
     limit(env, bindings::LOGIN_IP_LIMIT, client_ip(audit)).await?;
     let body = SignInBody::parse(&body).map_err(refused)?;
     let store = Store::of(env)?;
-    let challenge = take_challenge(req, config, &store, Ceremony::SignIn).await?;
+    let challenge = take_challenge(req, env, config, Ceremony::SignIn).await?;
     let mut record = store
         .credential(&body.id)
         .await?
@@ -264,6 +277,7 @@ async fn sign_in(
         &body.authenticator_data,
         &body.signature,
         body.user_handle.as_deref(),
+        challenge.user.is_some(),
     )
     .map_err(refused)?;
     let valid = signature_valid(&pending, &record).await?;
@@ -311,12 +325,11 @@ impl Registrant {
 }
 
 /// The registrant of a request: the enrollment token in its body when there is one (sealed
-/// by us, unexpired, unused), else its current session.
+/// by us, unexpired, not used yet), else its current session.
 async fn registrant(
     req: &Request,
     env: &Env,
     config: &GatewayConfig,
-    store: &Store,
     enrollment: Option<&str>,
 ) -> Result<Registrant, Denied> {
     let Some(token) = enrollment else {
@@ -327,10 +340,7 @@ async fn registrant(
     let key = config.signing_key().verifying_key();
     let ok = token::ed25519::verify(key, sealed.signing_input(), sealed.signature()).await;
     let enrollment = sealed.open(ok, now()).map_err(refused)?;
-    if store
-        .is_used(&credential::used_enrollment_key(&enrollment.jti))
-        .await?
-    {
+    if !single_use::is_unclaimed(env, &credential::enrollment_marker(&enrollment.jti)).await? {
         return Err(refused(PasskeyError("enrollment_used")));
     }
     Ok(Registrant::Enrollment(enrollment))
@@ -347,9 +357,9 @@ async fn register_options(
     audit.event = "passkey_options";
     let body = json_body(req).await?;
     let body = OptionsBody::parse(&body).map_err(bad_request)?;
-    let store = Store::of(env)?;
-    let registrant = registrant(req, env, config, &store, body.enrollment.as_deref()).await?;
+    let registrant = registrant(req, env, config, body.enrollment.as_deref()).await?;
     audit.sub = Some(registrant.sub().to_owned());
+    let store = Store::of(env)?;
     let existing = store.list(registrant.sub()).await?;
     if existing.len() >= MAX_PER_USER {
         return Err(Denied::new(Refusal::Forbidden, "passkey:too_many"));
@@ -395,8 +405,8 @@ async fn register(
     let body = json_body(req).await?;
     let body = RegistrationBody::parse(&body).map_err(refused)?;
     let store = Store::of(env)?;
-    let challenge = take_challenge(req, config, &store, Ceremony::Register).await?;
-    let registrant = registrant(req, env, config, &store, body.enrollment.as_deref()).await?;
+    let challenge = take_challenge(req, env, config, Ceremony::Register).await?;
+    let registrant = registrant(req, env, config, body.enrollment.as_deref()).await?;
     audit.sub = Some(registrant.sub().to_owned());
     let same_ceremony = challenge.user.as_deref() == Some(registrant.sub())
         && challenge.enrollment.as_deref()
@@ -441,19 +451,19 @@ async fn register(
         backup_eligible: new.flags.backup_eligible(),
         backed_up: new.flags.backed_up(),
     };
+    if let Registrant::Enrollment(enrollment) = &registrant {
+        // Claimed before anything is stored: of two ceremonies from one link, one enrolls.
+        let marker = credential::enrollment_marker(&enrollment.jti);
+        if !single_use::claim(env, &marker, enrollment.exp.saturating_sub(now)).await? {
+            return Err(refused(PasskeyError("enrollment_used")));
+        }
+    }
     store.add(&new.id, &record).await?;
     let answer = json!({"id": base64url::encode(&new.id), "name": name});
     let response = match registrant {
         Registrant::Enrollment(enrollment) => {
             let profile = enrollment.profile();
             store.put_profile(&enrollment.sub, &profile).await?;
-            store
-                .use_once(
-                    &credential::used_enrollment_key(&enrollment.jti),
-                    enrollment.exp.saturating_sub(now),
-                    PasskeyError("enrollment_used"),
-                )
-                .await?;
             let identity = profile.identity(&enrollment.sub, new.flags.user_verified());
             let session = start_session(config, &identity, audit)?;
             audit.event = "passkey_register";

@@ -15,9 +15,6 @@ use crate::refusal::{Denied, Refusal};
 
 use crate::adapter::webcrypto;
 
-/// Shortest lifetime Workers KV accepts for an expiring key, in seconds.
-const MIN_KV_TTL_SECS: u64 = 60;
-
 /// The `USERS` namespace, read and written for passkeys.
 pub struct Store(KvStore);
 
@@ -46,16 +43,13 @@ impl Store {
             .map_err(|_| unavailable("read_failed"))
     }
 
-    async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), Denied> {
-        let put = self
-            .0
+    async fn put(&self, key: &str, value: &str) -> Result<(), Denied> {
+        self.0
             .put(key, value)
-            .map_err(|_| unavailable("write_failed"))?;
-        let put = match ttl {
-            Some(ttl) => put.expiration_ttl(ttl.max(MIN_KV_TTL_SECS)),
-            None => put,
-        };
-        put.execute().await.map_err(|_| unavailable("write_failed"))
+            .map_err(|_| unavailable("write_failed"))?
+            .execute()
+            .await
+            .map_err(|_| unavailable("write_failed"))
     }
 
     /// The record of credential `id`, if registered; a record that cannot be read refuses.
@@ -68,7 +62,7 @@ impl Store {
 
     /// Writes the record of credential `id` (after a sign-in: the new counter).
     pub async fn save(&self, id: &[u8], record: &StoredCredential) -> Result<(), Denied> {
-        self.put(&credential::credential_key(id), &record.to_json(), None)
+        self.put(&credential::credential_key(id), &record.to_json())
             .await
     }
 
@@ -76,7 +70,7 @@ impl Store {
     /// user never write the same key, so neither is lost).
     pub async fn add(&self, id: &[u8], record: &StoredCredential) -> Result<(), Denied> {
         self.save(id, record).await?;
-        self.put(&credential::user_index_key(&record.user, id), "", None)
+        self.put(&credential::user_index_key(&record.user, id), "")
             .await
     }
 
@@ -126,7 +120,7 @@ impl Store {
 
     /// Stores `sub`'s profile.
     pub async fn put_profile(&self, sub: &str, profile: &Profile) -> Result<(), Denied> {
-        self.put(&credential::profile_key(sub), &profile.to_json(), None)
+        self.put(&credential::profile_key(sub), &profile.to_json())
             .await
     }
 
@@ -164,24 +158,6 @@ impl Store {
             return Err(refused(PasskeyError("user_disabled")));
         }
         Ok(profile.identity(sub, user_verified))
-    }
-
-    /// Marks `key` used for `ttl` seconds; refuses with `replayed` when it already was.
-    pub async fn use_once(
-        &self,
-        key: &str,
-        ttl: u64,
-        replayed: PasskeyError,
-    ) -> Result<(), Denied> {
-        if self.text(key).await?.is_some() {
-            return Err(refused(replayed));
-        }
-        self.put(key, "1", Some(ttl)).await
-    }
-
-    /// Whether `key` is marked used.
-    pub async fn is_used(&self, key: &str) -> Result<bool, Denied> {
-        Ok(self.text(key).await?.is_some())
     }
 }
 

@@ -162,8 +162,10 @@ pub struct SignedIn {
 }
 
 /// Checks a sign-in (§7.2) with `credential`, the stored record of the presented credential
-/// id: client data, authenticator data, and the user handle when the browser sent one
-/// (`user_handle`). `signature` is as the authenticator made it (DER for ES256).
+/// id: client data, authenticator data, and the user handle (`presented_user_handle`), which
+/// must be the owner's when sent and must be sent when the user was not `identified` by a
+/// username before the ceremony (step 6). `signature` is as the authenticator made it (DER for
+/// ES256).
 pub fn sign_in(
     expected: &Expected<'_>,
     credential: &StoredCredential,
@@ -171,9 +173,14 @@ pub fn sign_in(
     authenticator_data: &[u8],
     signature: &[u8],
     presented_user_handle: Option<&[u8]>,
+    identified: bool,
 ) -> Result<PendingSignIn, PasskeyError> {
-    if presented_user_handle.is_some_and(|h| h != user_handle(&credential.user)) {
-        return Err(PasskeyError("user_handle_mismatch"));
+    match presented_user_handle {
+        Some(handle) if handle != user_handle(&credential.user) => {
+            return Err(PasskeyError("user_handle_mismatch"))
+        }
+        None if !identified => return Err(PasskeyError("user_handle_missing")),
+        _ => {}
     }
     expected.check(client_data_json, Ceremony::SignIn)?;
     let data = AuthenticatorData::parse(authenticator_data)?;

@@ -7,8 +7,9 @@
 //! - `passkey:profile:<sub>` → [`Profile`]: the roles, name and email a user's passkeys sign in
 //!   with, written by an enrollment link (a password user's record `user:<sub>`, when there is
 //!   one, wins over it, so a disabled password user is disabled for passkeys too).
-//! - `passkey:used:<challenge>` and `passkey:enrolled:<jti>`: markers that make a challenge and
-//!   an enrollment link single-use; they expire with what they mark.
+//!
+//! Challenges and enrollment links are made single-use by markers claimed atomically in a
+//! Durable Object (`adapter::single_use`), not in KV: [`challenge_marker`], [`enrollment_marker`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -45,14 +46,14 @@ pub fn profile_key(sub: &str) -> String {
     format!("passkey:profile:{sub}")
 }
 
-/// `passkey:used:<challenge>`.
-pub fn used_challenge_key(challenge: &str) -> String {
-    format!("passkey:used:{challenge}")
+/// The single-use marker of a challenge.
+pub fn challenge_marker(challenge: &str) -> String {
+    format!("passkey-challenge:{challenge}")
 }
 
-/// `passkey:enrolled:<jti>`.
-pub fn used_enrollment_key(jti: &str) -> String {
-    format!("passkey:enrolled:{jti}")
+/// The single-use marker of an enrollment link.
+pub fn enrollment_marker(jti: &str) -> String {
+    format!("passkey-enrollment:{jti}")
 }
 
 /// The WebAuthn user handle of `sub`: derived, so no key maps it back, and not the username
