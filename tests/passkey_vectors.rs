@@ -67,6 +67,7 @@ fn registrations_yield_the_published_keys() {
             &Expected {
                 settings: &settings,
                 challenge: &challenge,
+                request_origin: &settings.origins[0],
             },
             &bytes(&case, "client_data_json"),
             &bytes(&case, "attestation_object"),
@@ -157,6 +158,7 @@ fn published_assertions_sign_in_and_forged_ones_do_not() {
         );
         let count = case["sign_count"].as_u64().expect("count") as u32;
         let stored = StoredCredential {
+            id: text(&case, "credential_id").into(),
             user: "alice".into(),
             public_key: PublicKey {
                 alg,
@@ -166,7 +168,6 @@ fn published_assertions_sign_in_and_forged_ones_do_not() {
             transports: vec![],
             name: "vector".into(),
             created: 0,
-            last_used: None,
             backup_eligible: false,
             backed_up: false,
         };
@@ -174,6 +175,7 @@ fn published_assertions_sign_in_and_forged_ones_do_not() {
         let expected = Expected {
             settings: &settings,
             challenge: &challenge,
+            request_origin: &settings.origins[0],
         };
         let pending = ceremony::sign_in(
             &expected,
@@ -226,6 +228,7 @@ fn a_published_assertion_is_refused_when_anything_it_was_bound_to_differs() {
         .find(|c| text(c, "id") == "w3c.none.ES256.authentication")
         .expect("the spec's ES256 case");
     let stored = StoredCredential {
+        id: text(&case, "credential_id").into(),
         user: "alice".into(),
         public_key: PublicKey {
             alg: -7,
@@ -235,7 +238,6 @@ fn a_published_assertion_is_refused_when_anything_it_was_bound_to_differs() {
         transports: vec![],
         name: "vector".into(),
         created: 0,
-        last_used: None,
         backup_eligible: true,
         backed_up: true,
     };
@@ -245,6 +247,7 @@ fn a_published_assertion_is_refused_when_anything_it_was_bound_to_differs() {
             &Expected {
                 settings,
                 challenge,
+                request_origin: &settings.origins[0],
             },
             &stored,
             &bytes(&case, "client_data_json"),
@@ -301,6 +304,7 @@ fn a_published_assertion_is_refused_when_anything_it_was_bound_to_differs() {
         &Expected {
             settings: &ok,
             challenge: &challenge,
+            request_origin: &ok.origins[0],
         },
         &stored,
         &bytes(&case, "client_data_json"),
@@ -320,6 +324,7 @@ fn a_published_assertion_is_refused_when_anything_it_was_bound_to_differs() {
         &Expected {
             settings: &ok,
             challenge: &challenge,
+            request_origin: &ok.origins[0],
         },
         &stored,
         &bytes(&case, "client_data_json"),
@@ -347,6 +352,7 @@ fn a_counter_that_does_not_grow_is_refused() {
     let challenge = bytes(&case, "challenge");
     for (stored_counter, refused) in [(count - 1, false), (count, true), (count + 10, true)] {
         let stored = StoredCredential {
+            id: text(&case, "credential_id").into(),
             user: "alice".into(),
             public_key: PublicKey {
                 alg: -7,
@@ -356,7 +362,6 @@ fn a_counter_that_does_not_grow_is_refused() {
             transports: vec![],
             name: "vector".into(),
             created: 0,
-            last_used: None,
             backup_eligible: false,
             backed_up: false,
         };
@@ -364,6 +369,7 @@ fn a_counter_that_does_not_grow_is_refused() {
             &Expected {
                 settings: &settings,
                 challenge: &challenge,
+                request_origin: &settings.origins[0],
             },
             &stored,
             &bytes(&case, "client_data_json"),

@@ -177,6 +177,11 @@
       });
     }
 
+    // Adding or removing a passkey needs a recent sign-in (a few minutes): sign in again, back here.
+    function signInAgain() {
+      window.location.assign('/auth/login?next=%2Fauth%2Fpasskeys');
+    }
+
     function when(time) {
       return time ? new Date(time * 1000).toLocaleString() : 'never';
     }
@@ -220,7 +225,9 @@
                 say(status, 'Passkey removed.');
                 return refresh();
               }, function (error) {
-                say(status, error.status === 403 ? 'This is your only passkey: add another before removing it.' : 'Could not remove it.');
+                if (error.status !== 403) say(status, 'Could not remove it.');
+                else if (answer.credentials.length <= 1) say(status, 'This is your only passkey: add another before removing it.');
+                else signInAgain();
               });
             }));
             list.appendChild(item);
@@ -250,7 +257,10 @@
       register({}, document.getElementById('add-name')).then(function () {
         say(status, 'Passkey added.');
         return refresh();
-      }, function () { say(status, 'The passkey was not added.'); });
+      }, function (error) {
+        if (error && error.status === 403) signInAgain();
+        else say(status, 'The passkey was not added.');
+      });
     });
     refresh();
   }

@@ -23,13 +23,14 @@ fuzz_target!(|data: &[u8]| {
     let expected = Expected {
         settings: &settings,
         challenge: &challenge,
+        request_origin: "https://example.com",
     };
     let _ = RegistrationBody::parse(data);
     let _ = SignInBody::parse(data);
     let _ = OptionsBody::parse(data);
     let _ = ManageBody::parse(data);
     let _ = AuthenticatorData::parse(data);
-    let _ = client_data::check(data, Ceremony::SignIn, &challenge, &settings);
+    let _ = client_data::check(data, Ceremony::SignIn, &challenge, &settings, "https://example.com");
     let _ = der_signature::p256_raw(data);
     // Split the input into client data and an attestation object: the client data cannot carry
     // our challenge by chance often, so most of the CBOR paths are reached through the parser

@@ -263,6 +263,7 @@ async fn passkey_sign_in(body: &str, config: &GatewayConfig, n: u64, now: u64) -
         user_verification: UserVerification::Required,
     };
     let record = StoredCredential {
+        id: "YmVuY2g".into(),
         user: "user-1".into(),
         public_key: PublicKey {
             alg: input
@@ -279,7 +280,6 @@ async fn passkey_sign_in(body: &str, config: &GatewayConfig, n: u64, now: u64) -
         transports: vec![],
         name: "bench".into(),
         created: now,
-        last_used: None,
         backup_eligible: false,
         backed_up: false,
     };
@@ -288,6 +288,7 @@ async fn passkey_sign_in(body: &str, config: &GatewayConfig, n: u64, now: u64) -
         name: None,
         email: None,
         disabled: false,
+        enrollments_after: None,
     };
     let (challenge, client_data, data, signature) = (
         bytes("challenge"),
@@ -301,6 +302,7 @@ async fn passkey_sign_in(body: &str, config: &GatewayConfig, n: u64, now: u64) -
         let expected = Expected {
             settings: &settings,
             challenge: &challenge,
+            request_origin: &settings.origins[0],
         };
         let Ok(pending) = ceremony::sign_in(
             &expected,

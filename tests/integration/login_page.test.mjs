@@ -148,7 +148,8 @@ describe('the login page in Chromium', () => {
       })),
     );
     assert.deepEqual(fields, [
-      { id: 'username', labels: ['Username'], autocomplete: 'username', required: true, type: 'text' },
+      // `webauthn`: where passkeys are configured, the browser's autofill offers them here too.
+      { id: 'username', labels: ['Username'], autocomplete: 'username webauthn', required: true, type: 'text' },
       { id: 'password', labels: ['Password'], autocomplete: 'current-password', required: true, type: 'password' },
     ]);
     // What assistive technology resolves from the labels.

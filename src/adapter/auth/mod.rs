@@ -150,18 +150,26 @@ async fn limit(env: &Env, binding: &'static str, key: String) -> Result<(), Deni
 }
 
 /// The request body, refused (413) when it declares or turns out to be longer than `max` bytes.
+/// Read chunk by chunk, counted as it arrives: a body without a length (chunked) is refused as
+/// soon as it passes `max`, never buffered whole first.
 async fn capped_body(req: &mut Request, max: usize) -> Result<Vec<u8>, Denied> {
+    use futures_util::StreamExt;
     let too_large = || Denied::new(Refusal::PayloadTooLarge, "body_too_large");
     let declared = respond::header(req, "content-length").and_then(|len| len.parse::<usize>().ok());
     if declared.is_some_and(|len| len > max) {
         return Err(too_large());
     }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| Denied::new(Refusal::BadRequest, "body_unreadable"))?;
-    if body.len() > max {
-        return Err(too_large());
+    // No stream: no body at all.
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Denied::new(Refusal::BadRequest, "body_unreadable"))?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(body)
 }

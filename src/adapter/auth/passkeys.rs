@@ -1,7 +1,8 @@
-//! `/auth/passkeys*`: passkey sign-in, registration (from a session or an enrollment link) and
-//! the account page that lists, renames and removes a user's passkeys. Decisions are the
-//! core's (`crate::login::passkey`); this file reads the request, the challenge cookie and
-//! Workers KV, checks seals and signatures through WebCrypto, and answers JSON.
+//! `/auth/passkeys*`: passkey sign-in, registration (from an enrollment link, or from a recent
+//! browser session) and the account page that lists, renames and removes a user's passkeys.
+//! Decisions are the core's (`crate::login::passkey`); this file reads the request, the
+//! challenge cookie and Workers KV, claims one-time values, checks seals and signatures through
+//! WebCrypto, and answers JSON.
 
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -11,23 +12,27 @@ use crate::bindings;
 use crate::config::GatewayConfig;
 use crate::encoding::base64url;
 use crate::gateway::cookie;
+use crate::gateway::credentials::Source;
 use crate::login::is_valid_username;
 use crate::login::next::safe_next;
 use crate::login::passkey::ceremony::{self, Expected};
 use crate::login::passkey::challenge::{self, Challenge, SealedChallenge};
 use crate::login::passkey::client_data::Ceremony;
-use crate::login::passkey::credential::{self, Profile, StoredCredential};
+use crate::login::passkey::credential::{self, Seen, StoredCredential};
 use crate::login::passkey::enrollment::{Enrollment, SealedEnrollment};
 use crate::login::passkey::options::{self, Descriptor};
 use crate::login::passkey::request::{ManageBody, OptionsBody, RegistrationBody, SignInBody};
-use crate::login::passkey::{PasskeyError, Settings, MAX_BODY_BYTES, MAX_PER_USER};
+use crate::login::passkey::{
+    may_change_passkeys, PasskeyError, Settings, MAX_BODY_BYTES, MAX_PER_USER,
+};
 use crate::refusal::{Denied, Refusal};
 use crate::token::claims::VerifiedClaims;
 
 use super::{capped_body, client_ip, current_session, limit, now, page, same_origin, with_cookie};
 use crate::adapter::login::passkey::{refused, signature_valid, Store};
 use crate::adapter::login::start_session;
-use crate::adapter::{respond, single_use, token};
+use crate::adapter::webcrypto;
+use crate::adapter::{request_url, respond, single_use, token};
 
 /// The account page's path.
 pub const PAGE: &str = "/auth/passkeys";
@@ -93,6 +98,10 @@ async fn serve_page(env: &Env) -> Result<Response, Denied> {
     Ok(page::html_response(html, 200))
 }
 
+fn json_response(body: &serde_json::Value) -> Result<Response, Denied> {
+    respond::json(200, body, "no-store").map_err(|_| Denied::new(Refusal::Internal, "response"))
+}
+
 /// `GET /auth/passkeys/credentials`: the signed-in user's passkeys.
 async fn list(
     req: &Request,
@@ -106,36 +115,40 @@ async fn list(
     let credentials = Store::of(env)?.list(&session.claims().sub).await?;
     let listed: Vec<_> = credentials
         .iter()
-        .map(|(id, record)| {
+        .map(|(record, seen)| {
             json!({
-                "id": base64url::encode(id),
+                "id": record.id,
                 "name": record.name,
                 "created": record.created,
-                "last_used": record.last_used,
-                "synced": record.backed_up,
+                "last_used": seen.map(|s| s.last_used),
+                "synced": seen.map_or(record.backed_up, |s| s.backed_up),
             })
         })
         .collect();
-    respond::json(200, &json!({"credentials": listed}), "no-store")
-        .map_err(|_| Denied::new(Refusal::Internal, "response"))
+    json_response(&json!({"credentials": listed}))
 }
 
-/// Reads a JSON body of a same-origin POST.
+/// The body of a same-origin POST, at most [`MAX_BODY_BYTES`].
 async fn json_body(req: &mut Request) -> Result<Vec<u8>, Denied> {
     same_origin(req)?;
     capped_body(req, MAX_BODY_BYTES).await
 }
 
-/// The browser's options with a fresh challenge sealed in its cookie.
+/// The origin the request came to, which the client data must name.
+fn request_origin(req: &Request) -> Result<String, Denied> {
+    request_url::of(req)
+        .map(|url| url.origin().to_owned())
+        .map_err(|_| Denied::new(Refusal::BadRequest, "bad_url"))
+}
+
+/// The browser's options, with the fresh challenge sealed in its cookie.
 fn with_challenge(
     config: &GatewayConfig,
     options: serde_json::Value,
     challenge: &Challenge,
 ) -> Result<Response, Denied> {
-    let response = respond::json(200, &options, "no-store")
-        .map_err(|_| Denied::new(Refusal::Internal, "response"))?;
     with_cookie(
-        response,
+        json_response(&options)?,
         &challenge::set_cookie(&challenge.seal(config.signing_key())),
     )
 }
@@ -146,9 +159,14 @@ fn entropy<const N: usize>() -> Result<[u8; N], Denied> {
     Ok(bytes)
 }
 
-/// `POST /auth/passkeys/sign-in/options`: username-less, or for the `username` given (its
-/// passkeys, or, for a user without any, stand-in ids derived with our key, so the answer does
-/// not tell which usernames exist).
+fn bad_request(error: PasskeyError) -> Denied {
+    Denied::new(Refusal::BadRequest, error.to_string())
+}
+
+/// `POST /auth/passkeys/sign-in/options`: username-less, or for the `username` given. Either
+/// way no credential is listed (every passkey here is discoverable): the answer is the same for
+/// every username, so it tells nobody which exist, and costs no KV read. The username is sealed
+/// into the challenge: only that user's passkey can answer it.
 async fn sign_in_options(
     req: &mut Request,
     env: &Env,
@@ -157,70 +175,23 @@ async fn sign_in_options(
     audit: &mut AuditEvent,
 ) -> Result<Response, Denied> {
     audit.event = "passkey_options";
-    let body = json_body(req).await?;
+    same_origin(req)?;
     limit(env, bindings::LOGIN_IP_LIMIT, client_ip(audit)).await?;
+    let body = capped_body(req, MAX_BODY_BYTES).await?;
     let body = OptionsBody::parse(&body).map_err(bad_request)?;
     let user = body.username.filter(|u| !u.is_empty());
     if user.as_deref().is_some_and(|u| !is_valid_username(u)) {
         return Err(bad_request(PasskeyError("bad_username")));
     }
-    let challenge = Challenge::new(Ceremony::SignIn, user.clone(), None, &entropy()?, now());
-    let mut known = Vec::new();
-    if let Some(user) = &user {
-        known = Store::of(env)?.list(user).await?;
-    }
-    // No transports: they would tell real credentials from stand-ins.
-    let mut allowed: Vec<Descriptor<'_>> = known
-        .iter()
-        .map(|(id, _)| Descriptor {
-            id,
-            transports: &[],
-        })
-        .collect();
-    let stand_ins = user
-        .as_deref()
-        .map(|u| stand_in_ids(config, u))
-        .unwrap_or_default();
-    if allowed.is_empty() {
-        allowed.extend(stand_ins.iter().map(|id| Descriptor {
-            id,
-            transports: &[],
-        }));
-    }
-    let options = options::sign_in(settings, &challenge.bytes(), &allowed);
+    let challenge = Challenge::new(Ceremony::SignIn, user, None, &entropy()?, now());
+    let options = options::sign_in(settings, &challenge.bytes(), &[]);
     with_challenge(config, options, &challenge)
 }
 
-/// One or two credential ids no authenticator holds, the same for a username every time (as
-/// many as most users have: a user with more passkeys is still told apart by the count).
-fn stand_in_ids(config: &GatewayConfig, username: &str) -> Vec<Vec<u8>> {
-    use sha2::{Digest, Sha256};
-    let signature = config
-        .signing_key()
-        .sign(format!("edgeauth passkey-stand-in-v1.{username}").as_bytes());
-    let seed = Sha256::digest(signature);
-    let count = 1 + usize::from(seed[0] & 1);
-    (0..count)
-        .map(|i| {
-            Sha256::new()
-                .chain_update(seed)
-                .chain_update([i as u8])
-                .finalize()
-                .to_vec()
-        })
-        .collect()
-}
-
-fn bad_request(error: PasskeyError) -> Denied {
-    Denied::new(Refusal::BadRequest, error.to_string())
-}
-
-/// The challenge in the request's cookie, its seal checked (WebCrypto), for `ceremony`, then
-/// claimed ([`single_use`]): every challenge is used once, even by a failed ceremony, and of two
-/// requests that bring the same one at once exactly one gets it.
-async fn take_challenge(
+/// The challenge in the request's cookie, its seal checked (WebCrypto), for `ceremony`. It is
+/// claimed ([`claim`]) only once the ceremony verified.
+async fn challenge_of(
     req: &Request,
-    env: &Env,
     config: &GatewayConfig,
     ceremony: Ceremony,
 ) -> Result<Challenge, Denied> {
@@ -235,13 +206,20 @@ async fn take_challenge(
     let sealed = SealedChallenge::parse(&value).map_err(refused)?;
     let key = config.signing_key().verifying_key();
     let ok = token::ed25519::verify(key, sealed.signing_input(), sealed.signature()).await;
-    let now = now();
-    let challenge = sealed.open(ok, ceremony, now).map_err(refused)?;
+    sealed.open(ok, ceremony, now()).map_err(refused)
+}
+
+/// Claims a verified ceremony's challenge ([`single_use`]): of any number of requests bringing
+/// the same challenge, even at the same moment, exactly one goes on. Claiming only after the
+/// signature verified keeps garbage from costing a Durable Object write; a failed answer is
+/// harmless to replay.
+async fn claim(env: &Env, challenge: &Challenge) -> Result<(), Denied> {
     let marker = credential::challenge_marker(&challenge.challenge);
-    if !single_use::claim(env, &marker, challenge.remaining_secs(now)).await? {
-        return Err(refused(PasskeyError("challenge_replayed")));
+    if single_use::claim(env, &marker, challenge.remaining_secs(now())).await? {
+        Ok(())
+    } else {
+        Err(refused(PasskeyError("challenge_replayed")))
     }
-    Ok(challenge)
 }
 
 /// `POST /auth/passkeys/sign-in`: checks the assertion and mints the session.
@@ -253,22 +231,24 @@ async fn sign_in(
     audit: &mut AuditEvent,
 ) -> Result<Response, Denied> {
     audit.event = "passkey_sign_in";
-    let body = json_body(req).await?;
+    same_origin(req)?;
     limit(env, bindings::LOGIN_IP_LIMIT, client_ip(audit)).await?;
+    let body = capped_body(req, MAX_BODY_BYTES).await?;
     let body = SignInBody::parse(&body).map_err(refused)?;
+    let challenge = challenge_of(req, config, Ceremony::SignIn).await?;
     let store = Store::of(env)?;
-    let challenge = take_challenge(req, env, config, Ceremony::SignIn).await?;
-    let mut record = store
+    let (record, seen) = store
         .credential(&body.id)
         .await?
         .ok_or_else(|| refused(PasskeyError("unknown_credential")))?;
-    audit.sub = Some(record.user.clone());
     if challenge.user.as_ref().is_some_and(|u| *u != record.user) {
         return Err(refused(PasskeyError("credential_of_another_user")));
     }
+    let origin = request_origin(req)?;
     let expected = Expected {
         settings,
         challenge: &challenge.bytes(),
+        request_origin: &origin,
     };
     let pending = ceremony::sign_in(
         &expected,
@@ -281,24 +261,32 @@ async fn sign_in(
     )
     .map_err(refused)?;
     let valid = signature_valid(&pending, &record).await?;
-    let signed_in = pending.finish(valid, record.counter).map_err(refused)?;
+    let stored_counter = seen.map_or(record.counter, |s| s.counter.max(record.counter));
+    let signed_in = pending.finish(valid, stored_counter).map_err(|e| {
+        // Only now, with the key's owner proven, is the account named in the log.
+        audit.sub = Some(record.user.clone());
+        refused(e)
+    })?;
+    audit.sub = Some(record.user.clone());
+    claim(env, &challenge).await?;
     let identity = store
         .identity(
             &record.user,
             &config.password_store,
             signed_in.flags.user_verified(),
+            None,
         )
         .await?;
-    record.counter = signed_in.sign_count;
-    record.last_used = Some(now());
-    record.backed_up = signed_in.flags.backed_up();
-    store.save(&body.id, &record).await?;
+    let seen = Seen {
+        counter: signed_in.sign_count,
+        last_used: now(),
+        backed_up: signed_in.flags.backed_up(),
+    };
+    store.save_seen(&body.id, &seen).await?;
     let session = start_session(config, &identity, audit)?;
     audit.reason = Some("success:passkey".into());
     let next = safe_next(body.next.as_deref());
-    let response = respond::json(200, &json!({"next": next}), "no-store")
-        .map_err(|_| Denied::new(Refusal::Internal, "response"))?;
-    let response = with_cookie(response, &session.set_cookie)?;
+    let response = with_cookie(json_response(&json!({"next": next}))?, &session.set_cookie)?;
     with_cookie(response, &challenge::clear_cookie())
 }
 
@@ -322,25 +310,55 @@ impl Registrant {
             Registrant::Session(s) => s.claims().name.as_deref().unwrap_or(&s.claims().sub),
         }
     }
+
+    fn enrollment_id(&self) -> Option<&str> {
+        match self {
+            Registrant::Enrollment(e) => Some(&e.jti),
+            Registrant::Session(_) => None,
+        }
+    }
 }
 
-/// The registrant of a request: the enrollment token in its body when there is one (sealed
-/// by us, unexpired, not used yet), else its current session.
+/// The registrant of a request: the enrollment token in its body when there is one (sealed by
+/// us, unexpired, not used or withdrawn, not for a disabled user), else its current session,
+/// which must be a recent browser login of a user the edge can vouch for at every later
+/// sign-in: a KV password user (their record is read each time) or one enrolled by a link.
 async fn registrant(
     req: &Request,
     env: &Env,
     config: &GatewayConfig,
+    store: &Store,
     enrollment: Option<&str>,
 ) -> Result<Registrant, Denied> {
     let Some(token) = enrollment else {
-        let (session, _) = current_session(req, env, config, now()).await?;
+        let (session, source) = current_session(req, env, config, now()).await?;
+        let claims = session.claims();
+        may_change_passkeys(source == Source::Cookie, claims.auth_time, now())
+            .map_err(|e| Denied::new(Refusal::Forbidden, e.to_string()))?;
+        // The user must be someone a later passkey sign-in can look up: their identity is
+        // read from their password record or enrollment profile then, never from this session.
+        store
+            .identity(&claims.sub, &config.password_store, true, None)
+            .await
+            .map_err(|_| Denied::new(Refusal::Forbidden, "passkey:not_vouched_for"))?;
         return Ok(Registrant::Session(session));
     };
     let sealed = SealedEnrollment::parse(token).map_err(refused)?;
     let key = config.signing_key().verifying_key();
     let ok = token::ed25519::verify(key, sealed.signing_input(), sealed.signature()).await;
     let enrollment = sealed.open(ok, now()).map_err(refused)?;
-    if !single_use::is_unclaimed(env, &credential::enrollment_marker(&enrollment.jti)).await? {
+    enrollment
+        .allowed_by(store.profile(&enrollment.sub).await?.as_ref())
+        .map_err(refused)?;
+    let password_record = store
+        .user_record(&enrollment.sub, &config.password_store)
+        .await?;
+    if password_record.is_some_and(|record| record.disabled) {
+        // A disabled password user stays disabled.
+        return Err(refused(PasskeyError("user_disabled")));
+    }
+    let marker = credential::enrollment_marker(&enrollment.jti);
+    if !single_use::is_unclaimed(env, &marker).await? {
         return Err(refused(PasskeyError("enrollment_used")));
     }
     Ok(Registrant::Enrollment(enrollment))
@@ -357,27 +375,28 @@ async fn register_options(
     audit.event = "passkey_options";
     let body = json_body(req).await?;
     let body = OptionsBody::parse(&body).map_err(bad_request)?;
-    let registrant = registrant(req, env, config, body.enrollment.as_deref()).await?;
-    audit.sub = Some(registrant.sub().to_owned());
     let store = Store::of(env)?;
+    let registrant = registrant(req, env, config, &store, body.enrollment.as_deref()).await?;
+    audit.sub = Some(registrant.sub().to_owned());
     let existing = store.list(registrant.sub()).await?;
     if existing.len() >= MAX_PER_USER {
         return Err(Denied::new(Refusal::Forbidden, "passkey:too_many"));
     }
-    let enrollment = match &registrant {
-        Registrant::Enrollment(e) => Some(e.jti.clone()),
-        Registrant::Session(_) => None,
-    };
     let challenge = Challenge::new(
         Ceremony::Register,
         Some(registrant.sub().to_owned()),
-        enrollment,
+        registrant.enrollment_id().map(str::to_owned),
         &entropy()?,
         now(),
     );
-    let exclude: Vec<Descriptor<'_>> = existing
+    let ids: Vec<Vec<u8>> = existing
         .iter()
-        .map(|(id, record)| Descriptor {
+        .map(|(record, _)| base64url::decode(&record.id).unwrap_or_default())
+        .collect();
+    let exclude: Vec<Descriptor<'_>> = ids
+        .iter()
+        .zip(&existing)
+        .map(|(id, (record, _))| Descriptor {
             id,
             transports: &record.transports,
         })
@@ -392,8 +411,8 @@ async fn register_options(
     with_challenge(config, options, &challenge)
 }
 
-/// `POST /auth/passkeys/register`: checks the new credential, stores it, and, for an
-/// enrollment, stores the profile, uses up the link and signs the user in.
+/// `POST /auth/passkeys/register`: checks the new credential and stores it; for an
+/// enrollment, also stores the profile, uses up the link and signs the user in.
 async fn register(
     req: &mut Request,
     env: &Env,
@@ -405,21 +424,19 @@ async fn register(
     let body = json_body(req).await?;
     let body = RegistrationBody::parse(&body).map_err(refused)?;
     let store = Store::of(env)?;
-    let challenge = take_challenge(req, env, config, Ceremony::Register).await?;
-    let registrant = registrant(req, env, config, body.enrollment.as_deref()).await?;
+    let challenge = challenge_of(req, config, Ceremony::Register).await?;
+    let registrant = registrant(req, env, config, &store, body.enrollment.as_deref()).await?;
     audit.sub = Some(registrant.sub().to_owned());
     let same_ceremony = challenge.user.as_deref() == Some(registrant.sub())
-        && challenge.enrollment.as_deref()
-            == match &registrant {
-                Registrant::Enrollment(e) => Some(e.jti.as_str()),
-                Registrant::Session(_) => None,
-            };
+        && challenge.enrollment.as_deref() == registrant.enrollment_id();
     if !same_ceremony {
         return Err(refused(PasskeyError("challenge_of_another_registrant")));
     }
+    let origin = request_origin(req)?;
     let expected = Expected {
         settings,
         challenge: &challenge.bytes(),
+        request_origin: &origin,
     };
     let new = ceremony::register(
         &expected,
@@ -428,71 +445,74 @@ async fn register(
         &body.id,
     )
     .map_err(refused)?;
+    // A key WebCrypto cannot import (an EC point off the curve) would fail every sign-in.
+    let alg = new.public_key.signature_alg().map_err(refused)?;
+    if !webcrypto::can_import(&new.public_key.jwk, alg).await {
+        return Err(refused(PasskeyError("cose_key_malformed")));
+    }
     if store.credential(&new.id).await?.is_some() {
         return Err(refused(PasskeyError("credential_exists")));
     }
     if store.list(registrant.sub()).await?.len() >= MAX_PER_USER {
         return Err(Denied::new(Refusal::Forbidden, "passkey:too_many"));
     }
+    claim(env, &challenge).await?;
     let now = now();
-    let name = body
-        .name
-        .as_deref()
-        .and_then(credential::name)
-        .unwrap_or_else(|| "Passkey".to_owned());
-    let record = StoredCredential {
-        user: registrant.sub().to_owned(),
-        public_key: new.public_key,
-        counter: new.sign_count,
-        transports: credential::transports(&body.transports),
-        name: name.clone(),
-        created: now,
-        last_used: None,
-        backup_eligible: new.flags.backup_eligible(),
-        backed_up: new.flags.backed_up(),
-    };
     if let Registrant::Enrollment(enrollment) = &registrant {
         // Claimed before anything is stored: of two ceremonies from one link, one enrolls.
         let marker = credential::enrollment_marker(&enrollment.jti);
         if !single_use::claim(env, &marker, enrollment.exp.saturating_sub(now)).await? {
             return Err(refused(PasskeyError("enrollment_used")));
         }
+        store
+            .put_profile(&enrollment.sub, &enrollment.profile())
+            .await?;
     }
-    store.add(&new.id, &record).await?;
-    let answer = json!({"id": base64url::encode(&new.id), "name": name});
-    let response = match registrant {
+    let name = body
+        .name
+        .as_deref()
+        .and_then(credential::name)
+        .unwrap_or_else(|| "Passkey".to_owned());
+    let record = StoredCredential {
+        id: base64url::encode(&new.id),
+        user: registrant.sub().to_owned(),
+        public_key: new.public_key,
+        counter: new.sign_count,
+        transports: credential::transports(&body.transports),
+        name: name.clone(),
+        created: now,
+        backup_eligible: new.flags.backup_eligible(),
+        backed_up: new.flags.backed_up(),
+    };
+    store.add(&record).await?;
+    let answer = json_response(&json!({"id": record.id, "name": name}))?;
+    let response = match &registrant {
         Registrant::Enrollment(enrollment) => {
-            let profile = enrollment.profile();
-            store.put_profile(&enrollment.sub, &profile).await?;
-            let identity = profile.identity(&enrollment.sub, new.flags.user_verified());
+            // The first session, as any later passkey sign-in would mint it.
+            let identity = store
+                .identity(
+                    &enrollment.sub,
+                    &config.password_store,
+                    new.flags.user_verified(),
+                    Some(enrollment.profile()),
+                )
+                .await?;
             let session = start_session(config, &identity, audit)?;
             audit.event = "passkey_register";
             audit.reason = Some("success:enrollment".into());
-            let response = respond::json(200, &answer, "no-store")
-                .map_err(|_| Denied::new(Refusal::Internal, "response"))?;
-            with_cookie(response, &session.set_cookie)?
+            with_cookie(answer, &session.set_cookie)?
         }
-        Registrant::Session(session) => {
-            let claims = session.claims();
-            if !store.has_profile(&claims.sub).await? {
-                let profile = Profile {
-                    roles: claims.roles.clone(),
-                    name: claims.name.clone(),
-                    email: claims.email.clone(),
-                    disabled: false,
-                };
-                store.put_profile(&claims.sub, &profile).await?;
-            }
+        Registrant::Session(_) => {
             audit.reason = Some("success".into());
-            respond::json(200, &answer, "no-store")
-                .map_err(|_| Denied::new(Refusal::Internal, "response"))?
+            answer
         }
     };
     with_cookie(response, &challenge::clear_cookie())
 }
 
-/// `POST /auth/passkeys/rename` and `/remove`: only the signed-in owner's passkeys; the last
-/// one is never removed (a user would be locked out: see the recovery path in docs/passkeys.md).
+/// `POST /auth/passkeys/rename` and `/remove`: only the signed-in owner's passkeys. Removing
+/// needs a recent browser login, and never removes the last one (the user would be locked out:
+/// see the recovery path in docs/passkeys.md).
 async fn manage(
     req: &mut Request,
     env: &Env,
@@ -506,29 +526,30 @@ async fn manage(
         "passkey_rename"
     };
     let body = json_body(req).await?;
-    let (session, _) = current_session(req, env, config, now()).await?;
+    let (session, source) = current_session(req, env, config, now()).await?;
     audit.session(&session);
     let body = ManageBody::parse(&body).map_err(bad_request)?;
     let sub = &session.claims().sub;
     let store = Store::of(env)?;
     let mut record = match store.credential(&body.id).await? {
-        Some(record) if record.user == *sub => record,
+        Some((record, _)) if record.user == *sub => record,
         _ => return Err(Denied::new(Refusal::NotFound, "passkey:unknown_credential")),
     };
     if remove {
+        may_change_passkeys(source == Source::Cookie, session.claims().auth_time, now())
+            .map_err(|e| Denied::new(Refusal::Forbidden, e.to_string()))?;
         if store.list(sub).await?.len() <= 1 {
             return Err(Denied::new(Refusal::Forbidden, "passkey:last_passkey"));
         }
-        store.remove(sub, &body.id).await?;
+        store.remove(sub, &record).await?;
     } else {
         record.name = body
             .name
             .as_deref()
             .and_then(credential::name)
             .ok_or_else(|| bad_request(PasskeyError("bad_name")))?;
-        store.save(&body.id, &record).await?;
+        store.rename(&record).await?;
     }
     audit.reason = Some("success".into());
-    respond::json(200, &json!({"ok": true}), "no-store")
-        .map_err(|_| Denied::new(Refusal::Internal, "response"))
+    json_response(&json!({"ok": true}))
 }

@@ -6,9 +6,10 @@ use worker::kv::KvStore;
 use worker::Env;
 
 use crate::bindings;
+use crate::encoding::base64url;
 use crate::login::kv_passwords::{user_key, UserRecord};
 use crate::login::passkey::ceremony::PendingSignIn;
-use crate::login::passkey::credential::{self, Profile, StoredCredential};
+use crate::login::passkey::credential::{self, Profile, Seen, StoredCredential};
 use crate::login::passkey::{PasskeyError, MAX_PER_USER};
 use crate::login::{Identity, PasswordStore};
 use crate::refusal::{Denied, Refusal};
@@ -52,34 +53,65 @@ impl Store {
             .map_err(|_| unavailable("write_failed"))
     }
 
-    /// The record of credential `id`, if registered; a record that cannot be read refuses.
-    pub async fn credential(&self, id: &[u8]) -> Result<Option<StoredCredential>, Denied> {
-        match self.text(&credential::credential_key(id)).await? {
-            None => Ok(None),
-            Some(json) => StoredCredential::parse(&json).map(Some).map_err(refused),
+    /// The record of credential `id` and what its sign-ins recorded, if it is registered; a
+    /// record that cannot be read refuses.
+    pub async fn credential(
+        &self,
+        id: &[u8],
+    ) -> Result<Option<(StoredCredential, Option<Seen>)>, Denied> {
+        let reference = credential::reference(id);
+        let (record, seen) = futures_util::future::join(
+            self.text(&credential::credential_key(&reference)),
+            self.text(&credential::seen_key(&reference)),
+        )
+        .await;
+        let Some(record) = record? else {
+            return Ok(None);
+        };
+        let record = StoredCredential::parse(&record).map_err(refused)?;
+        if record.id != base64url::encode(id) {
+            return Err(refused(PasskeyError("credential_record_malformed")));
         }
+        let seen = seen?
+            .map(|json| Seen::parse(&json))
+            .transpose()
+            .map_err(refused)?;
+        Ok(Some((record, seen)))
     }
 
-    /// Writes the record of credential `id` (after a sign-in: the new counter).
-    pub async fn save(&self, id: &[u8], record: &StoredCredential) -> Result<(), Denied> {
-        self.put(&credential::credential_key(id), &record.to_json())
+    /// Records a sign-in of credential `id`. Only this key is written: the record itself never
+    /// is after registration, so a sign-in cannot write back a passkey removed meanwhile.
+    pub async fn save_seen(&self, id: &[u8], seen: &Seen) -> Result<(), Denied> {
+        let key = credential::seen_key(&credential::reference(id));
+        self.put(&key, &seen.to_json()).await
+    }
+
+    /// Renames a passkey (its record, read just before by its owner).
+    pub async fn rename(&self, record: &StoredCredential) -> Result<(), Denied> {
+        let reference = reference_of(record)?;
+        self.put(&credential::credential_key(&reference), &record.to_json())
             .await
     }
 
-    /// Registers credential `id`: its record, then its own index key (two registrations of one
-    /// user never write the same key, so neither is lost).
-    pub async fn add(&self, id: &[u8], record: &StoredCredential) -> Result<(), Denied> {
-        self.save(id, record).await?;
-        self.put(&credential::user_index_key(&record.user, id), "")
+    /// Registers a credential: its index key first, then its record (an index key without a
+    /// record is skipped when listing, so a failure in between leaves nothing that signs in
+    /// unlisted). Two registrations of one user never write the same key.
+    pub async fn add(&self, record: &StoredCredential) -> Result<(), Denied> {
+        let reference = reference_of(record)?;
+        self.put(&credential::user_index_key(&record.user, &reference), "")
+            .await?;
+        self.put(&credential::credential_key(&reference), &record.to_json())
             .await
     }
 
-    /// Removes credential `id` of `sub`: index first, so a half-done removal never lists a
-    /// passkey that no longer signs in.
-    pub async fn remove(&self, sub: &str, id: &[u8]) -> Result<(), Denied> {
+    /// Removes `record` of `sub`: the record first (it no longer signs in), then what was seen
+    /// of it and its index key.
+    pub async fn remove(&self, sub: &str, record: &StoredCredential) -> Result<(), Denied> {
+        let reference = reference_of(record)?;
         for key in [
-            credential::user_index_key(sub, id),
-            credential::credential_key(id),
+            credential::credential_key(&reference),
+            credential::seen_key(&reference),
+            credential::user_index_key(sub, &reference),
         ] {
             self.0
                 .delete(&key)
@@ -89,8 +121,9 @@ impl Store {
         Ok(())
     }
 
-    /// `sub`'s passkeys, with their ids. Index keys whose record is gone are skipped.
-    pub async fn list(&self, sub: &str) -> Result<Vec<(Vec<u8>, StoredCredential)>, Denied> {
+    /// `sub`'s passkeys, with what their sign-ins recorded. Index keys whose record is gone, or
+    /// belongs to someone else, are skipped.
+    pub async fn list(&self, sub: &str) -> Result<Vec<(StoredCredential, Option<Seen>)>, Denied> {
         let listed = self
             .0
             .list()
@@ -101,21 +134,35 @@ impl Store {
             .map_err(|_| unavailable("list_failed"))?;
         let mut found = Vec::new();
         for key in listed.keys {
-            let Some(id) = credential::id_from_index_key(sub, &key.name) else {
+            let Some(reference) = credential::reference_from_index_key(sub, &key.name) else {
                 continue;
             };
-            if let Some(record) = self.credential(&id).await? {
-                if record.user == sub {
-                    found.push((id, record));
-                }
+            let (record, seen) = futures_util::future::join(
+                self.text(&credential::credential_key(reference)),
+                self.text(&credential::seen_key(reference)),
+            )
+            .await;
+            let Some(record) = record? else { continue };
+            let record = StoredCredential::parse(&record).map_err(refused)?;
+            if record.user == sub && credential::reference(&id_of(&record)?) == reference {
+                let seen = seen?
+                    .map(|json| Seen::parse(&json))
+                    .transpose()
+                    .map_err(refused)?;
+                found.push((record, seen));
             }
         }
         Ok(found)
     }
 
-    /// Whether a passkey profile is stored for `sub`.
-    pub async fn has_profile(&self, sub: &str) -> Result<bool, Denied> {
-        Ok(self.text(&credential::profile_key(sub)).await?.is_some())
+    /// `sub`'s passkey profile, if an enrollment stored one.
+    pub async fn profile(&self, sub: &str) -> Result<Option<Profile>, Denied> {
+        match self.text(&credential::profile_key(sub)).await? {
+            None => Ok(None),
+            Some(json) => Profile::parse(&json)
+                .map(Some)
+                .map_err(|_| refused(PasskeyError("profile_malformed"))),
+        }
     }
 
     /// Stores `sub`'s profile.
@@ -124,41 +171,64 @@ impl Store {
             .await
     }
 
-    /// Who `sub` signs in as: their password record when the KV password store has one (a
-    /// disabled user is refused), else their passkey profile; no profile refuses.
+    /// `sub`'s password record in the KV password store, if that store is in use and has one.
+    pub async fn user_record(
+        &self,
+        sub: &str,
+        password_store: &PasswordStore,
+    ) -> Result<Option<UserRecord>, Denied> {
+        if *password_store != PasswordStore::Kv {
+            return Ok(None);
+        }
+        match self.text(&user_key(sub)).await? {
+            None => Ok(None),
+            Some(json) => UserRecord::parse(&json)
+                .map(Some)
+                .map_err(|_| refused(PasskeyError("user_record_malformed"))),
+        }
+    }
+
+    /// Who `sub` signs in as: their password record when the KV password store has one (its
+    /// current roles; a disabled user is refused), else the profile their enrollment stored
+    /// (`enrolled`, when the caller holds it already; a disabled one is refused); neither
+    /// refuses.
     pub async fn identity(
         &self,
         sub: &str,
         password_store: &PasswordStore,
         user_verified: bool,
+        enrolled: Option<Profile>,
     ) -> Result<Identity, Denied> {
-        if *password_store == PasswordStore::Kv {
-            if let Some(json) = self.text(&user_key(sub)).await? {
-                let record = UserRecord::parse(&json)
-                    .map_err(|_| refused(PasskeyError("user_record_malformed")))?;
-                if record.disabled {
-                    return Err(refused(PasskeyError("user_disabled")));
-                }
-                let profile = Profile {
-                    roles: record.roles,
-                    name: record.name,
-                    email: record.email,
-                    disabled: false,
-                };
-                return Ok(profile.identity(sub, user_verified));
-            }
-        }
-        let json = self
-            .text(&credential::profile_key(sub))
-            .await?
-            .ok_or_else(|| refused(PasskeyError("no_profile")))?;
-        let profile =
-            Profile::parse(&json).map_err(|_| refused(PasskeyError("profile_malformed")))?;
+        let profile = match self.user_record(sub, password_store).await? {
+            Some(record) => Profile {
+                roles: record.roles,
+                name: record.name,
+                email: record.email,
+                disabled: record.disabled,
+                enrollments_after: None,
+            },
+            None => match enrolled {
+                Some(profile) => profile,
+                None => self
+                    .profile(sub)
+                    .await?
+                    .ok_or_else(|| refused(PasskeyError("no_profile")))?,
+            },
+        };
         if profile.disabled {
             return Err(refused(PasskeyError("user_disabled")));
         }
         Ok(profile.identity(sub, user_verified))
     }
+}
+
+fn id_of(record: &StoredCredential) -> Result<Vec<u8>, Denied> {
+    base64url::decode(&record.id)
+        .ok_or_else(|| refused(PasskeyError("credential_record_malformed")))
+}
+
+fn reference_of(record: &StoredCredential) -> Result<String, Denied> {
+    Ok(credential::reference(&id_of(record)?))
 }
 
 /// Whether the assertion's signature verifies under the credential's key, through WebCrypto.

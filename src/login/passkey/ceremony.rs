@@ -39,11 +39,19 @@ pub struct Expected<'a> {
     pub settings: &'a Settings,
     /// The challenge issued for this ceremony.
     pub challenge: &'a [u8],
+    /// The origin the ceremony's request came to (the edge's, as the browser serializes it).
+    pub request_origin: &'a str,
 }
 
 impl Expected<'_> {
     fn check(&self, client_data_json: &[u8], ceremony: Ceremony) -> Result<(), PasskeyError> {
-        client_data::check(client_data_json, ceremony, self.challenge, self.settings)
+        client_data::check(
+            client_data_json,
+            ceremony,
+            self.challenge,
+            self.settings,
+            self.request_origin,
+        )
     }
 
     /// §7.1 steps 13–15 / §7.2 steps 15–17: the RP ID hash, UP, and UV when required.

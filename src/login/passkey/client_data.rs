@@ -31,13 +31,16 @@ impl Ceremony {
 }
 
 /// Checks `json` for `ceremony`: its type, the `challenge` we issued (constant time), an
-/// origin the relying party allows ([`Settings::allows_origin`]), and that it was not made in a cross-origin iframe nor with a
+/// origin the relying party allows ([`Settings::allows_origin`]) that is also the origin the
+/// ceremony's request came to (`request_origin`: the page that asked for it posts to its own
+/// origin, so an assertion made for another allowed origin cannot be relayed here), and that it was not made in a cross-origin iframe nor with a
 /// token binding we cannot check.
 pub fn check(
     json: &[u8],
     ceremony: Ceremony,
     challenge: &[u8],
     settings: &Settings,
+    request_origin: &str,
 ) -> Result<(), PasskeyError> {
     if json.len() > MAX_BYTES {
         return Err(PasskeyError("client_data_too_large"));
@@ -56,7 +59,7 @@ pub fn check(
         return Err(PasskeyError("challenge_mismatch"));
     }
     let origin = text("origin")?;
-    if !settings.allows_origin(origin) {
+    if origin != request_origin || !settings.allows_origin(origin) {
         return Err(PasskeyError("wrong_origin"));
     }
     match data.get("crossOrigin") {
@@ -99,7 +102,13 @@ mod tests {
     }
 
     fn check_one(data: &[u8], ceremony: Ceremony) -> Result<(), PasskeyError> {
-        check(data, ceremony, &CHALLENGE, &settings())
+        check(
+            data,
+            ceremony,
+            &CHALLENGE,
+            &settings(),
+            "https://example.com",
+        )
     }
 
     #[test]

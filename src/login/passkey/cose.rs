@@ -92,20 +92,27 @@ pub fn from_cbor(value: coset::cbor::value::Value) -> Result<PublicKey, PasskeyE
             {
                 return Err(PasskeyError("unsupported_curve"));
             }
-            let x = bytes(iana::OkpKeyParameter::X as i64)?;
-            if x.len() != 32 {
-                return Err(PasskeyError("cose_key_malformed"));
+            let x: [u8; 32] = bytes(iana::OkpKeyParameter::X as i64)?
+                .try_into()
+                .map_err(|_| PasskeyError("cose_key_malformed"))?;
+            // A small-order point (or not a point at all) lets anyone forge signatures that a
+            // lenient verifier accepts: never registered.
+            let weak = ed25519_dalek::VerifyingKey::from_bytes(&x).map_or(true, |k| k.is_weak());
+            if weak {
+                return Err(PasskeyError("weak_key"));
             }
             set("kty", "OKP".into());
             set("crv", "Ed25519".into());
-            set("x", base64url::encode(x));
+            set("x", base64url::encode(&x));
         }
         (KeyType::Assigned(iana::KeyType::RSA), a) if a == iana::Algorithm::RS256 as i64 => {
             let n = bytes(iana::RsaKeyParameter::N as i64)?;
             let e = bytes(iana::RsaKeyParameter::E as i64)?;
             let n = strip_leading_zeros(n);
             let e = strip_leading_zeros(e);
-            if n.len() < MIN_RSA_BYTES || n.len() > 1024 || e.is_empty() || e.len() > 8 {
+            // e: odd and at least 3 (e = 1 makes every "signature" its own message).
+            let e_ok = !e.is_empty() && e.len() <= 8 && e[e.len() - 1] & 1 == 1 && e != [1];
+            if n.len() < MIN_RSA_BYTES || n.len() > 1024 || !e_ok {
                 return Err(PasskeyError("weak_or_malformed_rsa_key"));
             }
             set("kty", "RSA".into());
@@ -195,6 +202,35 @@ mod tests {
     }
 
     #[test]
+    fn small_order_ed25519_keys_are_refused() {
+        let okp = |x: [u8; 32]| {
+            CoseKeyBuilder::new_okp_key()
+                .param(iana::OkpKeyParameter::Crv as i64, Cbor::from(6))
+                .param(iana::OkpKeyParameter::X as i64, Cbor::Bytes(x.to_vec()))
+                .algorithm(iana::Algorithm::EdDSA)
+                .build()
+                .to_cbor_value()
+                .expect("encodes")
+        };
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(from_cbor(okp(identity)), Err(PasskeyError("weak_key")));
+        assert_eq!(from_cbor(okp([0; 32])), Err(PasskeyError("weak_key")));
+        // RFC 8032's first test key is a real one.
+        let real: [u8; 32] =
+            hex_literal("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        assert!(from_cbor(okp(real)).is_ok());
+    }
+
+    fn hex_literal(text: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex");
+        }
+        out
+    }
+
+    #[test]
     fn short_rsa_moduli_are_refused() {
         let rsa = |n: Vec<u8>| {
             Cbor::Map(vec![
@@ -205,6 +241,21 @@ mod tests {
             ])
         };
         assert!(from_cbor(rsa(vec![0xc5; 256])).is_ok());
+        let with_e = |e: Vec<u8>| {
+            Cbor::Map(vec![
+                (Cbor::Integer(1.into()), Cbor::Integer(3.into())),
+                (Cbor::Integer(3.into()), Cbor::Integer((-257).into())),
+                (Cbor::Integer((-1).into()), Cbor::Bytes(vec![0xc5; 256])),
+                (Cbor::Integer((-2).into()), Cbor::Bytes(e)),
+            ])
+        };
+        for weak in [vec![1], vec![0, 1], vec![2], vec![]] {
+            assert_eq!(
+                from_cbor(with_e(weak.clone())),
+                Err(PasskeyError("weak_or_malformed_rsa_key")),
+                "e = {weak:?}"
+            );
+        }
         let mut padded = vec![0];
         padded.extend_from_slice(&[0xc5; 255]);
         assert_eq!(

@@ -1,12 +1,17 @@
 //! What Workers KV keeps for passkeys (in the `USERS` namespace), and under which keys.
 //!
-//! - `passkey:cred:<id>` → [`StoredCredential`] (id in base64url): looked up at every sign-in.
-//! - `passkey:user:<base64url(sub)>:<id>` → `""`: one key per credential, listed by prefix to
+//! Credentials are named by `<ref>`, base64url of SHA-256 of their id: ids may be 1023 bytes,
+//! Workers KV keys only 512.
+//!
+//! - `passkey:cred:<ref>` → [`StoredCredential`]: written once, at registration (a sign-in never
+//!   rewrites it, so a removed passkey cannot be written back by a sign-in that read it first).
+//! - `passkey:seen:<ref>` → [`Seen`]: the counter and last use, written by each sign-in.
+//! - `passkey:user:<base64url(sub)>:<ref>` → `""`: one key per credential, listed by prefix to
 //!   find a user's passkeys. KV has no compare-and-swap, so nothing is a read-modify-write of a
 //!   shared list: two registrations of one user write two different keys and neither is lost.
 //! - `passkey:profile:<sub>` → [`Profile`]: the roles, name and email a user's passkeys sign in
-//!   with, written by an enrollment link (a password user's record `user:<sub>`, when there is
-//!   one, wins over it, so a disabled password user is disabled for passkeys too).
+//!   with, written by an enrollment link only. A KV password user's record `user:<sub>`, when
+//!   there is one, is read instead at every sign-in (its roles, its `disabled`).
 //!
 //! Challenges and enrollment links are made single-use by markers claimed atomically in a
 //! Durable Object (`adapter::single_use`), not in KV: [`challenge_marker`], [`enrollment_marker`].
@@ -21,9 +26,19 @@ use crate::login::{object, profile_text, roles, Identity, RecordError};
 use super::cose::PublicKey;
 use super::{PasskeyError, MAX_NAME_BYTES};
 
-/// `passkey:cred:<id>`.
-pub fn credential_key(id: &[u8]) -> String {
-    format!("passkey:cred:{}", base64url::encode(id))
+/// What names credential `id` in KV keys: base64url(SHA-256(id)), 43 characters.
+pub fn reference(id: &[u8]) -> String {
+    base64url::encode(&Sha256::digest(id))
+}
+
+/// `passkey:cred:<ref>`.
+pub fn credential_key(reference: &str) -> String {
+    format!("passkey:cred:{reference}")
+}
+
+/// `passkey:seen:<ref>`.
+pub fn seen_key(reference: &str) -> String {
+    format!("passkey:seen:{reference}")
 }
 
 /// The prefix under which `sub`'s credentials are listed.
@@ -31,14 +46,15 @@ pub fn user_prefix(sub: &str) -> String {
     format!("passkey:user:{}:", base64url::encode(sub.as_bytes()))
 }
 
-/// `passkey:user:<base64url(sub)>:<id>`.
-pub fn user_index_key(sub: &str, id: &[u8]) -> String {
-    format!("{}{}", user_prefix(sub), base64url::encode(id))
+/// `passkey:user:<base64url(sub)>:<ref>`.
+pub fn user_index_key(sub: &str, reference: &str) -> String {
+    format!("{}{reference}", user_prefix(sub))
 }
 
-/// The credential id of an index key listed under `sub`'s prefix.
-pub fn id_from_index_key(sub: &str, key: &str) -> Option<Vec<u8>> {
-    base64url::decode(key.strip_prefix(&user_prefix(sub))?)
+/// The credential reference of an index key listed under `sub`'s prefix.
+pub fn reference_from_index_key<'k>(sub: &str, key: &'k str) -> Option<&'k str> {
+    let reference = key.strip_prefix(&user_prefix(sub))?;
+    (reference.len() == 43).then_some(reference)
 }
 
 /// `passkey:profile:<sub>`.
@@ -69,11 +85,14 @@ pub fn user_handle(sub: &str) -> [u8; 32] {
 /// A registered passkey.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredCredential {
+    /// Its id, base64url.
+    pub id: String,
     /// Whose it is (`sub`).
     pub user: String,
     /// Its public key.
     pub public_key: PublicKey,
-    /// The last signature counter seen (0: the authenticator keeps none).
+    /// The signature counter at registration (0: the authenticator keeps none); later ones are
+    /// in [`Seen`].
     pub counter: u32,
     /// How the browser may reach the authenticator (`internal`, `usb`, `hybrid`, …).
     #[serde(default)]
@@ -82,15 +101,36 @@ pub struct StoredCredential {
     pub name: String,
     /// Registered at, Unix seconds.
     pub created: u64,
-    /// Last sign-in, Unix seconds.
-    #[serde(default)]
-    pub last_used: Option<u64>,
     /// The BE flag at registration: a passkey that may be synced across devices.
     #[serde(default)]
     pub backup_eligible: bool,
-    /// The BS flag at the last ceremony: synced now.
+    /// The BS flag at registration.
     #[serde(default)]
     pub backed_up: bool,
+}
+
+/// What each sign-in records of a passkey.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// The last signature counter.
+    pub counter: u32,
+    /// Last sign-in, Unix seconds.
+    pub last_used: u64,
+    /// The BS flag at the last sign-in: synced now.
+    pub backed_up: bool,
+}
+
+impl Seen {
+    /// Parses a stored value; anything unreadable refuses the sign-in (a counter that could be
+    /// reset by corrupting it must not be).
+    pub fn parse(json: &str) -> Result<Self, PasskeyError> {
+        serde_json::from_str(json).map_err(|_| PasskeyError("credential_record_malformed"))
+    }
+
+    /// The value's JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 impl StoredCredential {
@@ -145,9 +185,13 @@ pub struct Profile {
     /// Email address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// A disabled user's passkeys are refused.
+    /// A disabled user's passkeys are refused, and no enrollment link enables them again.
     #[serde(default)]
     pub disabled: bool,
+    /// Enrollment links minted before this time (Unix seconds) are refused: how an operator
+    /// withdraws links sent earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollments_after: Option<u64>,
 }
 
 impl Profile {
@@ -159,11 +203,20 @@ impl Profile {
             Some(Value::Bool(disabled)) => *disabled,
             Some(_) => return Err(RecordError("disabled is not true or false")),
         };
+        let enrollments_after = match object.get("enrollments_after") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(
+                value
+                    .as_u64()
+                    .ok_or(RecordError("enrollments_after is not a Unix time"))?,
+            ),
+        };
         Ok(Profile {
             roles: roles(&object)?,
             name: profile_text(&object, "name")?,
             email: profile_text(&object, "email")?,
             disabled,
+            enrollments_after,
         })
     }
 
@@ -197,10 +250,25 @@ mod tests {
     fn one_users_prefix_never_lists_anothers_keys() {
         // "alice" and "alice:x" would collide in a plain-text prefix.
         let alice = user_prefix("alice");
-        assert!(!user_index_key("alice:x", &[1]).starts_with(&alice));
-        let key = user_index_key("alice", &[1, 2]);
-        assert_eq!(id_from_index_key("alice", &key), Some(vec![1, 2]));
-        assert_eq!(id_from_index_key("bob", &key), None);
+        let r = reference(&[1, 2]);
+        assert!(!user_index_key("alice:x", &r).starts_with(&alice));
+        let key = user_index_key("alice", &r);
+        assert_eq!(reference_from_index_key("alice", &key), Some(r.as_str()));
+        assert_eq!(reference_from_index_key("bob", &key), None);
+    }
+
+    #[test]
+    fn every_key_fits_workers_kv_whatever_the_id_and_username() {
+        let longest_user = "u".repeat(crate::login::MAX_USERNAME_BYTES);
+        let r = reference(&[0xff; 1023]);
+        for key in [
+            credential_key(&r),
+            seen_key(&r),
+            user_index_key(&longest_user, &r),
+            profile_key(&longest_user),
+        ] {
+            assert!(key.len() <= 512, "{} bytes", key.len());
+        }
     }
 
     #[test]
@@ -236,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_record_with_an_unknown_algorithm_is_refused() {
-        let record = r#"{"user":"alice","public_key":{"alg":-7,"jwk":{}},"counter":0,"name":"k","created":1}"#;
+        let record = r#"{"id":"AQ","user":"alice","public_key":{"alg":-7,"jwk":{}},"counter":0,"name":"k","created":1}"#;
         assert!(StoredCredential::parse(record).is_ok());
         let bad = record.replace("-7", "-36");
         assert_eq!(

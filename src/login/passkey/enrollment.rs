@@ -69,6 +69,20 @@ impl Enrollment {
             name: self.name.clone(),
             email: self.email.clone(),
             disabled: false,
+            enrollments_after: None,
+        }
+    }
+
+    /// Whether `existing`, the user's stored profile, lets this link enroll: not a disabled
+    /// user (a link never enables one again), and not a link minted before the operator
+    /// withdrew earlier ones (`enrollments_after`).
+    pub fn allowed_by(&self, existing: Option<&Profile>) -> Result<(), PasskeyError> {
+        match existing {
+            Some(profile) if profile.disabled => Err(PasskeyError("user_disabled")),
+            Some(profile) if profile.enrollments_after.is_some_and(|t| self.iat < t) => {
+                Err(PasskeyError("enrollment_withdrawn"))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -77,13 +91,22 @@ impl Enrollment {
             t.as_ref()
                 .is_none_or(|t| t.len() <= MAX_PROFILE_BYTES && !t.chars().any(char::is_control))
         };
+        let distinct = self
+            .roles
+            .iter()
+            .enumerate()
+            .all(|(i, r)| !self.roles[..i].contains(r));
         is_valid_username(&self.sub)
             && self.roles.len() <= MAX_ROLES
             && self.roles.iter().all(|r| is_valid_role(r))
+            && distinct
             && text_ok(&self.name)
             && text_ok(&self.email)
             && self.exp > now
-            && self.exp - self.iat <= MAX_TTL_SECS
+            && self
+                .exp
+                .checked_sub(self.iat)
+                .is_some_and(|ttl| ttl <= MAX_TTL_SECS)
             && self.iat <= now + 60
             && base64url::decode(&self.jti).is_some_and(|id| id.len() == 16)
     }
@@ -182,6 +205,15 @@ mod tests {
             None
         );
         assert_eq!(Enrollment::new(&identity("alice"), 0, &[7; 16], NOW), None);
+        let twice = Identity {
+            roles: vec!["staff".into(), "staff".into()],
+            ..identity("alice")
+        };
+        assert_eq!(
+            Enrollment::new(&twice, 60, &[7; 16], NOW),
+            None,
+            "a role twice"
+        );
         let e = Enrollment::new(&identity("alice"), 60, &[7; 16], NOW).expect("valid");
         let other = SigningKey::from_seed(&mut [2u8; 32]);
         assert_eq!(
@@ -197,5 +229,39 @@ mod tests {
             Err(PasskeyError("enrollment_malformed")),
             "sealed by us but longer-lived than any link the CLI mints"
         );
+    }
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::*;
+
+    #[test]
+    fn a_link_never_enables_a_disabled_user_nor_outlives_a_withdrawal() {
+        let identity = Identity {
+            sub: "alice".into(),
+            roles: vec![],
+            name: None,
+            email: None,
+            provider: None,
+            amr: crate::login::AMR_PASSWORD,
+        };
+        let link = Enrollment::new(&identity, 60, &[1; 16], 1_000).expect("valid");
+        assert_eq!(link.allowed_by(None), Ok(()));
+        let mut profile = link.profile();
+        assert_eq!(link.allowed_by(Some(&profile)), Ok(()));
+        profile.disabled = true;
+        assert_eq!(
+            link.allowed_by(Some(&profile)),
+            Err(PasskeyError("user_disabled"))
+        );
+        profile.disabled = false;
+        profile.enrollments_after = Some(1_001);
+        assert_eq!(
+            link.allowed_by(Some(&profile)),
+            Err(PasskeyError("enrollment_withdrawn"))
+        );
+        profile.enrollments_after = Some(1_000);
+        assert_eq!(link.allowed_by(Some(&profile)), Ok(()));
     }
 }

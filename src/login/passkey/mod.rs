@@ -81,6 +81,25 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const MAX_PER_USER: usize = 20;
 /// Longest name a user may give a passkey, in bytes.
 pub const MAX_NAME_BYTES: usize = 64;
+/// How recent a session's login must be to add or remove a passkey, in seconds: a stolen or
+/// long-lived session cannot turn itself into a lasting credential without a fresh login.
+pub const RECENT_LOGIN_SECS: u64 = 600;
+
+/// Whether a session may add or remove passkeys: it came in the session cookie (a browser, not
+/// a bearer token handed to a program) and its login is at most [`RECENT_LOGIN_SECS`] old.
+pub fn may_change_passkeys(
+    from_cookie: bool,
+    auth_time: u64,
+    now: u64,
+) -> Result<(), PasskeyError> {
+    if !from_cookie {
+        return Err(PasskeyError("not_a_browser_session"));
+    }
+    if now.saturating_sub(auth_time) > RECENT_LOGIN_SECS {
+        return Err(PasskeyError("login_not_recent"));
+    }
+    Ok(())
+}
 
 impl Settings {
     /// Reads the relying party; `None` when `PASSKEY_RP_ID` is unset (passkeys off).
@@ -294,6 +313,23 @@ mod tests {
         ] {
             assert!(settings(&[("PASSKEY_RP_ID", bad)]).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_a_recent_browser_login_changes_passkeys() {
+        let now = 1_800_000_000;
+        assert_eq!(
+            may_change_passkeys(true, now - RECENT_LOGIN_SECS, now),
+            Ok(())
+        );
+        assert_eq!(
+            may_change_passkeys(true, now - RECENT_LOGIN_SECS - 1, now),
+            Err(PasskeyError("login_not_recent"))
+        );
+        assert_eq!(
+            may_change_passkeys(false, now, now),
+            Err(PasskeyError("not_a_browser_session"))
+        );
     }
 
     #[test]
