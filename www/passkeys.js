@@ -127,7 +127,7 @@
         return navigator.credentials.get(request);
       }).then(function (credential) {
         if (!credential) return null;
-        // The challenge is used now, whatever the answer.
+        // Asked for afresh next time: a verified answer uses the challenge up.
         usernameLess = null;
         return post('/auth/passkeys/sign-in', { credential: credentialJSON(credential), next: next })
           .then(function (answer) { window.location.assign(safeNext(answer.next)); });

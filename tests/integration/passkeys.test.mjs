@@ -192,8 +192,9 @@ function sealedEnrollment({ sub, roles = ['user'], iat = now(), exp }, key) {
 }
 
 /** The token of a real `edgeauth enroll` link for `user` on `site`. */
-function enrollmentToken(site, user, { roles = 'user', name } = {}) {
-  const args = ['enroll', '--key', '-', '--url', site.url, user, '--roles', roles, ...(name ? ['--name', name] : [])];
+function enrollmentToken(site, user, { roles = 'user', name, mintedAt } = {}) {
+  const args = ['enroll', '--key', '-', '--url', site.url, user, '--roles', roles, ...(name ? ['--name', name] : []),
+    ...(mintedAt ? ['--now', String(mintedAt)] : [])];
   const run = spawnSync(BIN, args, { input: vectors.privateJwk(), encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   const link = new URL(run.stdout.trim());
@@ -741,7 +742,9 @@ describe('without the SINGLE_USE Durable Object', () => {
       id: b64url(cred.credentialId), user: 'gina', public_key: { alg: -7, jwk: { kty, crv, x, y } },
       counter: 0, transports: [], name: 'stored', created: now(),
     };
-    await kvPut(unclaimable.worker, `passkey:cred:${b64url(sha256(cred.credentialId))}`, JSON.stringify(record));
+    const reference = b64url(sha256(cred.credentialId));
+    await kvPut(unclaimable.worker, `passkey:cred:${reference}`, JSON.stringify(record));
+    await kvPut(unclaimable.worker, `passkey:user:${b64url(Buffer.from('gina'))}:${reference}`, 'stored');
     await kvPut(unclaimable.worker, 'passkey:profile:gina', JSON.stringify({ roles: ['user'] }));
     const signIn = await signInOptions(unclaimable, {}, ip);
     const assertion = assertionResponse(cred, { rpId: RP_ID, origin: unclaimable.url, challenge: signIn.publicKey.challenge });
@@ -753,8 +756,9 @@ describe('without the SINGLE_USE Durable Object', () => {
 });
 
 /** A session token for `sub` minted with the edge's key, its login at `authTime`. */
-function mintSession(sub, { authTime = now(), roles = 'user' } = {}) {
-  const args = ['mint', '--key', '-', '--iss', vectors.doc.issuer, '--aud', 'edgeauth', '--sub', sub, '--roles', roles, '--auth-time', String(authTime)];
+function mintSession(sub, { authTime = now(), roles = 'user', amr = ['hwk'], claims = {} } = {}) {
+  const extra = Object.entries({ amr, ...claims }).flatMap(([name, value]) => ['--claim', `${name}=${JSON.stringify(value)}`]);
+  const args = ['mint', '--key', '-', '--iss', vectors.doc.issuer, '--aud', 'edgeauth', '--sub', sub, '--roles', roles, '--auth-time', String(authTime), ...extra];
   const run = spawnSync(BIN, args, { input: vectors.privateJwk(), encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   return run.stdout.trim();
@@ -777,8 +781,38 @@ describe('changing passkeys needs a recent browser login of a user the edge know
     // A user the edge cannot look up at a later sign-in (a single sign-on or upstream user, say).
     const stranger = await call(edge, 'POST', '/auth/passkeys/register/options', { body: {}, cookies: { [SESSION]: mintSession('corp:carol') }, ip });
     await assertRefused(edge, stranger, 'passkey:not_vouched_for', 403);
+    // A single sign-on session whose subject equals an enrolled user's name: not alice's login.
+    const federated = mintSession('alice', { amr: ['fed'], claims: { idp: 'corp' } });
+    const viaProvider = await call(edge, 'POST', '/auth/passkeys/register/options', { body: {}, cookies: { [SESSION]: federated }, ip });
+    await assertRefused(edge, viaProvider, 'passkey:not_vouched_for', 403);
     // The control: a fresh login of alice (enrolled by a link) may.
     await registrationOptions(edge, {}, { session: mintSession('alice'), ip });
+  });
+
+  test('a rename writes only the index key, never the credential record', async () => {
+    const ip = clientIp();
+    const reference = b64url(sha256(alice.cred.credentialId));
+    const before = await kvGet(edge.worker, `passkey:cred:${reference}`);
+    const renamed = await call(edge, 'POST', '/auth/passkeys/rename', {
+      body: { id: b64url(alice.cred.credentialId), name: 'Renamed key' }, cookies: { [SESSION]: alice.session }, ip,
+    });
+    assert.equal(renamed.status, 200, renamed.text);
+    assert.equal(await kvGet(edge.worker, `passkey:cred:${reference}`), before);
+    const listed = await call(edge, 'GET', '/auth/passkeys/credentials', { cookies: { [SESSION]: alice.session }, ip });
+    assert.ok(listed.json.credentials.some((c) => c.name === 'Renamed key'), listed.text);
+  });
+
+  test('a credential record without its owner\'s index key is not a passkey (a record written back by a stale read)', async () => {
+    const ip = clientIp();
+    const cred = softCredential();
+    cred.userHandle = sha256('edgeauth passkey-user-v1.alice');
+    const { kty, crv, x, y } = cred.publicKey.export({ format: 'jwk' });
+    const record = {
+      id: b64url(cred.credentialId), user: 'alice', public_key: { alg: -7, jwk: { kty, crv, x, y } },
+      counter: 0, transports: [], name: 'orphan', created: now(),
+    };
+    await kvPut(edge.worker, `passkey:cred:${b64url(sha256(cred.credentialId))}`, JSON.stringify(record));
+    await assertRefused(edge, await signIn(edge, cred, { ip }), 'passkey:unknown_credential');
   });
 
   test('a sign-in records its counter apart and never rewrites the credential record', async () => {
@@ -831,6 +865,32 @@ describe('what a registration may not bring', () => {
 });
 
 describe('enrollment links and the profile they meet', () => {
+  test('using a link withdraws every link minted before it', async () => {
+    const ip = clientIp();
+    const older = enrollmentToken(edge, 'jack', { mintedAt: now() - 60 });
+    const newer = await enroll(edge, 'jack');
+    assert.ok(newer.session);
+    const refused = await call(edge, 'POST', '/auth/passkeys/register/options', { body: { enrollment: older }, ip });
+    await assertRefused(edge, refused, 'passkey:enrollment_withdrawn');
+  });
+
+  test('a KV password user enrolled by a link keeps their record as the one source: disabling it ends their passkeys', async () => {
+    const ip = clientIp();
+    // USER_STORE is the default (kv): a password record for kim.
+    const record = (...flags) => {
+      const run = spawnSync(BIN, ['add-user', 'kim', '--roles', 'ops', '--record-only', ...flags], { input: `${PASSWORD}\n`, encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      return run.stdout.trim();
+    };
+    await kvPut(edge.worker, 'user:kim', record());
+    const kim = await enroll(edge, 'kim', { roles: 'admin' });
+    assert.equal(await kvGet(edge.worker, 'passkey:profile:kim'), null, 'no profile for a password user');
+    const claims = await assertSignedIn(edge, await signIn(edge, kim.cred, { ip }), 'kim');
+    assert.deepEqual(claims.roles, ['ops'], 'the record\'s roles, not the link\'s');
+    await kvPut(edge.worker, 'user:kim', record('--disabled'));
+    await assertRefused(edge, await signIn(edge, kim.cred, { ip }), 'passkey:user_disabled');
+  });
+
   test('a link never enables a disabled user, and links minted before a withdrawal are refused', async () => {
     const ip = clientIp();
     await kvPut(edge.worker, 'passkey:profile:henry', JSON.stringify({ roles: ['user'], disabled: true }));
@@ -845,6 +905,9 @@ describe('enrollment links and the profile they meet', () => {
 
 describe('bodies without a declared length', () => {
   test('a chunked body past 16 KiB is refused (413) as it arrives, not buffered whole first', async () => {
+    // 256 KiB without a declared length. The edge answers as soon as the count passes the cap
+    // and stops reading, so the client may see the 413 or, still writing, a reset connection:
+    // either way the edge's own record of the request says what it decided.
     const chunk = new Uint8Array(4096).fill(0x20);
     let sent = 0;
     const body = new ReadableStream({
@@ -854,12 +917,21 @@ describe('bodies without a declared length', () => {
         controller.enqueue(chunk);
       },
     });
+    const requestId = `pk-${process.pid}-chunked`;
     const response = await fetch(`${edge.url}/auth/passkeys/sign-in`, {
       method: 'POST', body, duplex: 'half',
-      headers: { origin: edge.url, 'content-type': 'application/json', 'cf-connecting-ip': clientIp() },
+      headers: { origin: edge.url, 'content-type': 'application/json', 'cf-connecting-ip': clientIp(), 'cf-ray': requestId },
       signal: AbortSignal.timeout(15_000),
+    }).catch((error) => {
+      assert.match(String(error.cause?.code ?? error.cause), /ECONNRESET|EPIPE|UND_ERR_SOCKET/, String(error.cause ?? error));
+      return null;
     });
-    assert.equal(response.status, 413);
-    assert.equal(response.headers.get('set-cookie'), null);
+    if (response) {
+      assert.equal(response.status, 413);
+      assert.equal(response.headers.get('set-cookie'), null);
+    }
+    const record = await auditRecord(edge, requestId);
+    assert.equal(record.status, 413);
+    assert.equal(record.reason, 'body_too_large');
   });
 });

@@ -18,7 +18,7 @@ use crate::login::next::safe_next;
 use crate::login::passkey::ceremony::{self, Expected};
 use crate::login::passkey::challenge::{self, Challenge, SealedChallenge};
 use crate::login::passkey::client_data::Ceremony;
-use crate::login::passkey::credential::{self, Seen, StoredCredential};
+use crate::login::passkey::credential::{self, Profile, Seen, StoredCredential};
 use crate::login::passkey::enrollment::{Enrollment, SealedEnrollment};
 use crate::login::passkey::options::{self, Descriptor};
 use crate::login::passkey::request::{ManageBody, OptionsBody, RegistrationBody, SignInBody};
@@ -115,10 +115,11 @@ async fn list(
     let credentials = Store::of(env)?.list(&session.claims().sub).await?;
     let listed: Vec<_> = credentials
         .iter()
-        .map(|(record, seen)| {
+        .map(|found| {
+            let (record, seen) = (&found.record, found.seen);
             json!({
                 "id": record.id,
-                "name": record.name,
+                "name": found.name,
                 "created": record.created,
                 "last_used": seen.map(|s| s.last_used),
                 "synced": seen.map_or(record.backed_up, |s| s.backed_up),
@@ -215,7 +216,7 @@ async fn challenge_of(
 /// harmless to replay.
 async fn claim(env: &Env, challenge: &Challenge) -> Result<(), Denied> {
     let marker = credential::challenge_marker(&challenge.challenge);
-    if single_use::claim(env, &marker, challenge.remaining_secs(now())).await? {
+    if single_use::claim(env, &marker, challenge.marker_secs(now())).await? {
         Ok(())
     } else {
         Err(refused(PasskeyError("challenge_replayed")))
@@ -237,10 +238,11 @@ async fn sign_in(
     let body = SignInBody::parse(&body).map_err(refused)?;
     let challenge = challenge_of(req, config, Ceremony::SignIn).await?;
     let store = Store::of(env)?;
-    let (record, seen) = store
+    let found = store
         .credential(&body.id)
         .await?
         .ok_or_else(|| refused(PasskeyError("unknown_credential")))?;
+    let (record, seen) = (found.record, found.seen);
     if challenge.user.as_ref().is_some_and(|u| *u != record.user) {
         return Err(refused(PasskeyError("credential_of_another_user")));
     }
@@ -290,30 +292,35 @@ async fn sign_in(
     with_cookie(response, &challenge::clear_cookie())
 }
 
-/// Who is registering: the enrollment link's user, or the signed-in user.
+/// Who is registering: the enrollment link's user (with the profile stored for them, and
+/// whether the KV password store has a record for them), or the signed-in user.
 enum Registrant {
-    Enrollment(Enrollment),
+    Enrollment {
+        link: Enrollment,
+        profile: Option<Profile>,
+        password_user: bool,
+    },
     Session(VerifiedClaims),
 }
 
 impl Registrant {
     fn sub(&self) -> &str {
         match self {
-            Registrant::Enrollment(e) => &e.sub,
+            Registrant::Enrollment { link, .. } => &link.sub,
             Registrant::Session(s) => &s.claims().sub,
         }
     }
 
     fn display_name(&self) -> &str {
         match self {
-            Registrant::Enrollment(e) => e.name.as_deref().unwrap_or(&e.sub),
+            Registrant::Enrollment { link, .. } => link.name.as_deref().unwrap_or(&link.sub),
             Registrant::Session(s) => s.claims().name.as_deref().unwrap_or(&s.claims().sub),
         }
     }
 
     fn enrollment_id(&self) -> Option<&str> {
         match self {
-            Registrant::Enrollment(e) => Some(&e.jti),
+            Registrant::Enrollment { link, .. } => Some(&link.jti),
             Registrant::Session(_) => None,
         }
     }
@@ -321,8 +328,8 @@ impl Registrant {
 
 /// The registrant of a request: the enrollment token in its body when there is one (sealed by
 /// us, unexpired, not used or withdrawn, not for a disabled user), else its current session,
-/// which must be a recent browser login of a user the edge can vouch for at every later
-/// sign-in: a KV password user (their record is read each time) or one enrolled by a link.
+/// which must be a recent local browser login ([`may_change_passkeys`]) of a user the edge can
+/// look up at every later sign-in: a KV password user or one enrolled by a link.
 async fn registrant(
     req: &Request,
     env: &Env,
@@ -333,35 +340,46 @@ async fn registrant(
     let Some(token) = enrollment else {
         let (session, source) = current_session(req, env, config, now()).await?;
         let claims = session.claims();
-        may_change_passkeys(source == Source::Cookie, claims.auth_time, now())
+        may_change_passkeys(source == Source::Cookie, claims, now())
             .map_err(|e| Denied::new(Refusal::Forbidden, e.to_string()))?;
-        // The user must be someone a later passkey sign-in can look up: their identity is
-        // read from their password record or enrollment profile then, never from this session.
-        store
+        // Their identity at a later passkey sign-in comes from their password record or
+        // enrollment profile, never from this session: one of them must exist.
+        match store
             .identity(&claims.sub, &config.password_store, true, None)
             .await
-            .map_err(|_| Denied::new(Refusal::Forbidden, "passkey:not_vouched_for"))?;
+        {
+            Ok(_) => {}
+            Err(denied) if denied.refusal == Refusal::SignInFailed => {
+                return Err(Denied::new(Refusal::Forbidden, "passkey:not_vouched_for"))
+            }
+            Err(denied) => return Err(denied),
+        }
         return Ok(Registrant::Session(session));
     };
     let sealed = SealedEnrollment::parse(token).map_err(refused)?;
     let key = config.signing_key().verifying_key();
     let ok = token::ed25519::verify(key, sealed.signing_input(), sealed.signature()).await;
-    let enrollment = sealed.open(ok, now()).map_err(refused)?;
-    enrollment
-        .allowed_by(store.profile(&enrollment.sub).await?.as_ref())
-        .map_err(refused)?;
-    let password_record = store
-        .user_record(&enrollment.sub, &config.password_store)
-        .await?;
-    if password_record.is_some_and(|record| record.disabled) {
+    let link = sealed.open(ok, now()).map_err(refused)?;
+    let (profile, record) = futures_util::future::join(
+        store.profile(&link.sub),
+        store.user_record(&link.sub, &config.password_store),
+    )
+    .await;
+    let (profile, record) = (profile?, record?);
+    link.allowed_by(profile.as_ref()).map_err(refused)?;
+    if record.as_ref().is_some_and(|r| r.disabled) {
         // A disabled password user stays disabled.
         return Err(refused(PasskeyError("user_disabled")));
     }
-    let marker = credential::enrollment_marker(&enrollment.jti);
+    let marker = credential::enrollment_marker(&link.jti);
     if !single_use::is_unclaimed(env, &marker).await? {
         return Err(refused(PasskeyError("enrollment_used")));
     }
-    Ok(Registrant::Enrollment(enrollment))
+    Ok(Registrant::Enrollment {
+        link,
+        profile,
+        password_user: record.is_some(),
+    })
 }
 
 /// `POST /auth/passkeys/register/options`.
@@ -391,14 +409,14 @@ async fn register_options(
     );
     let ids: Vec<Vec<u8>> = existing
         .iter()
-        .map(|(record, _)| base64url::decode(&record.id).unwrap_or_default())
+        .map(|found| base64url::decode(&found.record.id).unwrap_or_default())
         .collect();
     let exclude: Vec<Descriptor<'_>> = ids
         .iter()
         .zip(&existing)
-        .map(|(id, (record, _))| Descriptor {
+        .map(|(id, found)| Descriptor {
             id,
-            transports: &record.transports,
+            transports: &found.record.transports,
         })
         .collect();
     let options = options::registration(
@@ -458,15 +476,27 @@ async fn register(
     }
     claim(env, &challenge).await?;
     let now = now();
-    if let Registrant::Enrollment(enrollment) = &registrant {
+    // What the first session signs in as, for an enrollment: the stored profile is replaced by
+    // the link's (older links withdrawn), except for a KV password user, whose record stays
+    // the only source of their identity.
+    let mut enrolled = None;
+    if let Registrant::Enrollment {
+        link,
+        profile,
+        password_user,
+    } = &registrant
+    {
         // Claimed before anything is stored: of two ceremonies from one link, one enrolls.
-        let marker = credential::enrollment_marker(&enrollment.jti);
-        if !single_use::claim(env, &marker, enrollment.exp.saturating_sub(now)).await? {
+        let marker = credential::enrollment_marker(&link.jti);
+        let lifetime = link.exp.saturating_sub(now) + 60;
+        if !single_use::claim(env, &marker, lifetime).await? {
             return Err(refused(PasskeyError("enrollment_used")));
         }
-        store
-            .put_profile(&enrollment.sub, &enrollment.profile())
-            .await?;
+        let new_profile = link.profile(profile.as_ref());
+        if !password_user {
+            store.put_profile(&link.sub, &new_profile).await?;
+        }
+        enrolled = Some(new_profile);
     }
     let name = body
         .name
@@ -487,14 +517,14 @@ async fn register(
     store.add(&record).await?;
     let answer = json_response(&json!({"id": record.id, "name": name}))?;
     let response = match &registrant {
-        Registrant::Enrollment(enrollment) => {
+        Registrant::Enrollment { link, .. } => {
             // The first session, as any later passkey sign-in would mint it.
             let identity = store
                 .identity(
-                    &enrollment.sub,
+                    &link.sub,
                     &config.password_store,
                     new.flags.user_verified(),
-                    Some(enrollment.profile()),
+                    enrolled,
                 )
                 .await?;
             let session = start_session(config, &identity, audit)?;
@@ -531,24 +561,24 @@ async fn manage(
     let body = ManageBody::parse(&body).map_err(bad_request)?;
     let sub = &session.claims().sub;
     let store = Store::of(env)?;
-    let mut record = match store.credential(&body.id).await? {
-        Some((record, _)) if record.user == *sub => record,
+    let record = match store.credential(&body.id).await? {
+        Some(found) if found.record.user == *sub => found.record,
         _ => return Err(Denied::new(Refusal::NotFound, "passkey:unknown_credential")),
     };
     if remove {
-        may_change_passkeys(source == Source::Cookie, session.claims().auth_time, now())
+        may_change_passkeys(source == Source::Cookie, session.claims(), now())
             .map_err(|e| Denied::new(Refusal::Forbidden, e.to_string()))?;
         if store.list(sub).await?.len() <= 1 {
             return Err(Denied::new(Refusal::Forbidden, "passkey:last_passkey"));
         }
         store.remove(sub, &record).await?;
     } else {
-        record.name = body
+        let name = body
             .name
             .as_deref()
             .and_then(credential::name)
             .ok_or_else(|| bad_request(PasskeyError("bad_name")))?;
-        store.rename(&record).await?;
+        store.rename(&record, &name).await?;
     }
     audit.reason = Some("success".into());
     json_response(&json!({"ok": true}))

@@ -53,12 +53,11 @@ impl Store {
             .map_err(|_| unavailable("write_failed"))
     }
 
-    /// The record of credential `id` and what its sign-ins recorded, if it is registered; a
-    /// record that cannot be read refuses.
-    pub async fn credential(
-        &self,
-        id: &[u8],
-    ) -> Result<Option<(StoredCredential, Option<Seen>)>, Denied> {
+    /// The record of credential `id`, what its sign-ins recorded and its name, if it is
+    /// registered: its record *and* its owner's index key must be there (an index key is
+    /// deleted first on removal and is the only key a rename writes, so a record written back by
+    /// a stale read is never a usable passkey). A record that cannot be read refuses.
+    pub async fn credential(&self, id: &[u8]) -> Result<Option<Found>, Denied> {
         let reference = credential::reference(id);
         let (record, seen) = futures_util::future::join(
             self.text(&credential::credential_key(&reference)),
@@ -72,11 +71,21 @@ impl Store {
         if record.id != base64url::encode(id) {
             return Err(refused(PasskeyError("credential_record_malformed")));
         }
+        let Some(name) = self
+            .text(&credential::user_index_key(&record.user, &reference))
+            .await?
+        else {
+            return Ok(None);
+        };
         let seen = seen?
             .map(|json| Seen::parse(&json))
             .transpose()
             .map_err(refused)?;
-        Ok(Some((record, seen)))
+        Ok(Some(Found {
+            name: credential::stored_name(&name, &record),
+            record,
+            seen,
+        }))
     }
 
     /// Records a sign-in of credential `id`. Only this key is written: the record itself never
@@ -86,32 +95,36 @@ impl Store {
         self.put(&key, &seen.to_json()).await
     }
 
-    /// Renames a passkey (its record, read just before by its owner).
-    pub async fn rename(&self, record: &StoredCredential) -> Result<(), Denied> {
+    /// Renames a passkey: only its index key is written (the record never is after
+    /// registration), so a rename racing a removal can at worst leave an index key whose record
+    /// is gone, which neither lists nor signs in.
+    pub async fn rename(&self, record: &StoredCredential, name: &str) -> Result<(), Denied> {
         let reference = reference_of(record)?;
-        self.put(&credential::credential_key(&reference), &record.to_json())
+        self.put(&credential::user_index_key(&record.user, &reference), name)
             .await
     }
 
-    /// Registers a credential: its index key first, then its record (an index key without a
-    /// record is skipped when listing, so a failure in between leaves nothing that signs in
-    /// unlisted). Two registrations of one user never write the same key.
+    /// Registers a credential: its index key (holding its name) first, then its record. Two
+    /// registrations of one user never write the same key.
     pub async fn add(&self, record: &StoredCredential) -> Result<(), Denied> {
         let reference = reference_of(record)?;
-        self.put(&credential::user_index_key(&record.user, &reference), "")
-            .await?;
+        self.put(
+            &credential::user_index_key(&record.user, &reference),
+            &record.name,
+        )
+        .await?;
         self.put(&credential::credential_key(&reference), &record.to_json())
             .await
     }
 
-    /// Removes `record` of `sub`: the record first (it no longer signs in), then what was seen
-    /// of it and its index key.
+    /// Removes `record` of `sub`: its index key first (from then on it neither lists nor signs
+    /// in), then its record and what was seen of it.
     pub async fn remove(&self, sub: &str, record: &StoredCredential) -> Result<(), Denied> {
         let reference = reference_of(record)?;
         for key in [
+            credential::user_index_key(sub, &reference),
             credential::credential_key(&reference),
             credential::seen_key(&reference),
-            credential::user_index_key(sub, &reference),
         ] {
             self.0
                 .delete(&key)
@@ -121,9 +134,9 @@ impl Store {
         Ok(())
     }
 
-    /// `sub`'s passkeys, with what their sign-ins recorded. Index keys whose record is gone, or
-    /// belongs to someone else, are skipped.
-    pub async fn list(&self, sub: &str) -> Result<Vec<(StoredCredential, Option<Seen>)>, Denied> {
+    /// `sub`'s passkeys. Index keys whose record is gone, or belongs to someone else, are
+    /// skipped.
+    pub async fn list(&self, sub: &str) -> Result<Vec<Found>, Denied> {
         let listed = self
             .0
             .list()
@@ -137,19 +150,26 @@ impl Store {
             let Some(reference) = credential::reference_from_index_key(sub, &key.name) else {
                 continue;
             };
-            let (record, seen) = futures_util::future::join(
+            let (record, seen, name) = futures_util::future::join3(
                 self.text(&credential::credential_key(reference)),
                 self.text(&credential::seen_key(reference)),
+                self.text(&key.name),
             )
             .await;
-            let Some(record) = record? else { continue };
+            let (Some(record), Some(name)) = (record?, name?) else {
+                continue;
+            };
             let record = StoredCredential::parse(&record).map_err(refused)?;
             if record.user == sub && credential::reference(&id_of(&record)?) == reference {
                 let seen = seen?
                     .map(|json| Seen::parse(&json))
                     .transpose()
                     .map_err(refused)?;
-                found.push((record, seen));
+                found.push(Found {
+                    name: credential::stored_name(&name, &record),
+                    record,
+                    seen,
+                });
             }
         }
         Ok(found)
@@ -189,9 +209,8 @@ impl Store {
     }
 
     /// Who `sub` signs in as: their password record when the KV password store has one (its
-    /// current roles; a disabled user is refused), else the profile their enrollment stored
-    /// (`enrolled`, when the caller holds it already; a disabled one is refused); neither
-    /// refuses.
+    /// current roles), else the profile their enrollment stored (`enrolled`, when the caller
+    /// holds it already); neither refuses, and so does `disabled` in either.
     pub async fn identity(
         &self,
         sub: &str,
@@ -199,27 +218,45 @@ impl Store {
         user_verified: bool,
         enrolled: Option<Profile>,
     ) -> Result<Identity, Denied> {
-        let profile = match self.user_record(sub, password_store).await? {
-            Some(record) => Profile {
+        let (record, stored) = match enrolled {
+            Some(profile) => (self.user_record(sub, password_store).await?, Some(profile)),
+            None => {
+                let (record, profile) = futures_util::future::join(
+                    self.user_record(sub, password_store),
+                    self.profile(sub),
+                )
+                .await;
+                (record?, profile?)
+            }
+        };
+        if record.as_ref().is_some_and(|r| r.disabled)
+            || stored.as_ref().is_some_and(|p| p.disabled)
+        {
+            return Err(refused(PasskeyError("user_disabled")));
+        }
+        let profile = match (record, stored) {
+            (Some(record), _) => Profile {
                 roles: record.roles,
                 name: record.name,
                 email: record.email,
-                disabled: record.disabled,
+                disabled: false,
                 enrollments_after: None,
             },
-            None => match enrolled {
-                Some(profile) => profile,
-                None => self
-                    .profile(sub)
-                    .await?
-                    .ok_or_else(|| refused(PasskeyError("no_profile")))?,
-            },
+            (None, Some(profile)) => profile,
+            (None, None) => return Err(refused(PasskeyError("no_profile"))),
         };
-        if profile.disabled {
-            return Err(refused(PasskeyError("user_disabled")));
-        }
         Ok(profile.identity(sub, user_verified))
     }
+}
+
+/// A registered passkey as read from KV.
+pub struct Found {
+    /// Its record.
+    pub record: StoredCredential,
+    /// What its sign-ins recorded, if any did.
+    pub seen: Option<Seen>,
+    /// Its current name.
+    pub name: String,
 }
 
 fn id_of(record: &StoredCredential) -> Result<Vec<u8>, Denied> {

@@ -184,6 +184,9 @@ enum Command {
         /// Lifetime of the link in seconds (at most 7 days).
         #[arg(long, default_value_t = 86_400)]
         ttl: u64,
+        /// Pretend the time is this (Unix seconds).
+        #[arg(long)]
+        now: Option<u64>,
     },
     /// Hash a password read from standard input as a PHC string (PBKDF2-HMAC-SHA256).
     HashPassword {
@@ -394,6 +397,7 @@ fn run(command: Command) -> Result<(), Failure> {
             name,
             email,
             ttl,
+            now,
         } => {
             let key = SigningKey::from_jwk(&signing_key_text(&read_input(&key)?))
                 .map_err(|e| usage(format!("{key}: {e}")))?;
@@ -407,9 +411,13 @@ fn run(command: Command) -> Result<(), Failure> {
                 provider: None,
                 amr: edgeauth::login::AMR_PASSKEY_VERIFIED,
             };
-            let enrollment = Enrollment::new(&identity, ttl, &random()?, unix_now()).ok_or_else(|| {
-                usage("the user must be a valid username, roles valid, and --ttl 1 to 604800 seconds")
-            })?;
+            let enrollment =
+                Enrollment::new(&identity, ttl, &random()?, now.unwrap_or_else(unix_now))
+                    .ok_or_else(|| {
+                        usage(
+                    "the user must be a valid username, roles valid, and --ttl 1 to 604800 seconds",
+                )
+                    })?;
             println!(
                 "{}/auth/passkeys/enroll#token={}",
                 base.origin(),

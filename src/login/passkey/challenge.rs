@@ -1,8 +1,8 @@
 //! A ceremony in flight, kept by the browser instead of a store: the random challenge, which
 //! ceremony it is for, whose (a username-first sign-in, an add or an enrollment) and an expiry,
 //! sealed ([`crate::token::seal`]) in a short-lived `__Host-` cookie. The cookie is cleared
-//! when the ceremony ends; the adapter also marks each used challenge in Workers KV until it
-//! expires, so a captured cookie and response cannot be played again.
+//! when the ceremony ends; the adapter also claims each verified challenge in the `SINGLE_USE`
+//! Durable Object, so a captured cookie and response cannot be played again.
 
 use serde::{Deserialize, Serialize};
 
@@ -64,9 +64,10 @@ impl Challenge {
         seal::seal(DOMAIN, &serde_json::to_vec(self).unwrap_or_default(), key)
     }
 
-    /// Seconds left at `now`, for the used-challenge marker's lifetime.
-    pub fn remaining_secs(&self, now: u64) -> u64 {
-        self.exp.saturating_sub(now)
+    /// How long the used-challenge marker must live at `now`: the seconds left, plus a minute
+    /// for clocks that lag behind ours.
+    pub fn marker_secs(&self, now: u64) -> u64 {
+        self.exp.saturating_sub(now) + 60
     }
 }
 
@@ -162,7 +163,7 @@ mod tests {
             open(&sealed, Ceremony::SignIn, c.exp),
             Err(PasskeyError("challenge_expired"))
         );
-        assert_eq!(c.remaining_secs(NOW), CHALLENGE_TTL_SECS);
+        assert_eq!(c.marker_secs(NOW), CHALLENGE_TTL_SECS + 60);
     }
 
     #[test]

@@ -3,15 +3,18 @@
 //! Credentials are named by `<ref>`, base64url of SHA-256 of their id: ids may be 1023 bytes,
 //! Workers KV keys only 512.
 //!
-//! - `passkey:cred:<ref>` → [`StoredCredential`]: written once, at registration (a sign-in never
-//!   rewrites it, so a removed passkey cannot be written back by a sign-in that read it first).
+//! - `passkey:cred:<ref>` → [`StoredCredential`]: written once, at registration, never again
+//!   (not by a sign-in, not by a rename), so a stale read can never write a removed passkey back.
 //! - `passkey:seen:<ref>` → [`Seen`]: the counter and last use, written by each sign-in.
-//! - `passkey:user:<base64url(sub)>:<ref>` → `""`: one key per credential, listed by prefix to
-//!   find a user's passkeys. KV has no compare-and-swap, so nothing is a read-modify-write of a
-//!   shared list: two registrations of one user write two different keys and neither is lost.
+//! - `passkey:user:<base64url(sub)>:<ref>` → the passkey's name: one key per credential, listed
+//!   by prefix to find a user's passkeys, written first at registration, deleted first at
+//!   removal, and required at sign-in (a record without it is not a passkey). KV has no
+//!   compare-and-swap, so nothing is a read-modify-write of a shared list: two registrations
+//!   of one user write two different keys and neither is lost.
 //! - `passkey:profile:<sub>` → [`Profile`]: the roles, name and email a user's passkeys sign in
-//!   with, written by an enrollment link only. A KV password user's record `user:<sub>`, when
-//!   there is one, is read instead at every sign-in (its roles, its `disabled`).
+//!   with, written by an enrollment link only, and never for a user who has a KV password
+//!   record: that record `user:<sub>` is read instead at every sign-in (its roles, its
+//!   `disabled`).
 //!
 //! Challenges and enrollment links are made single-use by markers claimed atomically in a
 //! Durable Object (`adapter::single_use`), not in KV: [`challenge_marker`], [`enrollment_marker`].
@@ -97,7 +100,7 @@ pub struct StoredCredential {
     /// How the browser may reach the authenticator (`internal`, `usb`, `hybrid`, …).
     #[serde(default)]
     pub transports: Vec<String>,
-    /// The name its owner gave it.
+    /// The name it was registered with (a rename writes the index key's value instead).
     pub name: String,
     /// Registered at, Unix seconds.
     pub created: u64,
@@ -149,6 +152,12 @@ impl StoredCredential {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// A passkey's current name: its index key's value (what a rename writes), or the name it was
+/// registered with when that value is empty or unusable.
+pub fn stored_name(index_value: &str, record: &StoredCredential) -> String {
+    name(index_value).unwrap_or_else(|| record.name.clone())
 }
 
 /// Transports as the browser reported them: kept only if each is a short lowercase word, at

@@ -1,7 +1,7 @@
 //! The one-time enrollment link for a user's first passkey: minted by an operator with
 //! `edgeauth enroll` (the signing key seals it, so no store is needed to issue one), carried in
 //! the link's fragment (never sent to a server, never in a log), opened at registration. Its id
-//! is marked used in Workers KV when a passkey is enrolled with it.
+//! is claimed in the `SINGLE_USE` Durable Object when a passkey is enrolled with it.
 
 use serde::{Deserialize, Serialize};
 
@@ -62,14 +62,18 @@ impl Enrollment {
         seal::seal(DOMAIN, &serde_json::to_vec(self).unwrap_or_default(), key)
     }
 
-    /// The profile its passkeys sign in with.
-    pub fn profile(&self) -> Profile {
+    /// The profile its passkeys sign in with, over `existing` (the stored one, which
+    /// [`Self::allowed_by`] accepted): the link's roles, name and email; and every link minted
+    /// before this one withdrawn (`enrollments_after`), so a link sent earlier, maybe leaked, no
+    /// longer works once a newer one was used.
+    pub fn profile(&self, existing: Option<&Profile>) -> Profile {
+        let withdrawn = existing.and_then(|p| p.enrollments_after).unwrap_or(0);
         Profile {
             roles: self.roles.clone(),
             name: self.name.clone(),
             email: self.email.clone(),
-            disabled: false,
-            enrollments_after: None,
+            disabled: existing.is_some_and(|p| p.disabled),
+            enrollments_after: Some(withdrawn.max(self.iat)),
         }
     }
 
@@ -191,7 +195,7 @@ mod tests {
             open(&sealed, NOW + 3600),
             Err(PasskeyError("enrollment_expired"))
         );
-        assert_eq!(e.profile().roles, ["staff"]);
+        assert_eq!(e.profile(None).roles, ["staff"]);
     }
 
     #[test]
@@ -248,8 +252,28 @@ mod profile_tests {
         };
         let link = Enrollment::new(&identity, 60, &[1; 16], 1_000).expect("valid");
         assert_eq!(link.allowed_by(None), Ok(()));
-        let mut profile = link.profile();
+        let mut profile = link.profile(None);
+        assert_eq!(
+            profile.enrollments_after,
+            Some(1_000),
+            "older links are withdrawn"
+        );
         assert_eq!(link.allowed_by(Some(&profile)), Ok(()));
+        let older = Enrollment::new(&identity, 60, &[2; 16], 999).expect("valid");
+        assert_eq!(
+            older.allowed_by(Some(&profile)),
+            Err(PasskeyError("enrollment_withdrawn"))
+        );
+        let later = Enrollment::new(&identity, 60, &[3; 16], 5_000).expect("valid");
+        let withdrawing = Profile {
+            enrollments_after: Some(9_000),
+            ..profile.clone()
+        };
+        assert_eq!(
+            later.profile(Some(&withdrawing)).enrollments_after,
+            Some(9_000),
+            "an operator's later withdrawal is kept"
+        );
         profile.disabled = true;
         assert_eq!(
             link.allowed_by(Some(&profile)),

@@ -85,18 +85,28 @@ pub const MAX_NAME_BYTES: usize = 64;
 /// long-lived session cannot turn itself into a lasting credential without a fresh login.
 pub const RECENT_LOGIN_SECS: u64 = 600;
 
-/// Whether a session may add or remove passkeys: it came in the session cookie (a browser, not
-/// a bearer token handed to a program) and its login is at most [`RECENT_LOGIN_SECS`] old.
+/// Whether a session may add or remove passkeys: it came in the session cookie, its login is
+/// at most [`RECENT_LOGIN_SECS`] old, and it was won with a password or a passkey (`amr`), not
+/// through an identity provider (`idp`): a provider's user whose subject happens to equal a
+/// local username must not gain a passkey that signs in as that local user.
 pub fn may_change_passkeys(
     from_cookie: bool,
-    auth_time: u64,
+    claims: &crate::token::claims::Claims,
     now: u64,
 ) -> Result<(), PasskeyError> {
     if !from_cookie {
         return Err(PasskeyError("not_a_browser_session"));
     }
-    if now.saturating_sub(auth_time) > RECENT_LOGIN_SECS {
+    if now.saturating_sub(claims.auth_time) > RECENT_LOGIN_SECS {
         return Err(PasskeyError("login_not_recent"));
+    }
+    let local_login = claims
+        .extra
+        .get("amr")
+        .and_then(|amr| amr.as_array())
+        .is_some_and(|amr| amr.iter().any(|m| m == "pwd" || m == "hwk"));
+    if claims.extra.contains_key("idp") || !local_login {
+        return Err(PasskeyError("not_vouched_for"));
     }
     Ok(())
 }
@@ -316,20 +326,47 @@ mod tests {
     }
 
     #[test]
-    fn only_a_recent_browser_login_changes_passkeys() {
+    fn only_a_recent_local_browser_login_changes_passkeys() {
+        use crate::token::claims::Claims;
         let now = 1_800_000_000;
+        let claims = |auth_time: u64, extra: serde_json::Value| Claims {
+            iss: "i".into(),
+            aud: vec!["a".into()],
+            sub: "alice".into(),
+            sid: "s".into(),
+            iat: now,
+            exp: now + 60,
+            nbf: None,
+            auth_time,
+            roles: vec![],
+            name: None,
+            email: None,
+            extra: extra.as_object().cloned().unwrap_or_default(),
+        };
+        let pwd = serde_json::json!({"amr": ["pwd"]});
+        let ok = claims(now - RECENT_LOGIN_SECS, pwd.clone());
+        assert_eq!(may_change_passkeys(true, &ok, now), Ok(()));
+        let passkey = claims(now, serde_json::json!({"amr": ["hwk", "mfa"]}));
+        assert_eq!(may_change_passkeys(true, &passkey, now), Ok(()));
         assert_eq!(
-            may_change_passkeys(true, now - RECENT_LOGIN_SECS, now),
-            Ok(())
-        );
-        assert_eq!(
-            may_change_passkeys(true, now - RECENT_LOGIN_SECS - 1, now),
+            may_change_passkeys(true, &claims(now - RECENT_LOGIN_SECS - 1, pwd), now),
             Err(PasskeyError("login_not_recent"))
         );
         assert_eq!(
-            may_change_passkeys(false, now, now),
+            may_change_passkeys(false, &ok, now),
             Err(PasskeyError("not_a_browser_session"))
         );
+        for not_local in [
+            serde_json::json!({"amr": ["fed"], "idp": "corp"}),
+            serde_json::json!({"amr": ["pwd"], "idp": "corp"}),
+            serde_json::json!({}),
+        ] {
+            assert_eq!(
+                may_change_passkeys(true, &claims(now, not_local.clone()), now),
+                Err(PasskeyError("not_vouched_for")),
+                "{not_local}"
+            );
+        }
     }
 
     #[test]
