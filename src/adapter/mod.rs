@@ -11,6 +11,7 @@ mod gateway;
 mod login;
 mod request_url;
 mod respond;
+mod signing;
 mod single_use;
 mod state;
 mod token;

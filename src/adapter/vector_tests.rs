@@ -9,7 +9,10 @@
 //!   ([`VerifyingKey::from_bytes`]), then the core's strict pre-checks, then WebCrypto Ed25519:
 //!   the same three steps a session token's signature goes through;
 //! - a token: [`session::verify_fresh`] with the worker's key set and validation at `now`;
-//!   the outcome is `ok`, an error code, or `malformed:<rule>`.
+//!   the outcome is `ok`, an error code, or `malformed:<rule>`;
+//! - `"signing": [{"jwk", "msg"}]`: `msg` signed through the Worker's signer
+//!   ([`crate::adapter::signing`]: WebCrypto, the key checked at import) with the private JWK
+//!   given; the answer lists the base64url signatures (`null` for a key refused).
 
 use serde_json::Value;
 use worker::{Request, Response};
@@ -17,11 +20,11 @@ use worker::{Request, Response};
 use crate::config::GatewayConfig;
 use crate::encoding::base64url;
 use crate::token::error::Error;
-use crate::token::keys::VerifyingKey;
+use crate::token::keys::{SigningKey, VerifyingKey};
 use crate::token::signature_precheck::precheck;
 
-use super::respond;
 use super::token::{self as session, ed25519};
+use super::{respond, signing};
 
 /// Path of the vector route.
 pub const PATH: &str = "/__test/vectors";
@@ -53,7 +56,25 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
         };
         tokens.push(Value::String(outcome));
     }
-    let answer = serde_json::json!({ "signatures": signatures, "tokens": tokens });
+    let mut signed = Vec::new();
+    for case in body["signing"].as_array().into_iter().flatten() {
+        let (Some(jwk), Some(msg)) = (
+            case["jwk"].as_str(),
+            case["msg"].as_str().and_then(base64url::decode),
+        ) else {
+            return respond::json_text(400, r#"{"error":"signing case"}"#, "no-store");
+        };
+        let signature = match SigningKey::from_jwk(jwk) {
+            Ok(key) => signing::sign_with(&key, &msg)
+                .await
+                .ok()
+                .map(|sig| Value::String(base64url::encode(&sig))),
+            Err(_) => None,
+        };
+        signed.push(signature.unwrap_or(Value::Null));
+    }
+    let answer =
+        serde_json::json!({ "signatures": signatures, "tokens": tokens, "signing": signed });
     respond::json_text(200, &answer.to_string(), "no-store")
 }
 

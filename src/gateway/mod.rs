@@ -13,8 +13,9 @@ pub mod rules;
 use crate::config::GatewayConfig;
 use crate::login::next;
 use crate::refusal::{Denied, Refusal};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::token;
-use crate::token::claims::VerifiedClaims;
+use crate::token::claims::{Claims, VerifiedClaims};
 use crate::token::error::Error;
 use credentials::Source;
 use headers::{RequestFacts, UnrepresentableClaim};
@@ -97,6 +98,7 @@ pub enum Checked {
 /// Decides a request at time `now` with the core's own verifier ([`token::verify`]) and no
 /// revocation list: [`plan`], then [`decide`]. The Worker does the same with its verifier and
 /// its revocation copy in between.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn admit(config: &GatewayConfig, inbound: &Inbound, now: u64) -> Result<Admitted, Denied> {
     let plan = plan(config, inbound)?;
     let checked =
@@ -267,13 +269,22 @@ pub fn is_navigation(method: &str, accept: Option<&str>) -> bool {
         && accept.is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
 }
 
-/// The token the origin receives as `X-Auth-Assertion`: the session's claims restated for the
-/// origin's audience, issued now, expiring with the session.
-pub fn assertion(config: &GatewayConfig, session: &VerifiedClaims, now: u64) -> String {
+/// The claims of the token the origin receives as `X-Auth-Assertion`: the session's claims
+/// restated for the origin's audience, issued now, expiring with the session.
+pub fn assertion_claims(config: &GatewayConfig, session: &VerifiedClaims, now: u64) -> Claims {
     let mut claims = session.claims().clone();
     claims.aud = vec![config.assertion_audience.clone()];
     claims.iat = now.min(claims.exp);
-    token::mint(&claims, config.signing_key())
+    claims
+}
+
+/// [`assertion_claims`] minted here (host builds; the Worker signs through WebCrypto).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn assertion(config: &GatewayConfig, session: &VerifiedClaims, now: u64) -> String {
+    token::mint(
+        &assertion_claims(config, session, now),
+        config.signing_key(),
+    )
 }
 
 /// The headers sent to the origin: inbound headers minus hop-by-hop ones, every reserved

@@ -39,16 +39,31 @@ impl SigningKey {
             .get("d")
             .and_then(Value::as_str)
             .ok_or(Error::InvalidKey("private JWK has no \"d\""))?;
+        #[cfg_attr(target_arch = "wasm32", allow(unused_mut))]
         let mut seed = Zeroizing::new(decode_32(d, "d")?);
-        let key = SigningKey::from_seed(&mut seed);
-        if let Some(x) = object.get("x") {
-            let x = x
-                .as_str()
-                .ok_or(Error::InvalidKey("\"x\" is not a string"))?;
-            if decode_32(x, "x")? != *key.verifying_key().as_bytes() {
+        let x = match object.get("x") {
+            None => None,
+            Some(x) => Some(decode_32(
+                x.as_str()
+                    .ok_or(Error::InvalidKey("\"x\" is not a string"))?,
+                "x",
+            )?),
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let key = {
+            let key = SigningKey::from_seed(&mut seed);
+            if x.is_some_and(|x| x != *key.verifying_key().as_bytes()) {
                 return Err(Error::InvalidKey("\"x\" does not match \"d\""));
             }
-        }
+            key
+        };
+        // The Worker has no curve arithmetic to derive `x`: the JWK must state it (`edgeauth
+        // keygen` always does), and the import into WebCrypto checks that it matches `d`.
+        #[cfg(target_arch = "wasm32")]
+        let key = {
+            let x = x.ok_or(Error::InvalidKey("private JWK has no \"x\""))?;
+            SigningKey::from_parts(seed, VerifyingKey::from_bytes(&x)?)
+        };
         check_kid(&object, key.kid())?;
         Ok(key)
     }

@@ -7,10 +7,19 @@ use crate::config::{ConfigError, Vars};
 use crate::encoding::base64url;
 use crate::token::error::Error;
 use crate::token::jwk;
-use ed25519_dalek::Signer;
+use crate::token::signature_precheck::{r_has_small_order, r_is_canonical};
 use sha2::{Digest, Sha256};
 use std::fmt;
+
+// The Worker signs and verifies through WebCrypto (`adapter::token::ed25519`,
+// `adapter::signing`): ed25519-dalek is in host builds only (the CLI, tests, the native
+// bench), so the wasm bundle has no curve arithmetic.
+#[cfg(not(target_arch = "wasm32"))]
+use ed25519_dalek::Signer;
+#[cfg(not(target_arch = "wasm32"))]
 use zeroize::Zeroize;
+#[cfg(target_arch = "wasm32")]
+use zeroize::Zeroizing;
 
 /// A public Ed25519 key accepted for verification, with its thumbprint `kid`.
 ///
@@ -18,27 +27,44 @@ use zeroize::Zeroize;
 /// checks hold even for verifiers that do not repeat them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifyingKey {
-    key: ed25519_dalek::VerifyingKey,
+    bytes: [u8; 32],
     kid: String,
+    #[cfg(not(target_arch = "wasm32"))]
+    key: ed25519_dalek::VerifyingKey,
 }
 
 impl VerifyingKey {
-    /// Imports a 32-byte compressed Edwards point; refuses non-canonical and weak keys.
+    /// Imports a 32-byte compressed Edwards point; refuses non-canonical and weak keys. (Host
+    /// builds also decompress it: `edgeauth check-config` so refuses a key that is not a point
+    /// at all before it is deployed; in the Worker, WebCrypto refuses to verify with one.)
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Error> {
-        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
-            .map_err(|_| Error::InvalidKey("not a point on the curve"))?;
-        if key.to_edwards().compress().as_bytes() != bytes {
+        if !r_is_canonical(bytes) {
             return Err(Error::InvalidKey("non-canonical point encoding"));
         }
-        if key.is_weak() {
+        if r_has_small_order(bytes) {
             return Err(Error::InvalidKey("small-order (weak) public key"));
         }
-        Ok(Self::from_dalek(key))
-    }
-
-    fn from_dalek(key: ed25519_dalek::VerifyingKey) -> Self {
-        let kid = thumbprint(key.as_bytes());
-        VerifyingKey { key, kid }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
+                .map_err(|_| Error::InvalidKey("not a point on the curve"))?;
+            if key.to_edwards().compress().as_bytes() != bytes {
+                return Err(Error::InvalidKey("non-canonical point encoding"));
+            }
+            if key.is_weak() {
+                return Err(Error::InvalidKey("small-order (weak) public key"));
+            }
+            Ok(VerifyingKey {
+                bytes: *bytes,
+                kid: thumbprint(bytes),
+                key,
+            })
+        }
+        #[cfg(target_arch = "wasm32")]
+        Ok(VerifyingKey {
+            bytes: *bytes,
+            kid: thumbprint(bytes),
+        })
     }
 
     /// The key id: its RFC 7638 SHA-256 JWK thumbprint, base64url.
@@ -48,11 +74,13 @@ impl VerifyingKey {
 
     /// The 32-byte public key.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        self.key.as_bytes()
+        &self.bytes
     }
 
     /// Verifies `signature` over `message` with `verify_strict`: S must be reduced (S < L),
-    /// R must decode canonically, and neither R nor the key may have small order.
+    /// R must decode canonically, and neither R nor the key may have small order. Host builds
+    /// only; the Worker verifies through WebCrypto after the same strict pre-checks.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), Error> {
         let signature = ed25519_dalek::Signature::from_bytes(signature);
         self.key
@@ -70,17 +98,29 @@ impl fmt::Debug for VerifyingKey {
 }
 
 /// The private Ed25519 key that mints tokens. Zeroized on drop; `Debug` never prints it.
+///
+/// Host builds sign with ed25519-dalek ([`Self::sign`]); the Worker imports it into WebCrypto
+/// once per isolate (`adapter::signing`) and signs there.
 pub struct SigningKey {
+    #[cfg(not(target_arch = "wasm32"))]
     key: ed25519_dalek::SigningKey,
+    #[cfg(target_arch = "wasm32")]
+    seed: Zeroizing<[u8; 32]>,
     public: VerifyingKey,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl SigningKey {
     /// Builds a key from its 32-byte seed (the JWK `d`); the caller's copy is zeroized.
     pub fn from_seed(seed: &mut [u8; 32]) -> Self {
         let key = ed25519_dalek::SigningKey::from_bytes(seed);
         seed.zeroize();
-        let public = VerifyingKey::from_dalek(key.verifying_key());
+        let verifying = key.verifying_key();
+        let public = VerifyingKey {
+            bytes: *verifying.as_bytes(),
+            kid: thumbprint(verifying.as_bytes()),
+            key: verifying,
+        };
         SigningKey { key, public }
     }
 
@@ -91,16 +131,6 @@ impl SigningKey {
         Ok(Self::from_seed(&mut seed))
     }
 
-    /// The public half, as used for verification and published in the JWKS.
-    pub fn verifying_key(&self) -> &VerifyingKey {
-        &self.public
-    }
-
-    /// The key id (thumbprint of the public key).
-    pub fn kid(&self) -> &str {
-        self.public.kid()
-    }
-
     /// Signs `message` (deterministic Ed25519).
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message).to_bytes()
@@ -109,6 +139,33 @@ impl SigningKey {
     /// The 32-byte seed, for export as a private JWK. Handle with care.
     pub(crate) fn seed(&self) -> &[u8; 32] {
         self.key.as_bytes()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl SigningKey {
+    /// A key from its seed and the public key its JWK states (`x`). Nothing here can check
+    /// that one belongs to the other: the Worker checks it once, at import, by verifying a
+    /// signature of its own (`adapter::signing`), and refuses to sign otherwise.
+    pub(crate) fn from_parts(seed: Zeroizing<[u8; 32]>, public: VerifyingKey) -> Self {
+        SigningKey { seed, public }
+    }
+
+    /// The 32-byte seed, for the WebCrypto import. Handle with care.
+    pub(crate) fn seed(&self) -> &[u8; 32] {
+        &self.seed
+    }
+}
+
+impl SigningKey {
+    /// The public half, as used for verification and published in the JWKS.
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        &self.public
+    }
+
+    /// The key id (thumbprint of the public key).
+    pub fn kid(&self) -> &str {
+        self.public.kid()
     }
 }
 

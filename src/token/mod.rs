@@ -15,7 +15,9 @@ use crate::encoding::strict_json::StrictJsonError;
 use crate::token::claims::{Claims, VerifiedClaims};
 use crate::token::error::{Error, Malformed};
 use crate::token::jws::{PendingJws, UntrustedJws};
-use crate::token::keys::{KeySet, SigningKey, VerifyingKey};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::token::keys::SigningKey;
+use crate::token::keys::{KeySet, VerifyingKey};
 use crate::token::validation::Validation;
 
 /// A session token that parsed but is not verified. Anything read from it is untrusted.
@@ -39,6 +41,7 @@ impl<'a> UntrustedToken<'a> {
     }
 
     /// Looks the key up in `keys`, checks the signature, then every claim rule at time `now`.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn verify(
         self,
         keys: &KeySet,
@@ -87,6 +90,7 @@ impl<'a, 'k> PendingSignature<'a, 'k> {
 
     /// Checks the signature here (`verify_strict`), then the claims: the same verdicts as
     /// [`verify`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn verify(self, validation: &Validation, now: u64) -> Result<VerifiedClaims, Error> {
         let payload = self.jws.verify()?;
         finish(&payload, self.kid, validation, now)
@@ -127,6 +131,7 @@ fn finish(
 ///
 /// Order: size cap, strict base64url, header, key lookup by `kid`, `verify_strict` signature,
 /// then claims (`exp`, `nbf`/`iat`/`auth_time` not in the future, `iss`, `aud`, session age).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn verify(
     token: &str,
     keys: &KeySet,
@@ -136,22 +141,53 @@ pub fn verify(
     UntrustedToken::parse(token, validation.max_token_bytes)?.verify(keys, validation, now)
 }
 
-/// Mints a session token: `{"alg":"EdDSA","typ":"JWT","kid":…}` over `claims`, signed by `key`.
-pub fn mint(claims: &Claims, key: &SigningKey) -> String {
-    let header = format!(
-        r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#,
-        key.kid() // a thumbprint: base64url, nothing to escape
-    );
+/// What the edge signs, and how the signed value is written: a token
+/// (`signing input.signature`) or a sealed value (the input without its domain, then the
+/// signature; [`seal`]). Whoever holds the key signs [`Self::input`]: ed25519-dalek on the host
+/// ([`mint`]), WebCrypto in the Worker (`adapter::signing`).
+#[derive(Debug)]
+pub struct ToSign {
+    input: String,
+    shown_from: usize,
+}
+
+impl ToSign {
+    pub(crate) fn new(input: String, shown_from: usize) -> Self {
+        ToSign { input, shown_from }
+    }
+
+    /// The bytes to sign.
+    pub fn input(&self) -> &[u8] {
+        self.input.as_bytes()
+    }
+
+    /// The signed value, with `signature` over [`Self::input`].
+    pub fn finish(mut self, signature: &[u8; 64]) -> String {
+        self.input.push('.');
+        self.input.push_str(&base64url::encode(signature));
+        self.input.split_off(self.shown_from)
+    }
+}
+
+/// The token to sign for `claims` under the key `kid`: `{"alg":"EdDSA","typ":"JWT","kid":…}`.
+pub fn unsigned(claims: &Claims, kid: &str) -> ToSign {
+    // A kid is a thumbprint: base64url, nothing to escape.
+    let header = format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}"}}"#);
     // Serializing our own claims cannot fail (every map key is a string); if it ever did, the
     // empty payload would make a token that no verifier accepts.
     let payload = serde_json::to_vec(claims).unwrap_or_default();
-    let mut token = base64url::encode(header.as_bytes());
-    token.push('.');
-    token.push_str(&base64url::encode(&payload));
-    let signature = key.sign(token.as_bytes());
-    token.push('.');
-    token.push_str(&base64url::encode(&signature));
-    token
+    let mut input = base64url::encode(header.as_bytes());
+    input.push('.');
+    input.push_str(&base64url::encode(&payload));
+    ToSign::new(input, 0)
+}
+
+/// Mints a session token over `claims`, signed by `key` here (host builds: the CLI, tests).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn mint(claims: &Claims, key: &SigningKey) -> String {
+    let unsigned = unsigned(claims, key.kid());
+    let signature = key.sign(unsigned.input());
+    unsigned.finish(&signature)
 }
 
 fn parse_claims(payload: &[u8]) -> Result<Claims, Error> {

@@ -8,13 +8,24 @@
 //! the host) over [`Sealed::signing_input`].
 
 use crate::encoding::base64url;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::token::keys::SigningKey;
+use crate::token::ToSign;
 
-/// Seals `payload` for `domain` with `key`.
+/// What to sign to seal `payload` for `domain`.
+pub fn to_seal(domain: &str, payload: &[u8]) -> ToSign {
+    ToSign::new(
+        format!("{domain}{}", base64url::encode(payload)),
+        domain.len(),
+    )
+}
+
+/// Seals `payload` for `domain` with `key` here (host builds).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn seal(domain: &str, payload: &[u8], key: &SigningKey) -> String {
-    let encoded = base64url::encode(payload);
-    let signature = key.sign(format!("{domain}{encoded}").as_bytes());
-    format!("{encoded}.{}", base64url::encode(&signature))
+    let unsigned = to_seal(domain, payload);
+    let signature = key.sign(unsigned.input());
+    unsigned.finish(&signature)
 }
 
 /// Why a value is not a sealed value at all (the seal itself is checked afterwards).

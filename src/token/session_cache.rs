@@ -16,9 +16,12 @@
 use std::collections::HashMap;
 
 use crate::config::{ConfigError, Vars};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::token;
 use crate::token::claims::{Claims, VerifiedClaims};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::token::error::Error;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::token::keys::KeySet;
 use crate::token::validation::Validation;
 
@@ -103,6 +106,7 @@ impl SessionCache {
     /// Verifies `token` at `now` like [`crate::token::verify`], answering from the cache when the
     /// exact token verified before and is still inside its validity window. On a fresh success,
     /// `mint_assertion` is called once and its result is cached with the claims.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn verify(
         &mut self,
         token: &str,

@@ -77,14 +77,14 @@ fn less_than_le(a: &[u8], b: &[u8]) -> bool {
 /// Whether R's y-coordinate (sign bit cleared) is below p = 2^255 - 19. An encoding of x = 0
 /// with the sign bit set is also non-canonical; its points (y = 1, y = p - 1) are of small order
 /// and refused by [`r_has_small_order`].
-fn r_is_canonical(r: &[u8]) -> bool {
+pub(crate) fn r_is_canonical(r: &[u8]) -> bool {
     let mut y = [0u8; 32];
     y.copy_from_slice(r);
     y[31] &= 0x7f;
     less_than_le(&y, &high_y(0xed))
 }
 
-fn r_has_small_order(r: &[u8]) -> bool {
+pub(crate) fn r_has_small_order(r: &[u8]) -> bool {
     SMALL_ORDER_Y.iter().any(|small| {
         small[..31] == r[..31] && small[31] == r[31] & 0x7f // sign bit ignored
     })

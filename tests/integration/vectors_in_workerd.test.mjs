@@ -5,6 +5,7 @@
 // expect-fail token must get exactly the verdict ed25519-dalek's `verify_strict` gives natively
 // (pinned by tests/public_vectors.rs, tests/expect_fail.rs and tests/signature_precheck.rs).
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -39,20 +40,23 @@ before(async () => {
 after(stopAll);
 
 /** Runs `body` through the route in batches; returns the concatenated verdicts. */
-async function run({ signatures = [], tokens = [], now = doc.now }) {
-  const out = { signatures: [], tokens: [] };
+async function run({ signatures = [], tokens = [], now = doc.now, signing = [] }) {
+  const out = { signatures: [], tokens: [], signing: [] };
   const BATCH = 200;
-  for (let i = 0; i < Math.max(signatures.length, tokens.length); i += BATCH) {
+  for (let i = 0; i < Math.max(signatures.length, tokens.length, signing.length); i += BATCH) {
     const res = await fetch(`${worker.url}/__test/vectors`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ now, signatures: signatures.slice(i, i + BATCH), tokens: tokens.slice(i, i + BATCH) }),
+      body: JSON.stringify({
+        now, signatures: signatures.slice(i, i + BATCH), tokens: tokens.slice(i, i + BATCH), signing: signing.slice(i, i + BATCH),
+      }),
       signal: AbortSignal.timeout(60_000),
     });
     assert.equal(res.status, 200, await res.clone().text());
     const body = await res.json();
     out.signatures.push(...body.signatures);
     out.tokens.push(...body.tokens);
+    out.signing.push(...body.signing);
   }
   assert.equal(out.signatures.length, signatures.length);
   assert.equal(out.tokens.length, tokens.length);
@@ -94,6 +98,31 @@ test('expect-fail tokens: each gets exactly its named outcome', async () => {
   });
   assert.ok(tokens.filter((t) => t !== 'ok').length >= 60);
   assert.ok(tokens.includes('ok'));
+});
+
+test('WebCrypto signs as RFC 8032 says: RFC 8037 A.4 exactly, and node\'s Ed25519 byte for byte', async () => {
+  const rfc = load('rfc8037_ed25519_jws.json');
+  const jwk = JSON.stringify(rfc.private_jwk);
+  const [header, payload, published] = rfc.jws_compact.split('.');
+  // Deterministic Ed25519: one key and message have one signature.
+  const key = crypto.createPrivateKey({ key: rfc.private_jwk, format: 'jwk' });
+  const messages = [Buffer.from(`${header}.${payload}`), Buffer.alloc(0), Buffer.from('72', 'hex'), crypto.randomBytes(1000)];
+  const other = crypto.generateKeyPairSync('ed25519').privateKey;
+  const otherJwk = JSON.stringify(other.export({ format: 'jwk' }));
+  const cases = [
+    ...messages.map((msg) => ({ jwk, msg: msg.toString('base64url') })),
+    { jwk: otherJwk, msg: messages[3].toString('base64url') },
+    // x of another key: the import check refuses to sign at all.
+    { jwk: JSON.stringify({ ...rfc.private_jwk, x: JSON.parse(otherJwk).x }), msg: 'AA' },
+  ];
+  const { signing } = await run({ signing: cases });
+  assert.equal(signing[0], published, 'RFC 8037 A.4');
+  messages.forEach((msg, i) => {
+    assert.equal(signing[i], crypto.sign(null, msg, key).toString('base64url'), `message ${i}`);
+    assert.ok(crypto.verify(null, msg, crypto.createPublicKey(key), Buffer.from(signing[i], 'base64url')));
+  });
+  assert.equal(signing[4], crypto.sign(null, messages[3], other).toString('base64url'));
+  assert.equal(signing[5], null, 'a JWK whose x is not its d\'s is never used to sign');
 });
 
 test('the production bundle has no vector route (the code is not compiled in)', () => {

@@ -32,7 +32,7 @@ use super::{capped_body, client_ip, current_session, limit, now, page, same_orig
 use crate::adapter::login::passkey::{refused, signature_valid, Store};
 use crate::adapter::login::start_session;
 use crate::adapter::webcrypto;
-use crate::adapter::{request_url, respond, single_use, token};
+use crate::adapter::{request_url, respond, signing, single_use, token};
 
 /// The account page's path.
 pub const PAGE: &str = "/auth/passkeys";
@@ -143,15 +143,13 @@ fn request_origin(req: &Request) -> Result<String, Denied> {
 }
 
 /// The browser's options, with the fresh challenge sealed in its cookie.
-fn with_challenge(
+async fn with_challenge(
     config: &GatewayConfig,
     options: serde_json::Value,
     challenge: &Challenge,
 ) -> Result<Response, Denied> {
-    with_cookie(
-        json_response(&options)?,
-        &challenge::set_cookie(&challenge.seal(config.signing_key())),
-    )
+    let sealed = signing::sign(config, challenge.to_seal()).await?;
+    with_cookie(json_response(&options)?, &challenge::set_cookie(&sealed))
 }
 
 fn entropy<const N: usize>() -> Result<[u8; N], Denied> {
@@ -186,7 +184,7 @@ async fn sign_in_options(
     }
     let challenge = Challenge::new(Ceremony::SignIn, user, None, &entropy()?, now());
     let options = options::sign_in(settings, &challenge.bytes(), &[]);
-    with_challenge(config, options, &challenge)
+    with_challenge(config, options, &challenge).await
 }
 
 /// The challenge in the request's cookie, its seal checked (WebCrypto), for `ceremony`. It is
@@ -285,7 +283,7 @@ async fn sign_in(
         backed_up: signed_in.flags.backed_up(),
     };
     store.save_seen(&body.id, &seen).await?;
-    let session = start_session(config, &identity, audit)?;
+    let session = start_session(config, &identity, audit).await?;
     audit.reason = Some("success:passkey".into());
     let next = safe_next(body.next.as_deref());
     let response = with_cookie(json_response(&json!({"next": next}))?, &session.set_cookie)?;
@@ -426,7 +424,7 @@ async fn register_options(
         registrant.display_name(),
         &exclude,
     );
-    with_challenge(config, options, &challenge)
+    with_challenge(config, options, &challenge).await
 }
 
 /// `POST /auth/passkeys/register`: checks the new credential and stores it; for an
@@ -527,7 +525,7 @@ async fn register(
                     enrolled,
                 )
                 .await?;
-            let session = start_session(config, &identity, audit)?;
+            let session = start_session(config, &identity, audit).await?;
             audit.event = "passkey_register";
             audit.reason = Some("success:enrollment".into());
             with_cookie(answer, &session.set_cookie)?

@@ -13,7 +13,7 @@ use worker::{Env, Request, Response};
 
 use super::{now, page, provider, redirect, with_cookie};
 use crate::adapter::login::oidc;
-use crate::adapter::request_url;
+use crate::adapter::{request_url, signing};
 
 /// The route's prefix; the provider's id follows.
 pub const PREFIX: &str = "/auth/sso/";
@@ -69,7 +69,7 @@ pub async fn start(
         .join("&");
     let separator = if endpoint.contains('?') { '&' } else { '?' };
     audit.reason = Some(format!("provider:{}", provider.id));
-    let sealed = transaction.seal(config.signing_key());
+    let sealed = signing::sign(config, transaction.to_seal()).await?;
     with_cookie(
         redirect(&format!("{endpoint}{separator}{query}")),
         &cookie::set(&transaction.cookie_name(), &sealed, TRANSACTION_TTL_SECS),

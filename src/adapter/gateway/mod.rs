@@ -11,13 +11,12 @@ use crate::gateway::headers::{self, is_hop_by_hop, RequestFacts, HOP_BY_HOP};
 use crate::gateway::{self, Checked, Inbound};
 use crate::login;
 use crate::refusal::{Denied, Refusal};
-use crate::token;
 use futures_util::future::{select, Either};
 use worker::{AbortController, Date, Delay, Env, Fetch, Headers, Request, Response};
 
 use crate::adapter::request_url::RequestUrl;
-use crate::adapter::respond;
 use crate::adapter::token as session;
+use crate::adapter::{respond, signing};
 
 mod demo_origin;
 pub mod revocation;
@@ -101,9 +100,19 @@ async fn decide_and_forward(
         audit.session(identity);
     }
 
-    let assertion = admitted.identity.as_ref().map(|identity| {
-        cached_assertion.unwrap_or_else(|| gateway::assertion(config, identity, now))
-    });
+    let assertion = match (&admitted.identity, cached_assertion) {
+        (Some(_), Some(assertion)) if !assertion.is_empty() => Some(assertion),
+        (Some(identity), _) => {
+            let claims = gateway::assertion_claims(config, identity, now);
+            Some(signing::mint(config, &claims).await.map_err(|e| {
+                Denied::new(
+                    Refusal::Internal,
+                    format!("assertion_unavailable:{}", e.reason),
+                )
+            })?)
+        }
+        (None, _) => None,
+    };
     let client_ip = header("cf-connecting-ip");
     let facts = RequestFacts {
         client_ip: client_ip.as_deref(),
@@ -164,7 +173,7 @@ async fn decide_and_forward(
             "origin_switched_protocols",
         ));
     }
-    let renewed = renewed_cookie(config, &admitted, now);
+    let renewed = renewed_cookie(config, &admitted, now).await;
     let response = pass_on(response, renewed.as_deref())
         .map_err(|e| internal(format!("origin response: {e}")))?;
     audit.renewed = renewed.is_some();
@@ -174,7 +183,7 @@ async fn decide_and_forward(
 /// Sliding renewal: a cookie session past `RENEW_AFTER` of its lifetime gets a re-minted token
 /// (same `sid` and `auth_time`, new `iat`/`exp`, never past the maximum age): the `Set-Cookie`
 /// value for the response.
-fn renewed_cookie(
+async fn renewed_cookie(
     config: &GatewayConfig,
     admitted: &gateway::Admitted,
     now: u64,
@@ -189,7 +198,7 @@ fn renewed_cookie(
         config.sessions.ttl_secs,
         config.session.max_session_age_secs,
     )?;
-    let token = token::mint(&renewed, config.signing_key());
+    let token = signing::mint(config, &renewed).await.ok()?;
     Some(cookie::set(
         &config.cookie_name,
         &token,

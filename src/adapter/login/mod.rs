@@ -14,9 +14,11 @@ use crate::gateway::cookie;
 use crate::login::request::LoginRequest;
 use crate::login::{self, Identity, PasswordStore, Verdict};
 use crate::refusal::{Denied, Refusal};
-use crate::token;
+
 use crate::token::claims::{self, Claims};
 use worker::{Date, Env};
+
+use crate::adapter::signing;
 
 /// Checks a password login against the configured store. An `Err` is a store that cannot
 /// answer at all (fail closed, 500); a refused login is a [`Verdict::Refused`].
@@ -43,7 +45,7 @@ pub struct Started {
 }
 
 /// Mints the session of `identity` (whatever method vouched for it) and records the login.
-pub fn start_session(
+pub async fn start_session(
     config: &GatewayConfig,
     identity: &Identity,
     audit: &mut AuditEvent,
@@ -52,7 +54,7 @@ pub fn start_session(
     let mut entropy = [0u8; 16];
     getrandom::fill(&mut entropy).map_err(|_| Denied::new(Refusal::Internal, "no_randomness"))?;
     let claims = login::new_session_claims(config, identity, claims::session_id(entropy), now);
-    let token = token::mint(&claims, config.signing_key());
+    let token = signing::mint(config, &claims).await?;
     if token.len() > config.session.max_token_bytes {
         // The session could never be used: refuse now rather than fail every request later.
         return Err(Denied::new(Refusal::Internal, "minted_token_too_large"));

@@ -16,7 +16,7 @@ use crate::token::UntrustedToken;
 use worker::Env;
 
 use crate::adapter::gateway::revocation;
-use crate::adapter::state;
+use crate::adapter::{signing, state};
 
 /// What became of `token` at `now`: verified ([`verify`]) and screened against the revocation
 /// copy. A valid session comes with the assertion minted for it at first sight.
@@ -43,14 +43,19 @@ pub async fn verify(config: &GatewayConfig, token: &str, now: u64) -> Result<Ses
         return Ok(session);
     }
     let verified = verify_fresh(token, &config.keys, &config.session, now).await?;
-    let assertion = gateway::assertion(config, &verified, now);
+    let claims = gateway::assertion_claims(config, &verified, now);
+    // A key that cannot sign (it was checked at import, so never in practice) leaves the
+    // session without an assertion, uncached; forwarding refuses it (`assertion_unavailable`).
+    let minted = signing::mint(config, &claims).await;
     let session = Session {
         verified,
-        assertion,
+        assertion: minted.as_deref().unwrap_or_default().to_owned(),
     };
-    state::with_session_cache(config.session_cache_size, |c| {
-        c.insert(token, &session, &config.session, now)
-    });
+    if minted.is_ok() {
+        state::with_session_cache(config.session_cache_size, |c| {
+            c.insert(token, &session, &config.session, now)
+        });
+    }
     Ok(session)
 }
 

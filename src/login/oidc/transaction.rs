@@ -5,6 +5,7 @@
 //! (constant time) and the expiry; the cookie is cleared on use.
 
 use crate::encoding::base64url;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::token::keys::SigningKey;
 use crate::token::seal::{self, Sealed};
 use serde::{Deserialize, Serialize};
@@ -76,7 +77,14 @@ impl Transaction {
         cookie_name(&self.state).unwrap_or_default()
     }
 
+    /// What to sign to seal it ([`crate::token::seal`]).
+    pub fn to_seal(&self) -> crate::token::ToSign {
+        // Serializing plain strings and numbers cannot fail; an empty payload never opens.
+        seal::to_seal(DOMAIN, &serde_json::to_vec(self).unwrap_or_default())
+    }
+
     /// The sealed form, the cookie's value ([`seal`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn seal(&self, key: &SigningKey) -> String {
         // Serializing plain strings and a number cannot fail; an empty payload never opens.
         seal::seal(DOMAIN, &serde_json::to_vec(self).unwrap_or_default(), key)

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::base64url;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::token::keys::SigningKey;
 use crate::token::seal::{self, Sealed};
 
@@ -59,7 +60,14 @@ impl Challenge {
         base64url::decode(&self.challenge).unwrap_or_default()
     }
 
+    /// What to sign to seal it ([`crate::token::seal`]).
+    pub fn to_seal(&self) -> crate::token::ToSign {
+        // Serializing plain strings and numbers cannot fail; an empty payload never opens.
+        seal::to_seal(DOMAIN, &serde_json::to_vec(self).unwrap_or_default())
+    }
+
     /// The cookie value.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn seal(&self, key: &SigningKey) -> String {
         seal::seal(DOMAIN, &serde_json::to_vec(self).unwrap_or_default(), key)
     }

@@ -95,10 +95,10 @@ pub fn from_cbor(value: coset::cbor::value::Value) -> Result<PublicKey, PasskeyE
             let x: [u8; 32] = bytes(iana::OkpKeyParameter::X as i64)?
                 .try_into()
                 .map_err(|_| PasskeyError("cose_key_malformed"))?;
-            // A small-order point (or not a point at all) lets anyone forge signatures that a
-            // lenient verifier accepts: never registered.
-            let weak = ed25519_dalek::VerifyingKey::from_bytes(&x).map_or(true, |k| k.is_weak());
-            if weak {
+            // A small-order point lets anyone forge signatures that a lenient verifier
+            // accepts, and a non-canonical encoding is not one key: never registered (the
+            // session keys' own checks, `token::keys::VerifyingKey::from_bytes`).
+            if crate::token::keys::VerifyingKey::from_bytes(&x).is_err() {
                 return Err(PasskeyError("weak_key"));
             }
             set("kty", "OKP".into());

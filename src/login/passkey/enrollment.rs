@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::encoding::base64url;
 use crate::login::{is_valid_role, is_valid_username, Identity, MAX_PROFILE_BYTES, MAX_ROLES};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::token::keys::SigningKey;
 use crate::token::seal::{self, Sealed};
 
@@ -57,7 +58,14 @@ impl Enrollment {
         enrollment.is_acceptable(now).then_some(enrollment)
     }
 
+    /// What to sign to seal it ([`crate::token::seal`]).
+    pub fn to_seal(&self) -> crate::token::ToSign {
+        // Serializing plain strings and numbers cannot fail; an empty payload never opens.
+        seal::to_seal(DOMAIN, &serde_json::to_vec(self).unwrap_or_default())
+    }
+
     /// The sealed form, the link's fragment.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn seal(&self, key: &SigningKey) -> String {
         seal::seal(DOMAIN, &serde_json::to_vec(self).unwrap_or_default(), key)
     }
