@@ -3,6 +3,10 @@
 //   POST /__bench/webcrypto?n=N  body: token  — N × (split, base64url-decode, crypto.subtle.verify
 //                                               Ed25519, JSON.parse claims, check exp): "by hand"
 //   POST /__bench/jose?n=N       body: token  — N × jose.jwtVerify with the key imported once
+//   POST /__bench/sign?n=N       body: token  — N × an assertion by hand: the claims restated
+//                                               (JSON.stringify, base64url) and signed with
+//                                               crypto.subtle.sign Ed25519, key imported once
+//   POST /__bench/whole?n=N      body: token  — N × a first sight by hand: verify, then sign
 //   POST /__bench/instantiate?n=N             — N × WebAssembly.instantiate of edgeauth's wasm module
 //                                               (workerd compiles it at load and forbids compiling
 //                                               wasm at run time; run.mjs times the compile in V8)
@@ -10,7 +14,8 @@
 //                                               with LOG_EACH set, one audit-sized JSON line is
 //                                               logged per request first, as edgeauth does
 //
-// Vars: PUBLIC_JWK (the edge's public key), ISSUER, AUDIENCE, ORIGIN_URL, LOG_EACH (optional).
+// Vars: PUBLIC_JWK (the edge's public key), PRIVATE_JWK (its private key, for signing), ISSUER,
+// AUDIENCE, ORIGIN_URL, LOG_EACH (optional).
 import { importJWK, jwtVerify } from 'jose';
 import edgeauthModule from './edgeauth.wasm';
 
@@ -22,6 +27,9 @@ async function importKeys(env) {
     keys = {
       webcrypto: await crypto.subtle.importKey('jwk', jwk, { name: 'Ed25519' }, false, ['verify']),
       jose: await importJWK(jwk, 'EdDSA'),
+      signing: env.PRIVATE_JWK
+        ? await crypto.subtle.importKey('jwk', JSON.parse(env.PRIVATE_JWK), { name: 'Ed25519' }, false, ['sign'])
+        : null,
     };
   }
   return keys;
@@ -47,6 +55,22 @@ async function verifyByHand(token, key, now) {
   return claims.exp > now;
 }
 
+function b64urlEncode(bytes) {
+  let bin = '';
+  for (const byte of new Uint8Array(bytes)) bin += String.fromCharCode(byte);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** An assertion by hand: the token's claims for another audience, signed. */
+async function signByHand(token, key) {
+  const [h, p] = token.split('.');
+  const claims = JSON.parse(decoder.decode(b64url(p)));
+  claims.aud = 'origin';
+  const input = `${h}.${b64urlEncode(encoder.encode(JSON.stringify(claims)))}`;
+  const signature = await crypto.subtle.sign('Ed25519', key, encoder.encode(input));
+  return `${input}.${b64urlEncode(signature)}`.length > 0;
+}
+
 async function timed(n, op) {
   let ok = 0;
   const start = Date.now();
@@ -66,6 +90,10 @@ export default {
       switch (url.pathname) {
         case '/__bench/webcrypto':
           return timed(n, () => verifyByHand(token, k.webcrypto, now));
+        case '/__bench/sign':
+          return timed(n, () => signByHand(token, k.signing));
+        case '/__bench/whole':
+          return timed(n, async () => (await verifyByHand(token, k.webcrypto, now)) && signByHand(token, k.signing));
         case '/__bench/jose':
           return timed(n, async () => {
             const { payload } = await jwtVerify(token, k.jose, {
