@@ -13,7 +13,6 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::CryptoKey;
 
 use crate::config::GatewayConfig;
-use crate::encoding::base64url;
 use crate::refusal::{Denied, Refusal};
 use crate::token::claims::Claims;
 use crate::token::keys::SigningKey;
@@ -79,22 +78,26 @@ async fn import_checked(key: &SigningKey) -> Result<CryptoKey, Denied> {
     Ok(crypto_key)
 }
 
+/// PKCS #8 `PrivateKeyInfo` of an Ed25519 key (RFC 8410) up to its 32-byte seed.
+const PKCS8_ED25519_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// Imports the key as PKCS #8 bytes, non-extractable: the seed is never a string (on either
+/// side), and both copies of the bytes are wiped once WebCrypto has its own.
 async fn import(key: &SigningKey) -> Result<CryptoKey, JsValue> {
     let subtle = subtle().map_err(|e| JsValue::from_str(&e))?;
-    let jwk = Object::new();
-    for (name, value) in [
-        ("kty", "OKP".to_owned()),
-        ("crv", "Ed25519".to_owned()),
-        ("x", base64url::encode(key.verifying_key().as_bytes())),
-        ("d", base64url::encode(key.seed())),
-    ] {
-        Reflect::set(&jwk, &JsValue::from_str(name), &JsValue::from_str(&value))?;
-    }
+    let mut der = zeroize::Zeroizing::new(Vec::with_capacity(48));
+    der.extend_from_slice(&PKCS8_ED25519_PREFIX);
+    der.extend_from_slice(key.seed());
+    let bytes = Uint8Array::from(der.as_slice());
     let algorithm = Object::new();
     Reflect::set(&algorithm, &"name".into(), &"Ed25519".into())?;
     let usages = Array::of1(&JsValue::from_str("sign"));
-    let promise = subtle.import_key_with_object("jwk", &jwk, &algorithm, false, &usages)?;
-    JsFuture::from(promise).await?.dyn_into()
+    let imported = subtle.import_key_with_object("pkcs8", &bytes, &algorithm, false, &usages);
+    // importKey has copied the key data by the time it returns its promise.
+    bytes.fill(0, 0, bytes.length());
+    JsFuture::from(imported?).await?.dyn_into()
 }
 
 async fn sign_with_key(key: &CryptoKey, message: &[u8]) -> Result<[u8; 64], JsValue> {
