@@ -84,6 +84,42 @@ function passkeyCase(alg) {
   });
 }
 
+/**
+ * An SVG bar chart of ratio rows against their targets, each written so that lower is better
+ * (a req/s row as pass-through ÷ edgeauth): a bar per row, its target as a tick, green when met.
+ */
+function ratioChart(when, rows) {
+  const width = 760;
+  const rowHeight = 30;
+  const left = 300;
+  const scaleMax = Math.max(2, ...rows.map((r) => Math.max(r.ratio, r.target))) * 1.05;
+  const x = (v) => left + (v / scaleMax) * (width - left - 60);
+  const height = 50 + rows.length * rowHeight + 30;
+  const esc = (t) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="10" y="22" font-size="15" font-weight="bold">edgeauth: ratios against their targets (lower is better) — ${esc(when)}</text>`,
+  ];
+  rows.forEach((r, i) => {
+    const y = 40 + i * rowHeight;
+    const met = r.ratio <= r.target;
+    parts.push(
+      `<text x="10" y="${y + 18}">${esc(`${r.row} ${r.what}`)}</text>`,
+      `<rect x="${left}" y="${y + 5}" width="${Math.max(1, x(r.ratio) - left)}" height="18" fill="${met ? '#2e7d32' : '#c62828'}"/>`,
+      `<line x1="${x(r.target)}" y1="${y + 1}" x2="${x(r.target)}" y2="${y + 27}" stroke="#000" stroke-width="2"/>`,
+      `<text x="${x(r.ratio) + 6}" y="${y + 19}">${r.ratio.toFixed(2)}× (target ${r.target.toFixed(2)}×)</text>`,
+    );
+  });
+  const axisY = 40 + rows.length * rowHeight + 8;
+  parts.push(`<line x1="${left}" y1="${axisY}" x2="${x(scaleMax)}" y2="${axisY}" stroke="#666"/>`);
+  for (let v = 0; v <= scaleMax; v += 0.5) {
+    parts.push(`<text x="${x(v) - 8}" y="${axisY + 16}" fill="#666">${v.toFixed(1)}</text>`);
+  }
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -310,6 +346,18 @@ async function main() {
   const table = rows.join('\n') + '\n';
   fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.md'), table);
+  const cold = coldMs.compile + coldMs.instantiate;
+  fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'ratios.svg'), ratioChart(when, [
+    { row: '1a', what: 'first sight vs jose', ratio: us.first / us.jose, target: 1.0 },
+    { row: '1a', what: 'first sight vs WebCrypto by hand', ratio: us.first / us.webcrypto, target: 1.15 },
+    { row: '1b', what: 'cache hit vs jose', ratio: us.hit / us.jose, target: 0.05 },
+    { row: '1e', what: 'first sight whole vs by hand', ratio: us.whole / us.wholeByHand, target: 1.1 },
+    { row: '1f', what: 'mint vs WebCrypto sign by hand', ratio: us.mint / us.signByHand, target: 1.1 },
+    { row: '3b', what: 'pass-through / edgeauth req/s', ratio: e2e.pass.rps / e2e.valid.rps, target: 1 / 0.95 },
+    { row: '3b', what: 'p99 vs pass-through', ratio: e2e.valid.p99 / e2e.pass.p99, target: 1.1 },
+    { row: '4a', what: 'bundle gzip / 200 KB', ratio: bundle.gzip / 200_000, target: 1.0 },
+    ...(Number.isNaN(cold) ? [] : [{ row: '4b', what: 'cold start / 5 ms', ratio: cold / 5, target: 1.0 }]),
+  ]));
   fs.writeFileSync(
     path.join(ROOT, 'bench', 'results', 'latest.json'),
     JSON.stringify({ when, us, usMedian, samples, e2eSamples, coldMs, e2e, native, bundle, memory }, null, 2),
