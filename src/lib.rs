@@ -8,6 +8,7 @@
 //!   revocation, and exactly what the origin receives.
 //! - [`login`]: login methods, the identity a login produces, the session it mints, and what
 //!   the `/auth/*` routes require.
+//! - [`machine`]: programs as callers: external issuers' access tokens and service tokens.
 //! - [`config`]: Worker vars and secrets, read once into one validated value, section by section.
 //! - [`refusal`]: every refusal and the one error→HTTP table; [`audit`]: the one log line.
 //! - [`bindings`]: the Worker's bindings by name; [`encoding`]: strict shared parsers.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod encoding;
 pub mod gateway;
 pub mod login;
+pub mod machine;
 pub mod refusal;
 pub mod token;
 

@@ -18,6 +18,8 @@ use crate::gateway::rules::AccessRules;
 use crate::login::oidc::Providers;
 use crate::login::passkey;
 use crate::login::{PasswordStore, SessionSettings};
+use crate::machine::issuer::TrustedIssuers;
+use crate::machine::service_token;
 use crate::token::keys::{self, KeySet, SigningKey};
 use crate::token::session_cache;
 use crate::token::validation::Validation;
@@ -66,6 +68,10 @@ pub struct GatewayConfig {
     pub providers: Providers,
     /// The passkey relying party (`PASSKEY_RP_ID`, …); `None`: passkeys are off.
     pub passkeys: Option<passkey::Settings>,
+    /// External issuers whose access tokens programs may present (`TRUSTED_ISSUERS`).
+    pub issuers: TrustedIssuers,
+    /// Service tokens (`SERVICE_TOKENS=kv`, the two headers); `None`: off.
+    pub service_tokens: Option<service_token::Settings>,
     /// Entries of the per-isolate verified-session cache (`SESSION_CACHE_SIZE`, default 10,000;
     /// 0 disables it).
     pub session_cache_size: usize,
@@ -100,6 +106,17 @@ impl GatewayConfig {
                 "ASSERTION_AUDIENCE must differ from SESSION_AUDIENCE, or an assertion seen by the origin would work as a session".into(),
             ));
         }
+        let providers = Providers::from_vars(&vars)?;
+        let issuers = TrustedIssuers::from_vars(&vars, &session, &providers)?;
+        if providers.get(service_token::SUB_NAMESPACE).is_some() {
+            return Err(ConfigError(format!(
+                "IDENTITY_PROVIDERS: the id {:?} is reserved for service tokens",
+                service_token::SUB_NAMESPACE
+            )));
+        }
+        let (id_header, secret_header) = service_token::header_names(&vars)?;
+        let headers =
+            IdentityHeaders::from_vars(&vars)?.also_reserving(&[&id_header, &secret_header]);
         Ok(GatewayConfig {
             signing_key,
             keys,
@@ -120,10 +137,12 @@ impl GatewayConfig {
             forward_session_cookie: vars.flag("FORWARD_SESSION_COOKIE", false)?,
             forward_client_authorization: vars.flag("FORWARD_CLIENT_AUTHORIZATION", false)?,
             path_parameters: Parameters::from_vars(&vars)?,
-            headers: IdentityHeaders::from_vars(&vars)?,
+            headers,
             password_store: PasswordStore::from_vars(&vars)?,
-            providers: Providers::from_vars(&vars)?,
+            providers,
             passkeys: passkey::Settings::from_vars(&vars)?,
+            issuers,
+            service_tokens: service_token::Settings::from_vars(&vars)?,
             session_cache_size: session_cache::capacity_from_vars(&vars)?,
             audit_sample_allowed: audit::sample_from_vars(&vars)?,
             revocation: revocation::Settings::from_vars(&vars)?,
@@ -133,6 +152,17 @@ impl GatewayConfig {
     /// The signing key.
     pub fn signing_key(&self) -> &SigningKey {
         &self.signing_key
+    }
+
+    /// Whether `sub` belongs to a namespace only one kind of login may produce: an identity
+    /// provider's (`<id>:…`), a trusted issuer's, or service tokens' (`service:…`). A password
+    /// or passkey user named so would pose as that identity at the origin, and is refused.
+    pub fn reserves_sub(&self, sub: &str) -> bool {
+        self.providers.reserves(sub)
+            || self.issuers.reserves(sub)
+            || sub
+                .strip_prefix(service_token::SUB_NAMESPACE)
+                .is_some_and(|rest| rest.starts_with(':'))
     }
 }
 

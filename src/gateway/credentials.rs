@@ -1,14 +1,17 @@
-//! Where a request's session token comes from: the session cookie or `Authorization: Bearer`.
+//! Where a request's credential comes from: the session cookie, `Authorization: Bearer` (our
+//! session or a trusted issuer's access token), or the two service token headers.
 
 use crate::gateway::cookie;
 
-/// Where the token was found.
+/// Where the credential was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// The session cookie (browsers).
     Cookie,
     /// `Authorization: Bearer` (API clients).
     Bearer,
+    /// The service token headers (programs).
+    ServiceToken,
 }
 
 /// Credentials that cannot be read unambiguously. Refused with 400.

@@ -236,6 +236,14 @@ impl IdentityHeaders {
         self
     }
 
+    /// Also withholds `names` (compared after [`canonical`]): credentials the edge reads and
+    /// never forwards, such as the service token headers.
+    pub fn also_reserving(mut self, names: &[&str]) -> Self {
+        self.reserved
+            .extend(names.iter().map(|name| canonical(name)));
+        self
+    }
+
     /// Whether an inbound header must be dropped because it could impersonate the edge:
     /// it carries our prefix, is configured as reserved, or is one of our output names —
     /// after lowercasing and mapping `_` and `.` to `-`, as many servers do.

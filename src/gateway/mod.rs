@@ -12,6 +12,7 @@ pub mod rules;
 
 use crate::config::GatewayConfig;
 use crate::login::next;
+use crate::machine::service_token;
 use crate::refusal::{Denied, Refusal};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::token;
@@ -41,6 +42,8 @@ pub struct Inbound<'a> {
     pub destination: Option<&'a str>,
     /// The host (and port) the request was sent to: the only one a `Destination` may name.
     pub host: &'a str,
+    /// The service token headers (client id, secret), under their configured names.
+    pub service_token: (Option<&'a str>, Option<&'a str>),
 }
 
 /// A request the edge lets through.
@@ -66,9 +69,31 @@ pub struct Plan<'c, 'r> {
     path: String,
     requirement: Requirement<'c>,
     destination: Option<String>,
-    presented: Option<(&'r str, Source)>,
+    presented: Option<Presented<'r>>,
     navigation: bool,
     query: Option<&'r str>,
+}
+
+/// The one credential a request presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented<'r> {
+    /// A token: our session, or (only as a bearer) a trusted issuer's access token.
+    Token(&'r str, Source),
+    /// A well-formed service token.
+    ServiceToken(service_token::Presented<'r>),
+    /// Service token headers that are not a client id and secret (one missing, or malformed):
+    /// an invalid credential, like a token that does not verify.
+    BadServiceToken,
+}
+
+impl Presented<'_> {
+    /// Where it was found.
+    pub fn source(&self) -> Source {
+        match self {
+            Presented::Token(_, source) => *source,
+            Presented::ServiceToken(_) | Presented::BadServiceToken => Source::ServiceToken,
+        }
+    }
 }
 
 impl<'r> Plan<'_, 'r> {
@@ -77,9 +102,17 @@ impl<'r> Plan<'_, 'r> {
         &self.path
     }
 
-    /// The session token to verify, if one was presented.
+    /// The credential to check, if one was presented.
+    pub fn presented(&self) -> Option<Presented<'r>> {
+        self.presented
+    }
+
+    /// The token to verify, if a token was presented.
     pub fn token(&self) -> Option<&'r str> {
-        self.presented.map(|(token, _)| token)
+        match self.presented {
+            Some(Presented::Token(token, _)) => Some(token),
+            _ => None,
+        }
     }
 }
 
@@ -138,9 +171,22 @@ pub fn plan<'c, 'r>(
             Some(format!("{origin}{target}"))
         }
     };
-    let presented =
-        credentials::extract(inbound.cookie, inbound.authorization, &config.cookie_name)
-            .map_err(|_| refuse("ambiguous_credentials"))?;
+    let token = credentials::extract(inbound.cookie, inbound.authorization, &config.cookie_name)
+        .map_err(|_| refuse("ambiguous_credentials"))?
+        .map(|(token, source)| Presented::Token(token, source));
+    // With service tokens off, their headers are only withheld from the origin.
+    let service = match (&config.service_tokens, inbound.service_token) {
+        (None, _) | (_, (None, None)) => None,
+        (Some(_), (Some(id), Some(secret))) => Some(
+            service_token::Presented::parse(id, secret)
+                .map_or(Presented::BadServiceToken, Presented::ServiceToken),
+        ),
+        (Some(_), _) => Some(Presented::BadServiceToken),
+    };
+    let presented = match (token, service) {
+        (Some(_), Some(_)) => return Err(refuse("ambiguous_credentials")),
+        (token, service) => token.or(service),
+    };
     Ok(Plan {
         path,
         requirement,
@@ -158,7 +204,9 @@ pub fn plan<'c, 'r>(
 pub fn decide(plan: Plan, checked: Option<Checked>) -> Result<Admitted, Denied> {
     // The source of a token that verified (revoked or not): such a token is never forwarded.
     let source = match &checked {
-        Some(Checked::Valid(_) | Checked::Revoked(..)) => plan.presented.map(|(_, source)| source),
+        Some(Checked::Valid(_) | Checked::Revoked(..)) => {
+            plan.presented.map(|presented| presented.source())
+        }
         _ => None,
     };
     let admit = |identity, ignored| Admitted {

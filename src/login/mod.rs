@@ -271,7 +271,7 @@ fn login_claims(identity: &Identity) -> Map<String, Value> {
 /// When more than `fraction` (0 to 1, e.g. 0.5) of the token's lifetime (`exp - iat`) has
 /// elapsed, returns the same claims (same `sid`, `auth_time`, roles and every other claim) with
 /// `iat = now` and `exp = min(now + ttl, auth_time + max_age)`: the absolute maximum age from
-/// `auth_time` still ends the session. Returns `None` before the threshold, when the new `exp`
+/// `auth_time` still ends the session. Returns `None` for a machine identity, before the threshold, when the new `exp`
 /// would not be later than the current one (nothing gained, e.g. at the age cap), when the
 /// token has already expired (`now >= exp`), or when `fraction` is not within 0 to 1.
 pub fn renewal(
@@ -282,7 +282,8 @@ pub fn renewal(
     max_age: u64,
 ) -> Option<Claims> {
     let claims = session.claims();
-    if !(0.0..=1.0).contains(&fraction) || now >= claims.exp {
+    // A machine identity is never renewed: it would become a session of ours.
+    if !session.is_session() || !(0.0..=1.0).contains(&fraction) || now >= claims.exp {
         return None;
     }
     let lifetime = claims.exp.saturating_sub(claims.iat);

@@ -23,6 +23,12 @@ pub fn presented<'r>(
 /// not revoked (a revoked one, or one that cannot be checked, is refused like a forged one).
 pub fn current(checked: Checked) -> Result<VerifiedClaims, Denied> {
     match checked {
+        // Only our own sessions act here: never a machine identity (a defence in depth; the
+        // `/auth/*` verifier already takes our tokens only).
+        Checked::Valid(session) if !session.is_session() => Err(Denied::new(
+            Refusal::Unauthenticated,
+            "machine_identity_on_auth_route",
+        )),
         Checked::Valid(session) => Ok(session),
         Checked::Invalid(e) => Err(Denied::new(Refusal::Unauthenticated, e.code())),
         Checked::Revoked(session, reason) => {

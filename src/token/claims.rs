@@ -103,18 +103,51 @@ impl Claims {
     }
 }
 
-/// Claims whose signature and validity were checked by [`crate::token::verify`].
+/// Claims whose signature and validity were checked by [`crate::token::verify`], or the
+/// identity of a machine credential checked by [`crate::machine`].
 ///
 /// There is no other way to build one, so holding a `VerifiedClaims` means the checks ran.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedClaims {
     claims: Claims,
     kid: String,
+    via: Via,
+}
+
+/// What vouched for a [`VerifiedClaims`]. Only a [`Via::Session`] is ours: it may be renewed
+/// and may use the `/auth/*` routes; a machine identity only passes the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Our own session token, signed with our key.
+    Session,
+    /// An access token of a trusted external issuer (`TRUSTED_ISSUERS`).
+    Issuer,
+    /// A service token (`SERVICE_TOKENS`).
+    ServiceToken,
 }
 
 impl VerifiedClaims {
     pub(crate) fn new(claims: Claims, kid: String) -> Self {
-        VerifiedClaims { claims, kid }
+        VerifiedClaims {
+            claims,
+            kid,
+            via: Via::Session,
+        }
+    }
+
+    /// A machine identity: `claims` restated from a credential [`crate::machine`] checked.
+    pub(crate) fn machine(claims: Claims, kid: String, via: Via) -> Self {
+        VerifiedClaims { claims, kid, via }
+    }
+
+    /// What vouched for these claims.
+    pub fn via(&self) -> Via {
+        self.via
+    }
+
+    /// Whether these are the claims of our own session token.
+    pub fn is_session(&self) -> bool {
+        self.via == Via::Session
     }
 
     /// The verified claims.

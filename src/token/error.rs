@@ -29,6 +29,9 @@ pub enum Error {
     InvalidKey(&'static str),
     /// A password hash string is not a supported PHC string; the detail says why.
     InvalidPasswordHash(&'static str),
+    /// A machine credential (an external issuer's token, a service token) was refused; the
+    /// code says why (`issuer_expired`, `service_token_unknown`, …).
+    Credential(&'static str),
 }
 
 /// The rule a malformed token broke, in verification order.
@@ -73,6 +76,7 @@ impl Error {
             Error::TooOld => "too_old",
             Error::InvalidKey(_) => "invalid_key",
             Error::InvalidPasswordHash(_) => "invalid_password_hash",
+            Error::Credential(code) => code,
         }
     }
 }
@@ -127,6 +131,7 @@ impl fmt::Display for Error {
             Error::TooOld => f.write_str("session older than the maximum session age"),
             Error::InvalidKey(why) => write!(f, "invalid key: {why}"),
             Error::InvalidPasswordHash(why) => write!(f, "invalid password hash: {why}"),
+            Error::Credential(code) => write!(f, "credential refused: {code}"),
         }
     }
 }

@@ -76,7 +76,7 @@ pub async fn submit(
     let identity = match methods::check_password(env, &config.password_store, &request).await? {
         // A password user named like a provider's user (`corp:alice`) would be that user at
         // the origin: refused.
-        Verdict::Authenticated(identity) if config.providers.reserves(&identity.sub) => {
+        Verdict::Authenticated(identity) if config.reserves_sub(&identity.sub) => {
             let denied = Denied::new(Refusal::InvalidCredentials, "sub_in_provider_namespace");
             return failure(env, config, request.kind, &request.next, denied, audit).await;
         }

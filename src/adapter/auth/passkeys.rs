@@ -13,7 +13,6 @@ use crate::config::GatewayConfig;
 use crate::encoding::base64url;
 use crate::gateway::cookie;
 use crate::gateway::credentials::Source;
-use crate::login::is_valid_username;
 use crate::login::next::safe_next;
 use crate::login::passkey::ceremony::{self, Expected};
 use crate::login::passkey::challenge::{self, Challenge, SealedChallenge};
@@ -25,6 +24,7 @@ use crate::login::passkey::request::{ManageBody, OptionsBody, RegistrationBody, 
 use crate::login::passkey::{
     may_change_passkeys, PasskeyError, Settings, MAX_BODY_BYTES, MAX_PER_USER,
 };
+use crate::login::{is_valid_username, Identity};
 use crate::refusal::{Denied, Refusal};
 use crate::token::claims::VerifiedClaims;
 
@@ -277,6 +277,7 @@ async fn sign_in(
             None,
         )
         .await?;
+    refuse_reserved(config, &identity)?;
     let seen = Seen {
         counter: signed_in.sign_count,
         last_used: now(),
@@ -525,6 +526,7 @@ async fn register(
                     enrolled,
                 )
                 .await?;
+            refuse_reserved(config, &identity)?;
             let session = start_session(config, &identity, audit).await?;
             audit.event = "passkey_register";
             audit.reason = Some("success:enrollment".into());
@@ -580,4 +582,16 @@ async fn manage(
     }
     audit.reason = Some("success".into());
     json_response(&json!({"ok": true}))
+}
+
+/// A passkey user named like another login's user (`corp:alice`, `service:ci`) would be that
+/// user at the origin: refused.
+fn refuse_reserved(config: &GatewayConfig, identity: &Identity) -> Result<(), Denied> {
+    if config.reserves_sub(&identity.sub) {
+        return Err(Denied::new(
+            Refusal::SignInFailed,
+            "passkey:sub_in_reserved_namespace",
+        ));
+    }
+    Ok(())
 }

@@ -29,27 +29,8 @@ pub struct Discovery {
 impl Discovery {
     /// Parses `json` as `provider`'s discovery document.
     pub fn parse(json: &[u8], provider: &Provider) -> Result<Self, OidcError> {
-        if json.len() > MAX_DISCOVERY_BYTES {
-            return Err(OidcError::new("discovery", "too large"));
-        }
-        let document = strict_json::parse_object(json)
-            .map_err(|_| OidcError::new("discovery", "not a JSON object"))?;
-        let text = |name: &str| document.get(name).and_then(Value::as_str);
-        if text("issuer") != Some(provider.issuer.as_str()) {
-            return Err(OidcError::new("discovery", "issuer does not match"));
-        }
-        // Plain http only for a provider on this machine: an https issuer's endpoints are https.
-        let local = HttpUrl::parse(&provider.issuer).is_ok_and(|issuer| issuer.is_loopback());
-        let endpoint = |name: &'static str| -> Result<String, OidcError> {
-            let url = text(name).ok_or_else(|| OidcError::new("discovery", name))?;
-            let parsed = HttpUrl::parse(url).map_err(|_| OidcError::new("discovery", name))?;
-            let secure = parsed.scheme() == "https" || (local && parsed.is_loopback());
-            if !secure || parsed.has_fragment() || parsed.has_credentials() {
-                return Err(OidcError::new("discovery", name));
-            }
-            Ok(url.to_owned())
-        };
-        let lists = |name: &str, wanted: &str| match document.get(name) {
+        let document = Document::parse(json, &provider.issuer)?;
+        let lists = |name: &str, wanted: &str| match document.fields.get(name) {
             None => true,
             Some(Value::Array(items)) => items.iter().any(|item| item.as_str() == Some(wanted)),
             Some(_) => false,
@@ -63,14 +44,58 @@ impl Discovery {
         }
         Ok(Discovery {
             issuer: provider.issuer.clone(),
-            authorization_endpoint: endpoint("authorization_endpoint")?,
-            token_endpoint: endpoint("token_endpoint")?,
-            jwks_uri: endpoint("jwks_uri")?,
-            end_session_endpoint: match text("end_session_endpoint") {
+            authorization_endpoint: document.endpoint("authorization_endpoint")?,
+            token_endpoint: document.endpoint("token_endpoint")?,
+            jwks_uri: document.endpoint("jwks_uri")?,
+            end_session_endpoint: match document.fields.get("end_session_endpoint") {
                 None => None,
-                Some(_) => Some(endpoint("end_session_endpoint")?),
+                Some(_) => Some(document.endpoint("end_session_endpoint")?),
             },
         })
+    }
+}
+
+/// The `jwks_uri` of `issuer`'s discovery document (OpenID Connect Discovery or RFC 8414,
+/// which agree on these members), held to `issuer` like [`Discovery::parse`]: all a trusted
+/// issuer of access tokens needs.
+pub fn jwks_uri(json: &[u8], issuer: &str) -> Result<String, OidcError> {
+    Document::parse(json, issuer)?.endpoint("jwks_uri")
+}
+
+/// A discovery document that names the expected issuer.
+struct Document {
+    fields: serde_json::Map<String, Value>,
+    /// Whether the issuer is on this machine (plain http allowed for its endpoints).
+    local: bool,
+}
+
+impl Document {
+    fn parse(json: &[u8], issuer: &str) -> Result<Self, OidcError> {
+        if json.len() > MAX_DISCOVERY_BYTES {
+            return Err(OidcError::new("discovery", "too large"));
+        }
+        let fields = strict_json::parse_object(json)
+            .map_err(|_| OidcError::new("discovery", "not a JSON object"))?;
+        if fields.get("issuer").and_then(Value::as_str) != Some(issuer) {
+            return Err(OidcError::new("discovery", "issuer does not match"));
+        }
+        // Plain http only for a provider on this machine: an https issuer's endpoints are https.
+        let local = HttpUrl::parse(issuer).is_ok_and(|issuer| issuer.is_loopback());
+        Ok(Document { fields, local })
+    }
+
+    fn endpoint(&self, name: &'static str) -> Result<String, OidcError> {
+        let url = self
+            .fields
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| OidcError::new("discovery", name))?;
+        let parsed = HttpUrl::parse(url).map_err(|_| OidcError::new("discovery", name))?;
+        let secure = parsed.scheme() == "https" || (self.local && parsed.is_loopback());
+        if !secure || parsed.has_fragment() || parsed.has_credentials() {
+            return Err(OidcError::new("discovery", name));
+        }
+        Ok(url.to_owned())
     }
 }
 

@@ -72,16 +72,24 @@ impl<'a> UntrustedIdToken<'a> {
     /// `alg` (never `none` or HMAC), an optional `kid`, `typ` absent or `JWT`, none of `crit`,
     /// `jku`, `jwk`, `x5u`, `x5c`, and a signature of the length its algorithm gives.
     pub fn parse(token: &'a str) -> Result<Self, OidcError> {
-        Self::parse_typed(token, false)
+        Self::parse_typed(token, None)
     }
 
     /// Parses a back-channel logout token as [`Self::parse`] does an ID token, with `typ` also
     /// `logout+jwt` (Back-Channel Logout 1.0 §2.4).
     pub fn parse_logout(token: &'a str) -> Result<Self, OidcError> {
-        Self::parse_typed(token, true)
+        Self::parse_typed(token, Some("logout+jwt"))
     }
 
-    fn parse_typed(token: &'a str, logout: bool) -> Result<Self, OidcError> {
+    /// Parses an OAuth 2.0 access token in JWT form as [`Self::parse`] does an ID token, with
+    /// `typ` also `at+jwt` or `application/at+jwt` (RFC 9068 §2.1).
+    pub fn parse_access(token: &'a str) -> Result<Self, OidcError> {
+        Self::parse_typed(token, Some("at+jwt"))
+    }
+
+    /// `also_typ`: the `typ` this kind of token may name besides `JWT` (with or without the
+    /// `application/` prefix, RFC 7515 §4.1.9).
+    fn parse_typed(token: &'a str, also_typ: Option<&str>) -> Result<Self, OidcError> {
         if token.len() > MAX_ID_TOKEN_BYTES {
             return Err(refuse("too_large"));
         }
@@ -110,10 +118,17 @@ impl<'a> UntrustedIdToken<'a> {
         if forbidden.iter().any(Option::is_some) {
             return Err(refuse("forbidden_header"));
         }
+        let named = |typ: &str, wanted: &str| {
+            let bare = typ
+                .get(..12)
+                .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+                .map_or(typ, |_| &typ[12..]);
+            bare.eq_ignore_ascii_case(wanted)
+        };
         match typ {
             None => {}
-            Some(Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => {}
-            Some(Value::String(typ)) if logout && typ.eq_ignore_ascii_case("logout+jwt") => {}
+            Some(Value::String(typ)) if named(&typ, "JWT") => {}
+            Some(Value::String(typ)) if also_typ.is_some_and(|also| named(&typ, also)) => {}
             Some(_) => return Err(refuse("type")),
         }
         let kid = match kid {
@@ -242,6 +257,20 @@ impl<'a> UntrustedIdToken<'a> {
         Ok(LogoutClaims { sub, sid, iat })
     }
 
+    /// The payload's claims, once the signature verified (only `true` when
+    /// [`Self::signature`] verified over [`Self::signing_input`] with [`Self::alg`] under the
+    /// key chosen for [`Self::kid`]): for tokens whose claims another module checks (access
+    /// tokens, [`crate::machine::issuer`]).
+    pub fn verified_claims(
+        self,
+        signature_verified: bool,
+    ) -> Result<Map<String, Value>, OidcError> {
+        if !signature_verified {
+            return Err(refuse("bad_signature"));
+        }
+        strict_json::parse_object(&self.payload).map_err(|_| refuse("claims"))
+    }
+
     /// The checks both kinds of token share: the signature verdict first, then `iss`, `aud`
     /// and `azp`, `iat` and `nbf`.
     fn checked_claims(
@@ -303,7 +332,10 @@ pub struct LogoutClaims {
 }
 
 /// A string claim, `None` when absent; anything else than a string refuses.
-fn text<'m>(all: &'m Map<String, Value>, name: &str) -> Result<Option<&'m str>, OidcError> {
+pub(crate) fn text<'m>(
+    all: &'m Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'m str>, OidcError> {
     match all.get(name) {
         None => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.as_str())),
@@ -312,7 +344,7 @@ fn text<'m>(all: &'m Map<String, Value>, name: &str) -> Result<Option<&'m str>, 
 }
 
 /// A NumericDate claim (a JSON number, possibly with a fraction: RFC 7519 §2).
-fn time(all: &Map<String, Value>, name: &str) -> Result<Option<u64>, OidcError> {
+pub(crate) fn time(all: &Map<String, Value>, name: &str) -> Result<Option<u64>, OidcError> {
     match all.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => n

@@ -5,7 +5,8 @@
 //! - The e-mail address counts only when the provider marked it verified ([`IdClaims::email`]).
 //! - Roles: `default_roles`, plus the roles `group_roles` gives each group in the
 //!   `groups_claim` (default `groups`), plus those `email_domain_roles` gives the e-mail's
-//!   domain.
+//!   domain, plus those `scope_roles` gives each granted scope (the `scope` claim, space-separated,
+//!   or `scp`, as access tokens carry them: [`crate::machine::issuer`]).
 //! - `required_claims`: claims the provider's token must carry with exactly these string values
 //!   (Google's `hd` for a Workspace domain: an e-mail domain alone also admits consumer accounts
 //!   registered with such an address).
@@ -51,6 +52,8 @@ pub struct MappingJson {
     #[serde(default)]
     email_domain_roles: BTreeMap<String, Vec<String>>,
     #[serde(default)]
+    scope_roles: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
     allowed_email_domains: Option<Vec<String>>,
     #[serde(default)]
     allowed_subs: Option<Vec<String>>,
@@ -70,6 +73,7 @@ pub struct Mapping {
     groups_claim: String,
     group_roles: BTreeMap<String, Vec<String>>,
     email_domain_roles: BTreeMap<String, Vec<String>>,
+    scope_roles: BTreeMap<String, Vec<String>>,
     allowed_email_domains: Option<Vec<String>>,
     allowed_subs: Option<Vec<String>>,
     allowed_emails: Option<Vec<String>>,
@@ -87,6 +91,7 @@ impl Mapping {
                 .email_domain_roles
                 .values()
                 .all(|roles| roles_ok(roles))
+            || !json.scope_roles.values().all(|roles| roles_ok(roles))
         {
             return Err("mapping: a role is not header-safe text without commas".into());
         }
@@ -102,6 +107,7 @@ impl Mapping {
             groups_claim: json.groups_claim.unwrap_or_else(|| "groups".into()),
             group_roles: json.group_roles,
             email_domain_roles: lower(json.email_domain_roles),
+            scope_roles: json.scope_roles,
             allowed_email_domains: json
                 .allowed_email_domains
                 .map(|domains| domains.iter().map(|d| d.to_ascii_lowercase()).collect()),
@@ -185,6 +191,11 @@ impl Mapping {
                     .iter()
                     .filter_map(|d| self.email_domain_roles.get(d))
                     .flatten(),
+            )
+            .chain(
+                scopes(&claims.all)
+                    .filter_map(|scope| self.scope_roles.get(scope))
+                    .flatten(),
             );
         for role in granted {
             if !roles.contains(role) {
@@ -219,6 +230,20 @@ impl Mapping {
             _ => Vec::new(),
         }
     }
+}
+
+/// The scopes a token grants: `scope`, space-separated (RFC 8693 §4.2, RFC 9068 §2.2.3), else
+/// `scp`, an array (Okta, Entra ID) or a space-separated string.
+pub fn scopes(claims: &serde_json::Map<String, Value>) -> impl Iterator<Item = &str> {
+    let (words, items) = match claims.get("scope").or_else(|| claims.get("scp")) {
+        Some(Value::String(words)) => (Some(words.as_str()), None),
+        Some(Value::Array(items)) => (None, Some(items)),
+        _ => (None, None),
+    };
+    words
+        .into_iter()
+        .flat_map(|words| words.split(' ').filter(|w| !w.is_empty()))
+        .chain(items.into_iter().flatten().filter_map(Value::as_str))
 }
 
 /// A name or e-mail fit for the session, as the password stores' profiles are: at most

@@ -287,7 +287,7 @@ impl Provider {
 
 /// Checks a configured base URL: https (http only for this machine), no query, fragment or
 /// credentials.
-fn base_url(name: &str, text: &str) -> Result<(), String> {
+pub(crate) fn base_url(name: &str, text: &str) -> Result<(), String> {
     let url = HttpUrl::parse(text).map_err(|e| format!("{name}: {e}"))?;
     if !url.is_secure_or_loopback() {
         return Err(format!(
