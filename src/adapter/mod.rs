@@ -9,6 +9,7 @@ mod auth;
 mod bench;
 mod gateway;
 mod login;
+mod machine;
 mod request_url;
 mod respond;
 mod signing;

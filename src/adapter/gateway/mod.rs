@@ -61,6 +61,13 @@ async fn decide_and_forward(
         header("authorization"),
         header("destination"),
     );
+    let (client_id, client_secret) = match &config.service_tokens {
+        Some(settings) => (
+            header(settings.id_header.as_str()),
+            header(settings.secret_header.as_str()),
+        ),
+        None => (None, None),
+    };
     let method = audit.method.clone();
     let (proto, host) = url.origin().split_once("://").unwrap_or(("https", ""));
     let inbound = Inbound {
@@ -72,6 +79,7 @@ async fn decide_and_forward(
         query: url.query(),
         destination: destination.as_deref(),
         host,
+        service_token: (client_id.as_deref(), client_secret.as_deref()),
     };
     let now = Date::now().as_millis() / 1000;
 
@@ -79,9 +87,9 @@ async fn decide_and_forward(
     // decide (core). A valid session's assertion was minted at first sight and comes from the
     // verified-session cache with it, so a cache hit signs nothing either.
     let plan = gateway::plan(config, &inbound)?;
-    let (checked, cached_assertion) = match plan.token() {
-        Some(token) => {
-            let (checked, assertion) = session::check(env, config, token, now).await;
+    let (checked, cached_assertion) = match plan.presented() {
+        Some(presented) => {
+            let (checked, assertion) = session::check_presented(env, config, presented, now).await;
             (Some(checked), assertion)
         }
         None => (None, None),

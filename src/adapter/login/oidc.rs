@@ -1,5 +1,6 @@
-//! Single sign-on's I/O: a provider's discovery document and JWKS (cached per isolate; an
-//! unknown `kid` refetches the JWKS at most once per [`JWKS_REFETCH_SECS`]), the code exchange
+//! Single sign-on's I/O: a provider's discovery document and JWKS (cached per isolate, the JWKS
+//! cache shared with `adapter::machine`'s trusted issuers; an unknown `kid` refetches the JWKS
+//! at most once per [`JWKS_REFETCH_SECS`]), the code exchange
 //! at its token endpoint, and the ID token's signature through WebCrypto. Every decision is the
 //! core's (`crate::login::oidc`).
 
@@ -71,18 +72,37 @@ pub async fn discovery(provider: &Provider, now: u64) -> Result<Discovery, OidcE
     Ok(discovery)
 }
 
-/// The key of `provider` that may check a token naming `kid` with `alg`; an unknown `kid`
-/// refetches the JWKS, at most once per [`JWKS_REFETCH_SECS`].
-async fn key_for(
-    provider: &Provider,
-    discovery: &Discovery,
+/// Why no key of an issuer's JWKS may check a token.
+pub enum KeyError {
+    /// The JWKS holds no key for it (after the one bounded refetch for an unknown `kid`).
+    NoKey(NoKey),
+    /// The JWKS could not be fetched or read.
+    Unavailable(OidcError),
+}
+
+impl From<KeyError> for OidcError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::NoKey(no_key) => OidcError::new("id_token", format!("{no_key:?}")),
+            KeyError::Unavailable(e) => e,
+        }
+    }
+}
+
+/// The key published at `jwks_uri` that may check a token naming `kid` with `alg`, from the
+/// isolate's copy of that JWKS (kept per `cache_id`: a provider's id, or `issuer:<id>` for a
+/// trusted issuer). An unknown `kid` refetches the JWKS, at most once per
+/// [`JWKS_REFETCH_SECS`].
+pub async fn jwks_key(
+    cache_id: &str,
+    jwks_uri: &str,
     kid: Option<&str>,
     alg: Alg,
     now: u64,
-) -> Result<ProviderKey, OidcError> {
+) -> Result<ProviderKey, KeyError> {
     let (cached, refetched_at) = CACHE.with(|cache| {
         let cache = cache.borrow();
-        let entry = cache.get(&provider.id);
+        let entry = cache.get(cache_id);
         let keys = entry
             .and_then(|c| c.keys.clone())
             .filter(|(_, at)| now < at + JWKS_TTL_SECS);
@@ -97,22 +117,22 @@ async fn key_for(
             {
                 refetch = true;
             }
-            Err(no_key) => return Err(OidcError::new("id_token", format!("{no_key:?}"))),
+            Err(no_key) => return Err(KeyError::NoKey(no_key)),
         }
     }
-    let body = get(&discovery.jwks_uri, MAX_JWKS_BYTES).await?;
-    let keys = ProviderKeys::parse(&body)?;
+    let body = get(jwks_uri, MAX_JWKS_BYTES)
+        .await
+        .map_err(KeyError::Unavailable)?;
+    let keys = ProviderKeys::parse(&body).map_err(KeyError::Unavailable)?;
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let entry = cache.entry(provider.id.clone()).or_default();
+        let entry = cache.entry(cache_id.to_owned()).or_default();
         entry.keys = Some((keys.clone(), now));
         if refetch {
             entry.refetched_at = Some(now);
         }
     });
-    keys.select(kid, alg)
-        .cloned()
-        .map_err(|no_key| OidcError::new("id_token", format!("{no_key:?}")))
+    keys.select(kid, alg).cloned().map_err(KeyError::NoKey)
 }
 
 /// Exchanges `code` (with the PKCE `verifier`) at the token endpoint and checks the ID token it
@@ -140,7 +160,14 @@ pub async fn signed_by(
     token: &UntrustedIdToken<'_>,
     now: u64,
 ) -> Result<bool, OidcError> {
-    let key = key_for(provider, discovery, token.kid(), token.alg(), now).await?;
+    let key = jwks_key(
+        &provider.id,
+        &discovery.jwks_uri,
+        token.kid(),
+        token.alg(),
+        now,
+    )
+    .await?;
     Ok(webcrypto::verify(
         &key.jwk,
         token.alg(),
@@ -238,7 +265,7 @@ pub fn short_code(code: &str) -> String {
 }
 
 /// A `GET` of `url` expecting `200` with a body of at most `max` bytes.
-async fn get(url: &str, max: usize) -> Result<Vec<u8>, OidcError> {
+pub async fn get(url: &str, max: usize) -> Result<Vec<u8>, OidcError> {
     let headers = Headers::new();
     let _ = headers.set("accept", "application/json");
     let mut init = RequestInit::new();

@@ -2,12 +2,17 @@
 //! verified-session cache, else the core's strict checks with WebCrypto's Ed25519 for the
 //! signature equation; then the revocation copy. The core's `token::verify` (ed25519-dalek) is
 //! the native and CLI verifier only.
+//!
+//! On forwarded requests ([`check_presented`]) a bearer token may also be a trusted issuer's
+//! access token, and the credential may be a service token (`adapter::machine`); the `/auth/*`
+//! routes ([`check`], [`verify`]) take our own sessions only.
 
 pub mod ed25519;
 
 use crate::config::GatewayConfig;
-use crate::gateway::{self, Checked};
-use crate::token::claims::VerifiedClaims;
+use crate::gateway::credentials::Source;
+use crate::gateway::{self, Checked, Presented};
+use crate::token::claims::{VerifiedClaims, Via};
 use crate::token::error::Error;
 use crate::token::keys::KeySet;
 use crate::token::session_cache::Session;
@@ -16,17 +21,50 @@ use crate::token::UntrustedToken;
 use worker::Env;
 
 use crate::adapter::gateway::revocation;
+use crate::adapter::machine;
 use crate::adapter::{signing, state};
 
-/// What became of `token` at `now`: verified ([`verify`]) and screened against the revocation
-/// copy. A valid session comes with the assertion minted for it at first sight.
+/// What became of `token`, our own session, at `now`: verified ([`verify`]) and screened
+/// against the revocation copy. A valid session comes with the assertion minted for it at first
+/// sight.
 pub async fn check(
     env: &Env,
     config: &GatewayConfig,
     token: &str,
     now: u64,
 ) -> (Checked, Option<String>) {
-    match verify(config, token, now).await {
+    screened(env, config, verify(config, token, now).await, now).await
+}
+
+/// What became of the credential a forwarded request presents, at `now`: our session, a
+/// trusted issuer's access token (as a bearer only), or a service token; verified and screened
+/// against the revocation copy like a session.
+pub async fn check_presented(
+    env: &Env,
+    config: &GatewayConfig,
+    presented: Presented<'_>,
+    now: u64,
+) -> (Checked, Option<String>) {
+    let verified = match presented {
+        Presented::Token(token, source) => verify_any(config, token, source, now).await,
+        Presented::ServiceToken(presented) => {
+            match machine::service_token::verify(env, config, &presented, now).await {
+                Ok(verified) => Ok(with_assertion(config, verified, now).await.0),
+                Err(e) => Err(e),
+            }
+        }
+        Presented::BadServiceToken => Err(Error::Credential("service_token_malformed")),
+    };
+    screened(env, config, verified, now).await
+}
+
+async fn screened(
+    env: &Env,
+    config: &GatewayConfig,
+    verified: Result<Session, Error>,
+    now: u64,
+) -> (Checked, Option<String>) {
+    match verified {
         Err(e) => (Checked::Invalid(e), None),
         Ok(session) => match revocation::screen(env, config, &session.verified, now).await {
             Ok(()) => (Checked::Valid(session.verified), Some(session.assertion)),
@@ -36,13 +74,63 @@ pub async fn check(
 }
 
 /// Verifies `token` at `now` as `token::verify` would: a cache hit, else [`verify_fresh`]; a
-/// fresh success mints its `X-Auth-Assertion` and is cached with it.
+/// fresh success mints its `X-Auth-Assertion` and is cached with it. Our own sessions only.
 pub async fn verify(config: &GatewayConfig, token: &str, now: u64) -> Result<Session, Error> {
-    let cached = state::with_session_cache(config.session_cache_size, |c| c.get(token, now));
+    let cached = state::with_session_cache(config.session_cache_size, |c| c.get(token, now))
+        .filter(|session| session.verified.is_session());
     if let Some(session) = cached {
         return Ok(session);
     }
     let verified = verify_fresh(token, &config.keys, &config.session, now).await?;
+    cached_with_assertion(config, token, verified, now).await
+}
+
+/// [`verify`], or for a bearer token naming a trusted issuer, that issuer's check (cached
+/// like a session).
+async fn verify_any(
+    config: &GatewayConfig,
+    token: &str,
+    source: Source,
+    now: u64,
+) -> Result<Session, Error> {
+    let issuer = match source {
+        Source::Bearer => config.issuers.for_token(token),
+        Source::Cookie | Source::ServiceToken => None,
+    };
+    let Some(issuer) = issuer else {
+        return verify(config, token, now).await;
+    };
+    let cached = state::with_session_cache(config.session_cache_size, |c| c.get(token, now))
+        .filter(|session| session.verified.via() == Via::Issuer);
+    if let Some(session) = cached {
+        return Ok(session);
+    }
+    let verified = machine::issuer::verify(issuer, token, &config.session, now).await?;
+    cached_with_assertion(config, token, verified, now).await
+}
+
+/// `verified` with its assertion, cached under `token` when the assertion could be minted.
+async fn cached_with_assertion(
+    config: &GatewayConfig,
+    token: &str,
+    verified: VerifiedClaims,
+    now: u64,
+) -> Result<Session, Error> {
+    let (session, minted) = with_assertion(config, verified, now).await;
+    if minted {
+        state::with_session_cache(config.session_cache_size, |c| {
+            c.insert(token, &session, &config.session, now)
+        });
+    }
+    Ok(session)
+}
+
+/// `verified` with the assertion minted for it, and whether minting worked.
+async fn with_assertion(
+    config: &GatewayConfig,
+    verified: VerifiedClaims,
+    now: u64,
+) -> (Session, bool) {
     let claims = gateway::assertion_claims(config, &verified, now);
     // A key that cannot sign (it was checked at import, so never in practice) leaves the
     // session without an assertion, uncached; forwarding refuses it (`assertion_unavailable`).
@@ -51,12 +139,7 @@ pub async fn verify(config: &GatewayConfig, token: &str, now: u64) -> Result<Ses
         verified,
         assertion: minted.as_deref().unwrap_or_default().to_owned(),
     };
-    if minted.is_ok() {
-        state::with_session_cache(config.session_cache_size, |c| {
-            c.insert(token, &session, &config.session, now)
-        });
-    }
-    Ok(session)
+    (session, minted.is_ok())
 }
 
 /// The production verification without the cache: parse, key lookup, strict pre-checks (core),
