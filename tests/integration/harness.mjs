@@ -318,19 +318,29 @@ export function kvPut(worker, key, value, binding = 'USERS') {
 
 const kvQueues = new Map();
 
+/** Deletes `key` from `worker`'s local KV binding (default `USERS`), queued like kvPut. */
+export function kvDelete(worker, key, binding = 'USERS') {
+  const previous = kvQueues.get(worker.persistTo) ?? Promise.resolve();
+  const next = previous.then(() => kvPutNow(worker, key, null, binding));
+  kvQueues.set(worker.persistTo, next.catch(() => {}));
+  return next;
+}
+
+/** `wrangler kv key put` of `value`, or `wrangler kv key delete` when `value` is null. */
 function kvPutNow(worker, key, value, binding) {
   // Asynchronous on purpose: blocking the event loop here would leave idle keep-alive sockets
   // that the server closed meanwhile looking alive to the next fetch.
   return new Promise((resolve, reject) => {
+    const operation = value === null ? ['delete', key] : ['put', key, value];
     const child = spawn(
       WRANGLER,
-      ['kv', 'key', 'put', '--local', '--persist-to', worker.persistTo, '--binding', binding, key, value],
+      ['kv', 'key', operation[0], '--local', '--persist-to', worker.persistTo, '--binding', binding, ...operation.slice(1)],
       { cwd: ROOT, env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
     child.stderr.on('data', (chunk) => { stderr += chunk; });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`wrangler kv key put ${key}: ${stderr}`))));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`wrangler kv key ${operation[0]} ${key}: ${stderr}`))));
   });
 }
 

@@ -39,7 +39,7 @@ async function withoutExpectedWarnings(fn) {
   }
 }
 
-const { default: Provider } = await withoutExpectedWarnings(() => import('oidc-provider'));
+const { default: Provider, errors } = await withoutExpectedWarnings(() => import('oidc-provider'));
 
 /** Selectors for our login page (GET/POST /interaction/<uid>); its labels are Username and Password. */
 export const LOGIN_FORM = {
@@ -198,11 +198,16 @@ async function readForm(req) {
  * claims), `groups` (groups); ID tokens carry them too, not only userinfo.
  * `clients`: registered at start, as by registerClient. `ttl`: oidc-provider's `ttl` setting,
  * over short defaults.
+ * `resourceServers`: APIs this provider issues access tokens for with the client credentials
+ * grant (RFC 6749 §4.4) and resource indicators (RFC 8707), as
+ * `{ '<audience URI>': { scope: 'a b', alg: 'RS256' } }`; the tokens are oidc-provider's own
+ * JWT access tokens (RFC 9068: typ at+jwt, iss, aud, sub = the client id, client_id, scope,
+ * jti, iat, exp), signed with the provider's key for `alg`. See clientCredentialsToken.
  *
  * Resolves to `{ name, issuer, url, kids, registerClient, rotateKeys, mintIdToken, signJwt,
  * logoutToken, backchannelLogout, backchannelEvents, provider, close }` (see each below).
  */
-export async function startProvider({ name = 'op', algs = ['RS256'], users = [], clients = [], ttl = {} } = {}) {
+export async function startProvider({ name = 'op', algs = ['RS256'], users = [], clients = [], ttl = {}, resourceServers = {} } = {}) {
   if (!algs.length || new Set(algs).size !== algs.length || !algs.every((alg) => alg in KEY_TYPES)) {
     throw new Error(`algs must be distinct, among ${Object.keys(KEY_TYPES).join(', ')}: got ${algs}`);
   }
@@ -264,9 +269,27 @@ export async function startProvider({ name = 'op', algs = ['RS256'], users = [],
         keys: cookieKeys,
         names: { session: `_op${port}_session`, interaction: `_op${port}_interaction`, resume: `_op${port}_resume` },
       },
-      ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600, ...ttl },
+      ttl: { AccessToken: 600, ClientCredentials: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600, ...ttl },
       features: {
         devInteractions: { enabled: false },
+        clientCredentials: { enabled: Object.keys(resourceServers).length > 0 },
+        resourceIndicators: {
+          enabled: true,
+          // No resource asked for: no access token for an API (only userinfo's opaque one).
+          defaultResource: (ctx, client, oneOf) => oneOf,
+          useGrantedResource: () => false,
+          getResourceServerInfo(ctx, indicator) {
+            const server = resourceServers[indicator];
+            if (!server) throw new errors.InvalidTarget();
+            return {
+              scope: server.scope,
+              audience: indicator,
+              accessTokenTTL: server.ttl ?? 600,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: server.alg ?? algs[0] } },
+            };
+          },
+        },
         dPoP: { enabled: false },
         backchannelLogout: { enabled: true },
         rpInitiatedLogout: {
@@ -421,6 +444,24 @@ export async function startProvider({ name = 'op', algs = ['RS256'], users = [],
       return signJwt(alg, { iss: issuer, aud: client_id, iat: now, exp: now + 600, ...claims }, header);
     },
     signJwt,
+    /**
+     * An access token from the provider's own token endpoint: the client credentials grant for
+     * `resource` with `scope`, the client authenticated with HTTP Basic. Rejects with the
+     * provider's error unless it answers 200.
+     */
+    async clientCredentialsToken({ client_id, client_secret, resource, scope }) {
+      const form = new URLSearchParams({ grant_type: 'client_credentials', resource });
+      if (scope) form.set('scope', scope);
+      const basic = Buffer.from(`${encodeURIComponent(client_id)}:${encodeURIComponent(client_secret)}`).toString('base64');
+      const response = await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: form,
+      });
+      const body = await response.json();
+      if (response.status !== 200) throw new Error(`token endpoint ${response.status}: ${JSON.stringify(body)}`);
+      return body.access_token;
+    },
     /**
      * The logout token the provider sends at back-channel logout, made the way oidc-provider
      * makes it (typ logout+jwt, the events claim, sid when the client requires it): for posting

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 refused (`verify`), 2 bad input or usage.
 
 mod revoke;
+mod service_token;
 
 use clap::{Parser, Subcommand};
 use edgeauth::bindings::{Binding, Kind};
@@ -187,6 +188,11 @@ enum Command {
         /// Pretend the time is this (Unix seconds).
         #[arg(long)]
         now: Option<u64>,
+    },
+    /// Service tokens for programs (CI jobs, other services): create, list, revoke.
+    ServiceToken {
+        #[command(subcommand)]
+        command: service_token::ServiceTokenCommand,
     },
     /// Hash a password read from standard input as a PHC string (PBKDF2-HMAC-SHA256).
     HashPassword {
@@ -425,6 +431,7 @@ fn run(command: Command) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::ServiceToken { command } => service_token::run(command),
         Command::HashPassword { iterations } => {
             if !(password::MIN_ITERATIONS..=password::MAX_ITERATIONS).contains(&iterations) {
                 return Err(usage(
@@ -582,7 +589,7 @@ fn read_password() -> Result<String, Failure> {
 }
 
 /// `text` as one POSIX shell word.
-fn shell_quote(text: &str) -> String {
+pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
@@ -645,13 +652,13 @@ fn parse_extra_claims(pairs: &[String]) -> Result<Map<String, Value>, Failure> {
     Ok(extra)
 }
 
-fn random<const N: usize>() -> Result<[u8; N], Failure> {
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], Failure> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| usage(format!("no randomness available: {e}")))?;
     Ok(bytes)
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
