@@ -475,3 +475,88 @@ fn enroll_prints_a_one_time_link_whose_token_opens_only_under_the_same_key() {
     );
     assert_eq!(bad_url.status.code(), Some(2));
 }
+
+#[test]
+fn service_token_create_prints_the_secret_once_and_a_record_that_accepts_only_it() {
+    use edgeauth::machine::service_token::{check, Presented};
+    let create = edgeauth(
+        &[
+            "service-token",
+            "create",
+            "ci-deploy",
+            "--roles",
+            "deployer,reader",
+            "--ttl",
+            "3600",
+            "--now",
+            "1000",
+        ],
+        "",
+    );
+    assert!(create.status.success(), "{create:?}");
+    let out = stdout(&create);
+    let field = |label: &str| {
+        out.lines()
+            .find_map(|line| line.strip_prefix(&format!("{label}: ")))
+            .unwrap_or_else(|| panic!("no {label} in {out}"))
+            .to_owned()
+    };
+    let (id, secret, record) = (field("client_id"), field("secret"), field("record"));
+    assert_eq!(field("expires"), "4600");
+    assert!(!record.contains(&secret[4..]), "the record never holds the secret");
+    let store = field("store");
+    assert!(
+        store.starts_with(&format!(
+            "npx wrangler kv key put --binding USERS 'service-token:{id}' '"
+        )) && store.ends_with("--expiration 4600"),
+        "{store}"
+    );
+    assert!(!store.contains(&secret[4..]));
+    let validation = edgeauth::Validation::new("https://edge.test", "edgeauth");
+    let presented = Presented::parse(&id, &secret).expect("well-formed");
+    let verified = check(&presented, Some(&record), &validation, 600, 2000).expect("accepted");
+    assert_eq!(verified.claims().sub, "service:ci-deploy");
+    assert_eq!(verified.claims().roles, ["deployer", "reader"]);
+    assert!(check(&presented, Some(&record), &validation, 600, 4600).is_err(), "expired");
+    // Two tokens never share an id or a secret.
+    let again = stdout(&edgeauth(&["service-token", "create", "ci-deploy"], ""));
+    assert!(!again.contains(&id) && !again.contains(&secret));
+
+    for bad in [
+        &["service-token", "create", "CI"][..],
+        &["service-token", "create", "ci", "--roles", "a,b c"],
+        &["service-token", "create", "ci", "--ttl", "0"],
+        &["service-token", "revoke", "not-an-id"],
+    ] {
+        let refused = edgeauth(bad, "");
+        assert_eq!(refused.status.code(), Some(2), "{bad:?}");
+    }
+    let revoke = edgeauth(&["service-token", "revoke", &id], "");
+    assert_eq!(
+        stdout(&revoke).trim(),
+        format!("npx wrangler kv key delete --binding USERS 'service-token:{id}'")
+    );
+}
+
+#[test]
+fn service_token_list_reads_wranglers_listing_and_never_shows_a_digest() {
+    let listing = r#"[
+        {"name": "service-token:0123456789abcdef0123456789abcdef",
+         "metadata": {"name": "ci", "roles": ["deployer"], "created": 10, "expires": 5000}},
+        {"name": "service-token:fedcba9876543210fedcba9876543210",
+         "metadata": {"name": "old", "roles": [], "created": 10, "expires": 100}},
+        {"name": "user:alice"}
+    ]"#;
+    let list = edgeauth(&["service-token", "list", "--now", "1000"], listing);
+    assert!(list.status.success(), "{list:?}");
+    let out = stdout(&list);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(
+        lines[1],
+        "0123456789abcdef0123456789abcdef\tci\tdeployer\t10\t5000\tactive"
+    );
+    assert!(lines[2].ends_with("\texpired"), "{out}");
+    let bad = edgeauth(&["service-token", "list"], "{}");
+    assert_eq!(bad.status.code(), Some(2));
+}
