@@ -56,6 +56,34 @@ async function idTokenCase(alg) {
 }
 
 /**
+ * The body of the bench route's `issuer` mode: an access token as a trusted issuer signs it
+ * with `alg` (RFC 9068 shape), its public key, the issuer and the audience.
+ */
+async function accessTokenCase(alg) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { modulusLength: 2048 });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg, use: 'sig' };
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    iss: 'https://issuer.bench.example', aud: 'https://api.bench.example', sub: 'ci-job', client_id: 'ci-job',
+    scope: 'deploy read', jti: crypto.randomUUID(), iat: now, exp: now + 3600,
+  };
+  const token = await new SignJWT(claims).setProtectedHeader({ alg, kid: 'bench', typ: 'at+jwt' }).sign(privateKey);
+  return JSON.stringify({ token, jwk, issuer: claims.iss, audience: claims.aud });
+}
+
+/** The body of the bench route's `service` mode: a service token and its KV record. */
+function serviceTokenCase() {
+  const client_id = crypto.randomBytes(16).toString('hex');
+  const secret = `eas_${crypto.randomBytes(32).toString('base64url')}`;
+  const now = Math.floor(Date.now() / 1000);
+  const record = JSON.stringify({
+    created: now, expires: now + 86_400, name: 'ci', roles: ['deployer'],
+    secret_sha256: crypto.createHash('sha256').update(secret).digest('base64url'),
+  });
+  return JSON.stringify({ client_id, secret, record });
+}
+
+/**
  * The body of the bench route's `passkey` mode: an assertion as an authenticator signs it with
  * `alg` (ES256: a DER signature, as authenticators send it), the credential's public JWK and what
  * the ceremony expects.
@@ -209,6 +237,7 @@ async function main() {
 
   const ssoBodies = { RS256: await idTokenCase('RS256'), ES256: await idTokenCase('ES256') };
   const passkeyBodies = { ES256: passkeyCase('ES256'), EdDSA: passkeyCase('EdDSA') };
+  const machineBodies = { RS256: await accessTokenCase('RS256'), ES256: await accessTokenCase('ES256'), service: serviceTokenCase() };
   // 1. Verify cost per token inside workerd: warm up, then ROUNDS interleaved rounds; medians.
   const ways = {
     first: () => perOp(edge.url, '/__bench/verify?mode=first', N_VERIFY),
@@ -225,6 +254,9 @@ async function main() {
     passkeyEs256: () => perOp(edge.url, '/__bench/verify?mode=passkey', N_SSO, passkeyBodies.ES256),
     passkeyEdDsa: () => perOp(edge.url, '/__bench/verify?mode=passkey', N_SSO, passkeyBodies.EdDSA),
     password: () => perOp(edge.url, '/__bench/verify?mode=password', N_PASSWORD),
+    issuerRs256: () => perOp(edge.url, '/__bench/verify?mode=issuer', N_SSO, machineBodies.RS256),
+    issuerEs256: () => perOp(edge.url, '/__bench/verify?mode=issuer', N_SSO, machineBodies.ES256),
+    serviceToken: () => perOp(edge.url, '/__bench/verify?mode=service', N_SSO, machineBodies.service),
     webcrypto: () => perOp(js.url, '/__bench/webcrypto', N_VERIFY),
     jose: () => perOp(js.url, '/__bench/jose', N_VERIFY),
   };
@@ -330,6 +362,9 @@ async function main() {
     `| 1j | a password login's own work in workerd: PBKDF2-SHA256, 100,000 iterations (WebCrypto) | ${f1(us.password)} µs/login | ${ratio(us.password, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.password <= FREE_PLAN_CPU_US)}; ${ratio(us.password, us.ssoRs256)} an RS256 SSO callback |`,
     `| 1k | a passkey sign-in's own work in workerd, ES256 (client and authenticator data, DER to r‖s, JWK import + WebCrypto verify, counter, session mint; no KV I/O) | ${f1(us.passkeyEs256)} µs/login | ${ratio(us.passkeyEs256, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.passkeyEs256 <= FREE_PLAN_CPU_US)} |`,
     `| 1l | the same with an Ed25519 passkey | ${f1(us.passkeyEdDsa)} µs/login | ${ratio(us.passkeyEdDsa, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.passkeyEdDsa <= FREE_PLAN_CPU_US)} |`,
+    `| 1m | an external issuer's RS256 access token at first sight in workerd (parse, JWK import + WebCrypto verify, claims, mapping, assertion mint; no JWKS fetch); later requests are cache hits (1d) | ${f1(us.issuerRs256)} µs/token | ${ratio(us.issuerRs256, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.issuerRs256 <= FREE_PLAN_CPU_US)} |`,
+    `| 1n | the same with an ES256 access token | ${f1(us.issuerEs256)} µs/token | ${ratio(us.issuerEs256, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.issuerEs256 <= FREE_PLAN_CPU_US)} |`,
+    `| 1o | a service token's use in workerd (format, record, SHA-256 compared in constant time, assertion mint; no KV read), on every request | ${f1(us.serviceToken)} µs/request | ${ratio(us.serviceToken, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.serviceToken <= FREE_PLAN_CPU_US)} |`,
     `| 2a | native mint (host, release) | ${Math.round(native.mint_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.mint_per_s)} µs each |`,
     `| 2b | native verify (host, release) | ${Math.round(native.verify_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.verify_per_s)} µs each; workerd first sight is ${ratio(us.first, 1e6 / native.verify_per_s)} native |`,
     `| 3a | end to end, pass-through JS worker → origin, the same request as 3b (${WRK_CONNECTIONS} connections, ${WRK_SECONDS} s, medians of ${ROUNDS} interleaved rounds) | ${Math.round(e2e.pass.rps)} req/s, p50 ${f2(e2e.pass.p50)} ms, p99 ${f2(e2e.pass.p99)} ms | baseline |`,

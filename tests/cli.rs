@@ -503,7 +503,10 @@ fn service_token_create_prints_the_secret_once_and_a_record_that_accepts_only_it
     };
     let (id, secret, record) = (field("client_id"), field("secret"), field("record"));
     assert_eq!(field("expires"), "4600");
-    assert!(!record.contains(&secret[4..]), "the record never holds the secret");
+    assert!(
+        !record.contains(&secret[4..]),
+        "the record never holds the secret"
+    );
     let store = field("store");
     assert!(
         store.starts_with(&format!(
@@ -517,7 +520,10 @@ fn service_token_create_prints_the_secret_once_and_a_record_that_accepts_only_it
     let verified = check(&presented, Some(&record), &validation, 600, 2000).expect("accepted");
     assert_eq!(verified.claims().sub, "service:ci-deploy");
     assert_eq!(verified.claims().roles, ["deployer", "reader"]);
-    assert!(check(&presented, Some(&record), &validation, 600, 4600).is_err(), "expired");
+    assert!(
+        check(&presented, Some(&record), &validation, 600, 4600).is_err(),
+        "expired"
+    );
     // Two tokens never share an id or a secret.
     let again = stdout(&edgeauth(&["service-token", "create", "ci-deploy"], ""));
     assert!(!again.contains(&id) && !again.contains(&secret));

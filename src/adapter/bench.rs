@@ -14,7 +14,8 @@
 //! verdict of `true` instead of a signature check) and the WebCrypto call alone (through
 //! wasm-bindgen, awaited).
 //!
-//! `sso`, `passkey` and `password` run one login method's own work at the edge (see each
+//! `issuer` and `service` a machine credential's first sight (an external access token, a
+//! service token) without its I/O; `sso`, `passkey` and `password` run one login method's own work at the edge (see each
 //! function), without its KV or provider I/O.
 //!
 //! `POST /__bench/verify?mode=memory` fills the isolate's verified-session cache through the
@@ -181,6 +182,8 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
             timed(n, Date::now().as_millis() - start, ok)
         }
         "sso" => sso_callback(token, config, n, now).await,
+        "issuer" => issuer_first_sight(token, config, n, now).await,
+        "service" => service_token_use(token, config, n, now).await,
         "passkey" => passkey_sign_in(token, config, n, now).await,
         "password" => {
             // A password login's own work: PBKDF2 (100,000 iterations, WebCrypto) against the
@@ -257,6 +260,89 @@ async fn sso_callback(body: &str, config: &GatewayConfig, n: u64, now: u64) -> R
             let minted = signing::mint(config, &session).await;
             ok += u64::from(std::hint::black_box(minted).is_ok());
         }
+    }
+    timed(n, Date::now().as_millis() - start, ok)
+}
+
+/// A trusted issuer's access token at first sight, without fetching the JWKS: parse, choose the
+/// key, import it and verify through WebCrypto, check the claims, map the identity and mint the
+/// assertion (as `adapter::machine::issuer` and the verifier do). The body is
+/// `{"token","jwk","issuer","audience"}`.
+async fn issuer_first_sight(body: &str, config: &GatewayConfig, n: u64, now: u64) -> Response {
+    use crate::login::oidc::jwks::ProviderKeys;
+    use crate::machine::issuer::TrustedIssuers;
+    let Ok(input) = serde_json::from_str::<serde_json::Value>(body) else {
+        return respond::json_text(400, r#"{"error":"body"}"#, "no-store");
+    };
+    let text = |name: &str| input.get(name).and_then(|v| v.as_str()).unwrap_or_default();
+    let entry = serde_json::json!([{
+        "id": "bench", "issuer": text("issuer"), "audiences": [text("audience")],
+        "jwks_uri": format!("{}/jwks", text("issuer")),
+    }])
+    .to_string();
+    let vars = crate::config::Vars::new(|name| (name == "TRUSTED_ISSUERS").then(|| entry.clone()));
+    let jwks = serde_json::json!({ "keys": [input.get("jwk")] }).to_string();
+    let (Ok(issuers), Ok(keys)) = (
+        TrustedIssuers::from_vars(&vars, &config.session, &config.providers),
+        ProviderKeys::parse(jwks.as_bytes()),
+    ) else {
+        return respond::json_text(400, r#"{"error":"issuer"}"#, "no-store");
+    };
+    let token = text("token");
+    let mut ok = 0u64;
+    let start = Date::now().as_millis();
+    for _ in 0..n {
+        let Some(issuer) = issuers.for_token(token) else {
+            break;
+        };
+        let Ok(parsed) = issuer.parse(token) else {
+            break;
+        };
+        let Ok(key) = keys.select(parsed.kid(), parsed.alg()) else {
+            break;
+        };
+        let verified = crate::adapter::webcrypto::verify(
+            &key.jwk,
+            parsed.alg(),
+            parsed.signing_input(),
+            parsed.signature(),
+        )
+        .await
+        .unwrap_or(false);
+        let Ok(identity) = issuer.complete(parsed, token, verified, &config.session, now) else {
+            break;
+        };
+        let claims = gateway::assertion_claims(config, &identity, now);
+        ok += u64::from(std::hint::black_box(signing::mint(config, &claims).await).is_ok());
+    }
+    timed(n, Date::now().as_millis() - start, ok)
+}
+
+/// A service token's use, without the KV read: the format, the record, the digest compared in
+/// constant time, and the assertion minted. The body is `{"client_id","secret","record"}`.
+async fn service_token_use(body: &str, config: &GatewayConfig, n: u64, now: u64) -> Response {
+    use crate::machine::service_token::{check, Presented};
+    let Ok(input) = serde_json::from_str::<serde_json::Value>(body) else {
+        return respond::json_text(400, r#"{"error":"body"}"#, "no-store");
+    };
+    let text = |name: &str| input.get(name).and_then(|v| v.as_str()).unwrap_or_default();
+    let mut ok = 0u64;
+    let start = Date::now().as_millis();
+    for _ in 0..n {
+        let Some(presented) = Presented::parse(text("client_id"), text("secret")) else {
+            break;
+        };
+        let Ok(identity) = check(
+            &presented,
+            Some(text("record")),
+            &config.session,
+            config.sessions.ttl_secs,
+            now,
+        ) else {
+            break;
+        };
+        let claims = gateway::assertion_claims(config, &identity, now);
+        ok += u64::from(std::hint::black_box(signing::mint(config, &claims).await).is_ok());
     }
     timed(n, Date::now().as_millis() - start, ok)
 }
