@@ -309,7 +309,7 @@ async fn issuer_first_sight(body: &str, config: &GatewayConfig, n: u64, now: u64
         )
         .await
         .unwrap_or(false);
-        let Ok(identity) = issuer.complete(parsed, token, verified, &config.session, now) else {
+        let Ok(identity) = issuer.complete(parsed, verified, &config.session, now) else {
             break;
         };
         let claims = gateway::assertion_claims(config, &identity, now);

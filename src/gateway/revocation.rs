@@ -26,6 +26,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::machine::service_token;
 use serde::{Deserialize, Serialize};
 
 use crate::token::claims::{Claims, VerifiedClaims};
@@ -119,7 +120,8 @@ pub struct RevocationList {
 }
 
 /// The `sessions` key of the provider session `sid` at the provider `idp` (provider ids hold
-/// no `/`, so the key names one pair only; our session ids hold no `:`, so it is no session id).
+/// no `/`, so the key names one pair only; our session ids hold no `:`, so it is no session id,
+/// and no trusted issuer may be called `idp`, so it is no issuer's token id either).
 pub fn provider_session_key(idp: &str, sid: &str) -> String {
     format!("idp:{idp}/{sid}")
 }
@@ -326,6 +328,19 @@ impl Revocation {
         let body: RevocationBody =
             serde_json::from_slice(body).map_err(|_| "revocation_body_malformed")?;
         let valid = |id: &str| !id.is_empty() && id.len() <= MAX_ID_BYTES;
+        // A service token authenticates afresh on every request, under its client id: a
+        // revocation entry would never match it, or would wear off while the token lives on.
+        // It is revoked by deleting its record (`edgeauth service-token revoke`).
+        let is_service_token = |sid: &Option<String>, sub: &Option<String>| {
+            sid.as_deref().is_some_and(service_token::is_client_id)
+                || sub.as_deref().is_some_and(|sub| {
+                    sub.strip_prefix(service_token::SUB_NAMESPACE)
+                        .is_some_and(|rest| rest.starts_with(':'))
+                })
+        };
+        if is_service_token(&body.sid, &body.sub) {
+            return Err("revocation_of_service_token");
+        }
         match (body.sid, body.sub, body.before) {
             (Some(sid), None, None) if valid(&sid) => Ok(Revocation::Session { sid }),
             (None, Some(sub), before) if valid(&sub) => {
@@ -514,6 +529,23 @@ impl RevocationCopy {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn service_tokens_are_not_revoked_through_the_list() {
+        for body in [
+            r#"{"sub":"service:ci"}"#,
+            r#"{"sub":"service:ci","before":5}"#,
+            r#"{"sid":"0123456789abcdef0123456789abcdef"}"#,
+        ] {
+            assert_eq!(
+                Revocation::from_json(body.as_bytes(), 100),
+                Err("revocation_of_service_token"),
+                "{body}"
+            );
+        }
+        assert!(Revocation::from_json(br#"{"sub":"services:ci"}"#, 100).is_ok());
+        assert!(Revocation::from_json(br#"{"sub":"corp:ci-job"}"#, 100).is_ok());
+    }
+
     use super::*;
     use serde_json::Map;
 

@@ -31,6 +31,10 @@ pub const MAX_ISSUERS: usize = 16;
 pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 86_400;
 /// The `machine` claim of an identity from an external issuer's token.
 pub const MACHINE_CLAIM: &str = "issuer";
+/// Ids no issuer may take: service tokens' namespace, and the revocation list's prefix for
+/// provider sessions (`idp:<provider>/<sid>`), which an issuer's token ids (`<id>:<jti>`) must
+/// never spell.
+pub const RESERVED_IDS: [&str; 2] = [super::service_token::SUB_NAMESPACE, "idp"];
 
 /// Where an issuer's public keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +113,7 @@ impl TrustedIssuers {
             let issuer = TrustedIssuer::from_entry(entry, validation).map_err(at)?;
             if issuers.iter().any(|other| other.id == issuer.id)
                 || providers.get(&issuer.id).is_some()
-                || issuer.id == super::service_token::SUB_NAMESPACE
+                || RESERVED_IDS.contains(&issuer.id.as_str())
             {
                 return Err(at(format!(
                     "id {:?} is already an issuer's, a provider's or reserved",
@@ -118,6 +122,15 @@ impl TrustedIssuers {
             }
             if issuers.iter().any(|other| other.issuer == issuer.issuer) {
                 return Err(at(format!("issuer {:?} is listed twice", issuer.issuer)));
+            }
+            // Its ID tokens for our client would pass as access tokens for that audience.
+            if let Some(provider) = providers.iter().find(|provider| {
+                provider.issuer == issuer.issuer && issuer.audiences.contains(&provider.client_id)
+            }) {
+                return Err(at(format!(
+                    "an audience is the client_id of provider {:?} at the same issuer: its ID tokens would pass as access tokens",
+                    provider.id
+                )));
             }
             issuers.push(issuer);
         }
@@ -221,6 +234,12 @@ impl TrustedIssuer {
                     .into(),
             );
         }
+        let mapping = entry.mapping.unwrap_or_default();
+        let mapping = Mapping::from_json(mapping)?;
+        if mapping.is_plain() {
+            // A partner's issuer could then name any bare user (`alice`) of every other login.
+            return Err("mapping.sub \"plain\" is for identity providers only: an issuer's subjects stay in its namespace".into());
+        }
         Ok(TrustedIssuer {
             id: entry.id,
             issuer: entry.issuer,
@@ -229,7 +248,7 @@ impl TrustedIssuer {
             algorithms,
             required_scopes: entry.required_scopes,
             max_lifetime_secs,
-            mapping: Mapping::from_json(entry.mapping.unwrap_or_default())?,
+            mapping,
         })
     }
 
@@ -253,12 +272,12 @@ impl TrustedIssuer {
     pub fn complete(
         &self,
         token: UntrustedIdToken<'_>,
-        token_text: &str,
         signature_verified: bool,
         validation: &Validation,
         now: u64,
     ) -> Result<VerifiedClaims, Error> {
         let kid = format!("{}/{}", self.id, token.kid().unwrap_or(token.alg().jose()));
+        let signing_input = token.signing_input();
         let all = token
             .verified_claims(signature_verified)
             .map_err(|e| match e.0.as_str() {
@@ -269,6 +288,13 @@ impl TrustedIssuer {
         let time = |name| id_token::time(&all, name).map_err(|_| refuse("issuer_claims"));
         if text("iss")? != Some(self.issuer.as_str()) {
             return Err(refuse("issuer_wrong_issuer"));
+        }
+        // What only ID tokens carry: an ID token is no access token, whatever its audience.
+        if ["nonce", "at_hash", "c_hash"]
+            .iter()
+            .any(|name| all.contains_key(*name))
+        {
+            return Err(refuse("issuer_id_token"));
         }
         let audience_ok = match all.get("aud") {
             Some(Value::String(aud)) => self.audiences.contains(aud),
@@ -326,7 +352,8 @@ impl TrustedIssuer {
             Some(jti) if crate::login::is_valid_username(jti) && jti.len() <= MAX_SUB_BYTES => {
                 format!("{}:{jti}", self.id)
             }
-            _ => base64url::encode(&Sha256::digest(token_text.as_bytes())[..16]),
+            // The signed part only: an ECDSA signature can be altered and still verify.
+            _ => base64url::encode(&Sha256::digest(signing_input)[..16]),
         };
         let mut extra = Map::new();
         extra.insert("machine".into(), Value::from(MACHINE_CLAIM));
@@ -419,7 +446,7 @@ mod tests {
         );
         let parsed = issuer.parse(&text).map_err(|e| e.code())?;
         issuer
-            .complete(parsed, &text, verified, &validation(), NOW)
+            .complete(parsed, verified, &validation(), NOW)
             .map_err(|e| e.code())
     }
 
@@ -500,6 +527,8 @@ mod tests {
             (vec![("sub", json!(""))], "issuer_sub"),
             (vec![("scope", json!("read"))], "issuer_missing_scope"),
             (vec![("scope", Value::Null)], "issuer_missing_scope"),
+            (vec![("nonce", json!("n-1"))], "issuer_id_token"),
+            (vec![("at_hash", json!("x"))], "issuer_id_token"),
         ] {
             assert_eq!(
                 check(&issuer, with(&change), true).map(|_| ()),
@@ -624,6 +653,8 @@ mod tests {
         for change in [
             json!({"id": "Corp"}),
             json!({"id": "service"}),
+            json!({"id": "idp"}),
+            json!({"mapping": {"sub": "plain"}}),
             json!({"issuer": "http://corp.example"}),
             json!({"issuer": "https://edge.test"}),
             json!({"jwks_uri": "http://corp.example/keys"}),
@@ -641,6 +672,57 @@ mod tests {
         assert!(
             issuers(json!([base.clone(), base.clone()])).is_err(),
             "twice"
+        );
+    }
+
+    #[test]
+    fn an_audience_that_is_a_providers_client_id_at_the_same_issuer_is_refused() {
+        let provider = json!([{
+            "id": "corp", "label": "Corp", "issuer": "https://corp.example",
+            "client_id": "edge-client", "client_secret_secret": "CORP_SECRET",
+        }])
+        .to_string();
+        let load = |audience: &str| {
+            let issuers =
+                json!([{"id": "api", "issuer": "https://corp.example", "audiences": [audience]}])
+                    .to_string();
+            let vars = Vars::new(|name| match name {
+                "IDENTITY_PROVIDERS" => Some(provider.clone()),
+                "CORP_SECRET" => Some("s".into()),
+                "TRUSTED_ISSUERS" => Some(issuers.clone()),
+                _ => None,
+            });
+            let providers = Providers::from_vars(&vars).expect("providers");
+            TrustedIssuers::from_vars(&vars, &validation(), &providers).map(|_| ())
+        };
+        assert!(load("api://corp").is_ok());
+        assert!(
+            load("edge-client").is_err(),
+            "its ID tokens would pass as access tokens"
+        );
+    }
+
+    #[test]
+    fn without_a_jti_the_sid_is_bound_to_the_signed_part_only() {
+        let issuer = ci();
+        let claims = with(&[("jti", Value::Null)]);
+        let header = json!({"alg": "ES256", "kid": "k1"});
+        let b64 = |value: &Value| base64url::encode(value.to_string().as_bytes());
+        let signed = format!("{}.{}", b64(&header), b64(&claims));
+        let sid = |signature: &[u8]| {
+            let text = format!("{signed}.{}", base64url::encode(signature));
+            let parsed = issuer.parse(&text).expect("parses");
+            issuer
+                .complete(parsed, true, &validation(), NOW)
+                .expect("ok")
+                .claims()
+                .sid
+                .clone()
+        };
+        assert_eq!(
+            sid(&[1; 64]),
+            sid(&[2; 64]),
+            "another signature, the same token id"
         );
     }
 }

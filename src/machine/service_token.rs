@@ -84,12 +84,30 @@ pub fn record_key(client_id: &str) -> String {
     format!("service-token:{client_id}")
 }
 
-/// A client id and secret as presented, well-formed but not checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether `text` has the form of a client id: [`ID_BYTES`] in lowercase hex.
+pub fn is_client_id(text: &str) -> bool {
+    text.len() == 2 * ID_BYTES
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A client id and secret as presented, well-formed but not checked. Its `Debug` leaves the
+/// secret out.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Presented<'a> {
     /// The client id: [`ID_BYTES`] in lowercase hex.
     pub client_id: &'a str,
     secret: &'a str,
+}
+
+impl std::fmt::Debug for Presented<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("client_id", &self.client_id)
+            .field("secret", &"***OMITTED***")
+            .finish()
+    }
 }
 
 impl<'a> Presented<'a> {
@@ -97,10 +115,7 @@ impl<'a> Presented<'a> {
     pub fn parse(client_id: &'a str, secret: &'a str) -> Option<Self> {
         let client_id = client_id.trim();
         let secret = secret.trim();
-        let id_ok = client_id.len() == 2 * ID_BYTES
-            && client_id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let id_ok = is_client_id(client_id);
         let secret_ok = secret
             .strip_prefix(SECRET_PREFIX)
             .and_then(base64url::decode)
@@ -344,6 +359,16 @@ mod tests {
         ] {
             assert!(Presented::parse(id, secret).is_none(), "{id} {secret}");
         }
+    }
+
+    #[test]
+    fn debug_output_never_holds_the_secret() {
+        let (id, secret) = new_credentials(&ENTROPY);
+        let shown = format!("{:?}", Presented::parse(&id, &secret).expect("well-formed"));
+        assert!(
+            shown.contains(&id) && !shown.contains(&secret[4..]),
+            "{shown}"
+        );
     }
 
     #[test]

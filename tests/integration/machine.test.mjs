@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -38,7 +39,23 @@ const machineClient = ({ client_id, client_secret }) => ({
   token_endpoint_auth_method: 'client_secret_basic',
 });
 
+/**
+ * An issuer that is down: its JWKS answers 503, and every fetch is counted. `close()` stops it.
+ */
+async function startDownIssuer() {
+  const server = http.createServer((req, res) => {
+    down.fetches += 1;
+    res.writeHead(503, { 'content-type': 'text/plain' });
+    res.end('unavailable');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  const down = { url, fetches: 0, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }) };
+  return down;
+}
+
 let origin;
+let down;
 let corp;
 let partner;
 let rotor;
@@ -46,8 +63,9 @@ let edge;
 let requests = 0;
 
 before(async () => {
-  [origin, corp, partner, rotor] = await Promise.all([
+  [origin, down, corp, partner, rotor] = await Promise.all([
     startOrigin(),
+    startDownIssuer(),
     startProvider({
       name: 'corp',
       algs: ['RS256', 'ES256', 'EdDSA'],
@@ -79,6 +97,7 @@ before(async () => {
     // Keys at a configured JWKS URL.
     { id: 'partner', issuer: partner.issuer, jwks_uri: `${partner.issuer}/jwks`, audiences: [API], algorithms: ['ES256'], mapping: { default_roles: ['partner'] } },
     { id: 'rotor', issuer: rotor.issuer, audiences: [API], mapping: { scope_roles: { deploy: ['deployer'] } } },
+    { id: 'down', issuer: down.url, jwks_uri: `${down.url}/jwks`, audiences: [API] },
   ];
   edge = await startWorker({
     name: 'machine',
@@ -100,7 +119,7 @@ before(async () => {
 
 after(async () => {
   await stopAll();
-  await Promise.all([origin?.close(), corp?.close(), partner?.close(), rotor?.close()]);
+  await Promise.all([origin?.close(), down?.close(), corp?.close(), partner?.close(), rotor?.close()]);
 });
 
 /**
@@ -242,6 +261,21 @@ describe('access tokens of trusted issuers', () => {
     assert.equal(rotated.seen.headers['x-auth-user'], 'rotor:rotor-job');
     // Signed by the retired key: no longer in the JWKS the edge just fetched.
     assert.equal(await refused(await call('/deploy/app', bearer(unused))), 'issuer_unknown_kid');
+  });
+
+  test('an issuer whose keys cannot be fetched refuses its tokens, and is not asked again at once', async () => {
+    const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const t = now();
+    const token = await new SignJWT({ iss: down.url, aud: API, sub: 'job', iat: t, exp: t + 600 })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k' })
+      .sign(privateKey);
+    const started = Date.now();
+    assert.equal(await refused(await call('/x', bearer(token))), 'issuer_keys_unavailable');
+    assert.equal(down.fetches, 1);
+    assert.equal(await refused(await call('/x', bearer(token))), 'issuer_keys_unavailable');
+    // Within FETCH_RETRY_SECS (10 s) of the failure, no second fetch; a slower machine only
+    // skips this one assertion.
+    if (Date.now() - started < 9_000) assert.equal(down.fetches, 1, 'the failure is not retried at once');
   });
 
   test('an access token is bearer-only: as a cookie, or on /auth/session, it is not a session', async () => {

@@ -26,6 +26,10 @@ pub const JWKS_TTL_SECS: u64 = 3600;
 /// provider rotated in is fetched at once, but a flood of tokens naming unknown keys is not a
 /// flood of fetches.
 pub const JWKS_REFETCH_SECS: u64 = 60;
+/// How long after a failed fetch of a JWKS (or a trusted issuer's discovery document) the
+/// edge refuses without trying again: a provider that is down, slow or rate-limiting the
+/// Worker is not hit once per request that names it.
+pub const FETCH_RETRY_SECS: u64 = 10;
 /// How long the provider has to answer one request, in milliseconds.
 pub const PROVIDER_TIMEOUT_MS: u64 = 5_000;
 /// Largest token endpoint answer accepted, in bytes.
@@ -35,8 +39,11 @@ const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 struct Cached {
     discovery: Option<(Discovery, u64)>,
     keys: Option<(ProviderKeys, u64)>,
-    /// When an unknown `kid` last made the JWKS be fetched again.
+    /// When an unknown `kid` last made the JWKS be fetched again (counted from the attempt,
+    /// whether it worked or not).
     refetched_at: Option<u64>,
+    /// When a fetch of the JWKS last failed.
+    failed_at: Option<u64>,
 }
 
 thread_local! {
@@ -100,38 +107,62 @@ pub async fn jwks_key(
     alg: Alg,
     now: u64,
 ) -> Result<ProviderKey, KeyError> {
-    let (cached, refetched_at) = CACHE.with(|cache| {
+    let (cached, refetched_at, failed_at) = CACHE.with(|cache| {
         let cache = cache.borrow();
         let entry = cache.get(cache_id);
         let keys = entry
             .and_then(|c| c.keys.clone())
             .filter(|(_, at)| now < at + JWKS_TTL_SECS);
-        (keys, entry.and_then(|c| c.refetched_at))
+        (
+            keys,
+            entry.and_then(|c| c.refetched_at),
+            entry.and_then(|c| c.failed_at),
+        )
     });
-    let mut refetch = false;
     if let Some((keys, _)) = &cached {
         match keys.select(kid, alg) {
             Ok(key) => return Ok(key.clone()),
             Err(NoKey::UnknownKid)
-                if refetched_at.is_none_or(|at| now >= at + JWKS_REFETCH_SECS) =>
-            {
-                refetch = true;
-            }
+                if refetched_at.is_none_or(|at| now >= at + JWKS_REFETCH_SECS) => {}
             Err(no_key) => return Err(KeyError::NoKey(no_key)),
         }
     }
-    let body = get(jwks_uri, MAX_JWKS_BYTES)
-        .await
-        .map_err(KeyError::Unavailable)?;
-    let keys = ProviderKeys::parse(&body).map_err(KeyError::Unavailable)?;
+    if failed_at.is_some_and(|at| now < at + FETCH_RETRY_SECS) {
+        return Err(KeyError::Unavailable(OidcError::new(
+            "provider_unreachable",
+            "a fetch failed moments ago",
+        )));
+    }
+    let refetch = cached.is_some();
+    // Recorded before the fetch, so that a failing refetch is bounded too.
     CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let entry = cache.entry(cache_id.to_owned()).or_default();
-        entry.keys = Some((keys.clone(), now));
         if refetch {
-            entry.refetched_at = Some(now);
+            cache
+                .borrow_mut()
+                .entry(cache_id.to_owned())
+                .or_default()
+                .refetched_at = Some(now);
         }
     });
+    let fetched = match get(jwks_uri, MAX_JWKS_BYTES).await {
+        Ok(body) => ProviderKeys::parse(&body),
+        Err(e) => Err(e),
+    };
+    let keys = CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let entry = cache.entry(cache_id.to_owned()).or_default();
+        match fetched {
+            Ok(keys) => {
+                entry.keys = Some((keys.clone(), now));
+                entry.failed_at = None;
+                Ok(keys)
+            }
+            Err(e) => {
+                entry.failed_at = Some(now);
+                Err(KeyError::Unavailable(e))
+            }
+        }
+    })?;
     keys.select(kid, alg).cloned().map_err(KeyError::NoKey)
 }
 

@@ -12,12 +12,14 @@ use crate::token::claims::VerifiedClaims;
 use crate::token::error::Error;
 use crate::token::validation::Validation;
 
-use crate::adapter::login::oidc::{self, KeyError, DISCOVERY_TTL_SECS};
+use crate::adapter::login::oidc::{self, KeyError, DISCOVERY_TTL_SECS, FETCH_RETRY_SECS};
 use crate::adapter::webcrypto;
 
 thread_local! {
-    /// Each discovered issuer's `jwks_uri`, with when it was read, by issuer id.
-    static JWKS_URIS: RefCell<HashMap<String, (String, u64)>> = RefCell::new(HashMap::new());
+    /// Each discovered issuer's `jwks_uri` (`None`: the last fetch failed), with when it was
+    /// read, by issuer id.
+    static JWKS_URIS: RefCell<HashMap<String, (Option<String>, u64)>> =
+        RefCell::new(HashMap::new());
 }
 
 /// Verifies `token`, which names `issuer` as its `iss`, at `now`.
@@ -49,33 +51,30 @@ pub async fn verify(
     )
     .await
     .unwrap_or(false);
-    issuer.complete(parsed, token, verified, validation, now)
+    issuer.complete(parsed, verified, validation, now)
 }
 
 /// Where `issuer`'s keys are: configured, or its discovery document's `jwks_uri` (cached for
-/// [`DISCOVERY_TTL_SECS`]).
+/// [`DISCOVERY_TTL_SECS`]; a failed read is not retried for [`FETCH_RETRY_SECS`]).
 async fn jwks_uri(issuer: &TrustedIssuer, now: u64) -> Result<String, Error> {
     let discovery_url = match &issuer.keys_at {
         KeysAt::Jwks(url) => return Ok(url.clone()),
         KeysAt::Discovery(url) => url,
     };
-    let cached = JWKS_URIS.with(|uris| {
-        uris.borrow()
-            .get(&issuer.id)
-            .filter(|(_, at)| now < at + DISCOVERY_TTL_SECS)
-            .map(|(uri, _)| uri.clone())
-    });
-    if let Some(uri) = cached {
-        return Ok(uri);
+    let unavailable = Error::Credential("issuer_keys_unavailable");
+    let cached = JWKS_URIS.with(|uris| uris.borrow().get(&issuer.id).cloned());
+    match cached {
+        Some((Some(uri), at)) if now < at + DISCOVERY_TTL_SECS => return Ok(uri),
+        Some((None, at)) if now < at + FETCH_RETRY_SECS => return Err(unavailable),
+        _ => {}
     }
-    let unavailable = |_| Error::Credential("issuer_keys_unavailable");
-    let body = oidc::get(discovery_url, MAX_DISCOVERY_BYTES)
-        .await
-        .map_err(unavailable)?;
-    let uri = discovery::jwks_uri(&body, &issuer.issuer).map_err(unavailable)?;
+    let found = match oidc::get(discovery_url, MAX_DISCOVERY_BYTES).await {
+        Ok(body) => discovery::jwks_uri(&body, &issuer.issuer).ok(),
+        Err(_) => None,
+    };
     JWKS_URIS.with(|uris| {
         uris.borrow_mut()
-            .insert(issuer.id.clone(), (uri.clone(), now))
+            .insert(issuer.id.clone(), (found.clone(), now))
     });
-    Ok(uri)
+    found.ok_or(unavailable)
 }

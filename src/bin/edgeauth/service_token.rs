@@ -142,11 +142,7 @@ pub(crate) fn run(command: ServiceTokenCommand) -> Result<(), Failure> {
             Ok(())
         }
         ServiceTokenCommand::Revoke { client_id, local } => {
-            let well_formed = client_id.len() == 2 * service_token::ID_BYTES
-                && client_id
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if !well_formed {
+            if !service_token::is_client_id(&client_id) {
                 return Err(usage("a client id is 32 lowercase hex digits"));
             }
             println!(

@@ -118,6 +118,11 @@ impl Mapping {
         })
     }
 
+    /// Whether subjects are taken as the provider states them (`"sub": "plain"`).
+    pub fn is_plain(&self) -> bool {
+        self.sub == SubMode::Plain
+    }
+
     /// Whether the mapping uses the user's groups (so a provider that needs another request
     /// to know them, GitHub, makes it).
     pub fn needs_groups(&self) -> bool {
