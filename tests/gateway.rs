@@ -594,7 +594,7 @@ fn a_forwarded_session_cookie_travels_without_its_lookalikes() {
     let valid = format!("__Host-edgeauth={token}; a=1");
     let plan = gateway::plan(&config, &request("/public/x", Some(&valid), None)).expect("plan");
     let checked = Checked::Revoked(verified(&config, &["user"]), "revoked_session");
-    let revoked = gateway::decide(plan, Some(checked)).expect("public");
+    let revoked = gateway::decide(plan, Some(checked), NOW).expect("public");
     let headers = forwarded(&config, &[("Cookie", valid.as_str())], &revoked);
     assert_eq!(get(&headers, "cookie"), ["a=1"]);
 }
@@ -716,7 +716,7 @@ fn a_revoked_session_counts_as_none() {
     let decide = |inbound: &Inbound, reason| {
         let plan = gateway::plan(&config, inbound).expect("planned");
         let checked = Checked::Revoked(verified(&config, &["admin"]), reason);
-        gateway::decide(plan, Some(checked))
+        gateway::decide(plan, Some(checked), NOW)
     };
     let public = decide(
         &request("/public/a", None, Some(&bearer)),
@@ -762,7 +762,11 @@ fn decide_admits_only_what_the_rules_and_the_session_allow() {
     let bearer = format!("Bearer {}", token(&config, &["user"]));
     let decide = |path, checked: Option<Checked>| {
         let inbound = request(path, None, checked.is_some().then_some(bearer.as_str()));
-        gateway::decide(gateway::plan(&config, &inbound).expect("planned"), checked)
+        gateway::decide(
+            gateway::plan(&config, &inbound).expect("planned"),
+            checked,
+            NOW,
+        )
     };
     let valid = || Some(Checked::Valid(verified(&config, &["user"])));
     let invalid = || Some(Checked::Invalid(edgeauth::Error::Expired));

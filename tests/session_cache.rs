@@ -280,7 +280,7 @@ fn rules_and_roles_run_on_every_hit() {
                 Err(e) => Checked::Invalid(e),
             }
         });
-        gateway::decide(plan, checked)
+        gateway::decide(plan, checked, NOW)
     };
     for _ in 0..3 {
         let admitted = decide("/app").expect("authenticated");

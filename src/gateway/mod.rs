@@ -20,7 +20,7 @@ use crate::token::claims::{Claims, VerifiedClaims};
 use crate::token::error::Error;
 use credentials::Source;
 use headers::{RequestFacts, UnrepresentableClaim};
-use rules::Requirement;
+use rules::{Requirement, Subject, Verdict};
 
 /// What the edge reads from a request to decide.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,6 +44,14 @@ pub struct Inbound<'a> {
     pub host: &'a str,
     /// The service token headers (client id, secret), under their configured names.
     pub service_token: (Option<&'a str>, Option<&'a str>),
+    /// `Sec-Fetch-Mode`: how the browser says it sends the request (`navigate`, `cors`, …).
+    pub fetch_mode: Option<&'a str>,
+    /// `X-Requested-With` (`XMLHttpRequest` from jQuery, Angular and the like).
+    pub requested_with: Option<&'a str>,
+    /// `Origin`.
+    pub origin: Option<&'a str>,
+    /// `Access-Control-Request-Method`: with `OPTIONS` and `Origin`, a CORS preflight.
+    pub cors_request_method: Option<&'a str>,
 }
 
 /// A request the edge lets through.
@@ -71,6 +79,7 @@ pub struct Plan<'c, 'r> {
     destination: Option<String>,
     presented: Option<Presented<'r>>,
     navigation: bool,
+    preflight: bool,
     query: Option<&'r str>,
 }
 
@@ -141,7 +150,7 @@ pub fn admit(config: &GatewayConfig, inbound: &Inbound, now: u64) -> Result<Admi
                 Err(e) => Checked::Invalid(e),
             },
         );
-    decide(plan, checked)
+    decide(plan, checked, now)
 }
 
 /// The first phase, pure and before any I/O: the method, the canonical path (and
@@ -192,16 +201,20 @@ pub fn plan<'c, 'r>(
         requirement,
         destination,
         presented,
-        navigation: is_navigation(inbound.method, inbound.accept),
+        navigation: is_navigation(inbound),
+        preflight: inbound.method == "OPTIONS"
+            && inbound.origin.is_some()
+            && inbound.cors_request_method.is_some(),
         query: inbound.query,
     })
 }
 
-/// The second phase, pure: the plan and what became of its token (`None` when none was
-/// presented) decide. A public route admits anyone, with the session when it is valid; a
-/// protected one needs a valid session holding the roles. A revoked session counts as none:
-/// anonymous on a public route, refused like a missing one on a protected route.
-pub fn decide(plan: Plan, checked: Option<Checked>) -> Result<Admitted, Denied> {
+/// The second phase, pure: the plan and what became of its credential (`None` when none was
+/// presented) decide at `now`. The rules see the valid, unrevoked session or nobody: a token that
+/// does not verify, or a revoked session, counts as none (anonymous on a public route, refused
+/// like a missing one on a protected route). A session whose login is older than a rule allows
+/// is sent to log in again.
+pub fn decide(plan: Plan, checked: Option<Checked>, now: u64) -> Result<Admitted, Denied> {
     // The source of a token that verified (revoked or not): such a token is never forwarded.
     let source = match &checked {
         Some(Checked::Valid(_) | Checked::Revoked(..)) => {
@@ -209,46 +222,64 @@ pub fn decide(plan: Plan, checked: Option<Checked>) -> Result<Admitted, Denied> 
         }
         _ => None,
     };
-    let admit = |identity, ignored| Admitted {
-        path: plan.path.clone(),
-        identity,
-        source,
-        ignored,
-        destination: plan.destination.clone(),
-    };
-    let unauthenticated = |reason: &'static str| {
+    let (identity, unusable, revoked): (Option<VerifiedClaims>, Option<&'static str>, _) =
+        match checked {
+            None => (None, None, None),
+            Some(Checked::Valid(session)) => (Some(session), None, None),
+            Some(Checked::Invalid(e)) => (None, Some(e.code()), None),
+            Some(Checked::Revoked(session, reason)) => (None, Some(reason), Some(session)),
+        };
+    let claims = identity.as_ref().map(VerifiedClaims::claims);
+    let subject = claims.map(Subject::of);
+    let to_login = |reason: &'static str, location: String| {
         let denied = Denied::new(Refusal::Unauthenticated, reason).at(&plan.path);
         if plan.navigation {
             Denied {
                 refusal: Refusal::LoginRequired,
-                location: Some(next::login_location(&plan.path, plan.query)),
+                location: Some(location),
                 ..denied
             }
         } else {
             denied
         }
     };
-    match (plan.requirement.is_public(), checked) {
-        (true, None) => Ok(admit(None, None)),
-        (true, Some(Checked::Valid(session))) => Ok(admit(Some(session), None)),
-        (true, Some(Checked::Invalid(e))) => Ok(admit(None, Some(e.code()))),
-        (true, Some(Checked::Revoked(_, reason))) => Ok(admit(None, Some(reason))),
-        (false, None) => Err(unauthenticated("no_token")),
-        (false, Some(Checked::Invalid(e))) => Err(unauthenticated(e.code())),
-        (false, Some(Checked::Revoked(session, reason))) => {
-            Err(unauthenticated(reason).of(&session))
+    match plan
+        .requirement
+        .evaluate(subject.as_ref(), now, plan.preflight)
+    {
+        Verdict::Pass => Ok(Admitted {
+            path: plan.path.clone(),
+            identity,
+            source,
+            ignored: unusable,
+            destination: plan.destination.clone(),
+        }),
+        Verdict::NeedsSession => {
+            let denied = to_login(
+                unusable.unwrap_or("no_token"),
+                next::login_location(&plan.path, plan.query),
+            );
+            Err(match &revoked {
+                Some(session) => denied.of(session),
+                None => denied,
+            })
         }
-        (false, Some(Checked::Valid(session))) => {
-            if plan
-                .requirement
-                .is_met_by(|role| session.claims().has_role(role))
-            {
-                Ok(admit(Some(session), None))
-            } else {
-                Err(Denied::new(Refusal::Forbidden, "missing_role")
-                    .at(&plan.path)
-                    .of(&session))
-            }
+        Verdict::LoginTooOld => {
+            let denied = to_login(
+                "login_too_old",
+                next::reauthentication_location(&plan.path, plan.query),
+            );
+            Err(match &identity {
+                Some(session) => denied.of(session),
+                None => denied,
+            })
+        }
+        Verdict::Refused(reason) => {
+            let denied = Denied::new(Refusal::Forbidden, reason).at(&plan.path);
+            Err(match &identity {
+                Some(session) => denied.of(session),
+                None => denied,
+            })
         }
     }
 }
@@ -310,11 +341,19 @@ fn check_method(method: &str) -> Result<(), Denied> {
     Ok(())
 }
 
-/// A top-level browser navigation: `GET`/`HEAD` that accepts HTML. It is sent to log in
-/// rather than answered 401, and the demo origin answers it with a page.
-pub fn is_navigation(method: &str, accept: Option<&str>) -> bool {
-    matches!(method, "GET" | "HEAD")
-        && accept.is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
+/// A top-level browser navigation, sent to log in rather than answered 401: `GET`/`HEAD` that
+/// accepts HTML, is not marked as a script's (`X-Requested-With`), and, when the browser says
+/// how it sends it (`Sec-Fetch-Mode`), is a navigation. So a `fetch` or XHR call never gets a
+/// login page, whatever it accepts.
+pub fn is_navigation(inbound: &Inbound) -> bool {
+    matches!(inbound.method, "GET" | "HEAD")
+        && inbound
+            .accept
+            .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
+        && inbound.requested_with.is_none()
+        && inbound
+            .fetch_mode
+            .is_none_or(|mode| mode.eq_ignore_ascii_case("navigate"))
 }
 
 /// The claims of the token the origin receives as `X-Auth-Assertion`: the session's claims

@@ -1,16 +1,23 @@
-//! Access rules: which paths are public, which need a session, which need a role.
+//! Access rules: which paths are public, which need a session, and what the session must be.
 //!
 //! Configured as a JSON array (the `ACCESS_RULES` var):
 //! `[{"path": "/admin/*", "methods": ["POST"], "roles": ["admin"]}, {"path": "/", "access": "public"}]`.
 //! - `path` is exact (`/login`) or a prefix ending in `/*` (`/admin/*` covers `/admin` and
 //!   everything below it; `/*` covers everything).
 //! - `methods` (optional) limits the rule to those methods; `GET` also covers `HEAD`.
-//! - exactly one of `access` (`"public"` or `"authenticated"`) or `roles` (any one of them grants).
+//! - `effect`: `allow` (the default) or `deny`.
+//! - An allow rule says `access` (`"public"` or `"authenticated"`), or conditions the session
+//!   must all meet ([`Conditions`]: `roles`, `users`, `emails`, `email_domains`, `claims`,
+//!   `login`, `idp`, each met by any one of its values, and `max_auth_age_secs`). It may let
+//!   CORS preflights through unauthenticated (`"preflight": "pass"`).
+//! - A deny rule refuses (403) the requests it matches whose session meets its conditions; one
+//!   without conditions refuses everyone.
 //!
-//! The most specific rule wins, whatever the order: exact before prefix, longer prefix before
-//! shorter, a rule with `methods` before one without. Two rules that could match the same request
-//! at the same specificity are a configuration error (compared ignoring case). Unmatched requests
-//! need a session.
+//! The most specific rule decides, whatever the order: exact before prefix, longer prefix before
+//! shorter, a rule with `methods` before one without. A deny rule wins over an allow rule of the
+//! same specificity, and a more specific allow rule over a less specific deny rule. Two allow
+//! rules that could match the same request at the same specificity are a configuration error
+//! (compared ignoring case). Unmatched requests need a session.
 //!
 //! A request must pass under every way an origin may read its canonical path ([`Requirement`]):
 //! decoded as it is and as Windows trims it ([`crate::gateway::path::readings`]); each as spelled and
@@ -21,8 +28,11 @@
 //! route `/admin.json` to `/admin`).
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
-/// What a request needs to pass.
+use crate::token::claims::Claims;
+
+/// What an allow rule lets through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
     /// Anyone; a valid session, if present, is still forwarded as identity.
@@ -31,6 +41,55 @@ pub enum Access {
     Authenticated,
     /// A valid session holding at least one of these roles.
     AnyRole(Vec<String>),
+    /// A valid session meeting every condition (roles among them).
+    Conditions(Box<Conditions>),
+}
+
+/// What a session must be, beyond valid: each condition that is set must hold, and a list is
+/// met by any one of its values.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Conditions {
+    /// One of these roles.
+    pub roles: Option<Vec<String>>,
+    /// One of these users (`sub`, exactly).
+    pub users: Option<Vec<String>>,
+    /// One of these e-mail addresses (ASCII case ignored).
+    pub emails: Option<Vec<String>>,
+    /// An e-mail address in one of these domains (lowercase).
+    pub email_domains: Option<Vec<String>>,
+    /// Claims of the session, each holding one of its values (a string claim equal to one, an
+    /// array claim containing one).
+    pub claims: Vec<ClaimCondition>,
+    /// One of these ways of logging in ([`LOGIN_METHODS`]).
+    pub login: Option<Vec<String>>,
+    /// One of these identity providers or trusted issuers (the session's `idp`).
+    pub idp: Option<Vec<String>>,
+    /// The login at most this old (`now - auth_time`); an older session is sent to log in
+    /// again rather than refused.
+    pub max_auth_age_secs: Option<u64>,
+}
+
+/// `{"claim": "groups", "any_of": ["eng", "ops"]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimCondition {
+    /// The claim's name.
+    pub claim: String,
+    /// The values, any one of which meets it.
+    pub any_of: Vec<String>,
+}
+
+/// The values of the `login` condition, and how a session says each: its `amr` (password,
+/// single sign-on, passkey) or its `machine` claim ([`crate::machine`]).
+pub const LOGIN_METHODS: [&str; 5] = ["password", "sso", "passkey", "issuer", "service_token"];
+
+/// Whether a rule lets a request through or refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Lets through what its access admits.
+    Allow,
+    /// Refuses what its conditions match.
+    Deny,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,12 +99,36 @@ enum Pattern {
     Prefix(String),
 }
 
-/// One configured rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One configured rule. Two rules are equal when they say the same, wherever they are listed.
+#[derive(Debug, Clone, Eq)]
 pub struct AccessRule {
+    /// Its place in `ACCESS_RULES`, for explanations.
+    pub index: usize,
     pattern: Pattern,
     methods: Option<Vec<String>>,
+    effect: Effect,
+    /// An allow rule's access; a deny rule's conditions, as [`Access::Conditions`] (or
+    /// [`Access::Authenticated`] for none: it then refuses everyone).
     access: Access,
+    preflight_passes: bool,
+}
+
+impl PartialEq for AccessRule {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.pattern,
+            &self.methods,
+            self.effect,
+            &self.access,
+            self.preflight_passes,
+        ) == (
+            &other.pattern,
+            &other.methods,
+            other.effect,
+            &other.access,
+            other.preflight_passes,
+        )
+    }
 }
 
 /// The parsed, conflict-free rule set.
@@ -58,51 +141,269 @@ pub struct AccessRules {
 /// The access that applies when no rule matches.
 pub static DEFAULT_ACCESS: Access = Access::Authenticated;
 
-/// What a request needs: the access of every reading of its path, all of which must be met.
+/// Who is asking, as the rules see it: a verified session's claims ([`Subject::of`]), or the
+/// identity `edgeauth check-policy` is asked about.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'s> {
+    /// `sub`.
+    pub sub: &'s str,
+    /// The roles.
+    pub roles: &'s [String],
+    /// The e-mail address, if any.
+    pub email: Option<&'s str>,
+    /// Every other claim (`groups`, `amr`, `idp`, …).
+    pub claims: &'s Map<String, Value>,
+    /// When the user logged in.
+    pub auth_time: u64,
+}
+
+impl<'s> Subject<'s> {
+    /// The subject of a session's claims.
+    pub fn of(claims: &'s Claims) -> Self {
+        Subject {
+            sub: &claims.sub,
+            roles: &claims.roles,
+            email: claims.email.as_deref(),
+            claims: &claims.extra,
+            auth_time: claims.auth_time,
+        }
+    }
+
+    /// How the session was won, one of [`LOGIN_METHODS`]: the machine credential, else the
+    /// first `amr` value we mint (`pwd`, `fed`, `hwk`).
+    pub fn login_method(&self) -> Option<&'static str> {
+        match self.claims.get("machine").and_then(Value::as_str) {
+            Some("issuer") => return Some("issuer"),
+            Some("service_token") => return Some("service_token"),
+            Some(_) => return None,
+            None => {}
+        }
+        let amr = self.claims.get("amr")?.as_array()?;
+        amr.iter().find_map(|value| match value.as_str()? {
+            "pwd" => Some("password"),
+            "fed" => Some("sso"),
+            "hwk" => Some("passkey"),
+            _ => None,
+        })
+    }
+
+    fn idp(&self) -> Option<&str> {
+        self.claims.get("idp").and_then(Value::as_str)
+    }
+}
+
+/// What the rules say of one request, for the subject presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It may pass.
+    Pass,
+    /// It needs a (valid) session.
+    NeedsSession,
+    /// The session's login is older than a rule's `max_auth_age_secs`: log in again.
+    LoginTooOld,
+    /// Refused whatever session comes (403); the condition that failed, for the log.
+    Refused(&'static str),
+}
+
+/// How a reading was decided: the rule (`None`: the default) and the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// The deciding rule's place in `ACCESS_RULES`, if a rule decided.
+    pub rule: Option<usize>,
+    /// What it said.
+    pub verdict: Verdict,
+}
+
+/// One reading of the path: the allow rule that decides it (`None`: [`DEFAULT_ACCESS`]) and the
+/// deny rules as specific or more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Reading<'a> {
+    allow: Option<&'a AccessRule>,
+    denies: Vec<&'a AccessRule>,
+}
+
+/// What a request needs: every reading of its path must pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement<'a> {
-    readings: Vec<&'a Access>,
+    readings: Vec<Reading<'a>>,
 }
 
 impl<'a> Requirement<'a> {
-    /// Whether every reading is public.
+    /// Whether every reading is public and no deny rule applies: anyone passes.
     pub fn is_public(&self) -> bool {
         self.readings
             .iter()
-            .all(|access| **access == Access::Public)
+            .all(|reading| reading.denies.is_empty() && reading.access() == &Access::Public)
     }
 
-    /// Whether a valid session holding the roles `has_role` answers yes to meets every reading.
-    pub fn is_met_by(&self, has_role: impl Fn(&str) -> bool) -> bool {
-        self.readings.iter().all(|access| match access {
-            Access::AnyRole(roles) => roles.iter().any(|role| has_role(role)),
-            Access::Public | Access::Authenticated => true,
-        })
+    /// The verdict for `subject` (`None`: no valid session) at `now`; `preflight`: the request
+    /// is a CORS preflight. The strictest reading decides: refused, then needs a session, then
+    /// log in again.
+    pub fn evaluate(&self, subject: Option<&Subject>, now: u64, preflight: bool) -> Verdict {
+        self.explain(subject, now, preflight).verdict
+    }
+
+    /// [`Self::evaluate`], with the rule that decided.
+    pub fn explain(&self, subject: Option<&Subject>, now: u64, preflight: bool) -> Decision {
+        let rank = |verdict: &Verdict| match verdict {
+            Verdict::Refused(_) => 3,
+            Verdict::NeedsSession => 2,
+            Verdict::LoginTooOld => 1,
+            Verdict::Pass => 0,
+        };
+        self.readings
+            .iter()
+            .map(|reading| reading.decide(subject, now, preflight))
+            .max_by_key(|decision| rank(&decision.verdict))
+            .unwrap_or(Decision {
+                rule: None,
+                verdict: DEFAULT_ACCESS.verdict(subject, now),
+            })
     }
 
     /// Adds `other`'s readings: the request must meet both (a `Destination` path).
     pub fn require(&mut self, other: Requirement<'a>) {
-        for access in other.readings {
-            self.add(access);
+        for reading in other.readings {
+            self.add(reading);
         }
     }
 
-    /// The access of each distinct reading.
-    pub fn readings(&self) -> &[&'a Access] {
-        &self.readings
+    /// The allow rules' access of each distinct reading.
+    pub fn accesses(&self) -> Vec<&'a Access> {
+        self.readings.iter().map(Reading::access).collect()
     }
 
-    fn add(&mut self, access: &'a Access) {
-        if !self.readings.contains(&access) {
-            self.readings.push(access);
+    fn add(&mut self, reading: Reading<'a>) {
+        if !self.readings.contains(&reading) {
+            self.readings.push(reading);
         }
     }
 }
 
-/// A requirement equals an access when every reading has that access.
+/// A requirement equals an access when every reading has that access and no deny rule.
 impl PartialEq<&Access> for Requirement<'_> {
     fn eq(&self, other: &&Access) -> bool {
-        self.readings.iter().all(|access| access == other)
+        self.readings
+            .iter()
+            .all(|reading| reading.denies.is_empty() && reading.access() == *other)
+    }
+}
+
+impl<'a> Reading<'a> {
+    fn access(&self) -> &'a Access {
+        self.allow.map_or(&DEFAULT_ACCESS, |rule| &rule.access)
+    }
+
+    fn decide(&self, subject: Option<&Subject>, now: u64, preflight: bool) -> Decision {
+        for deny in &self.denies {
+            let matched = match (&deny.access, subject) {
+                (Access::Conditions(conditions), Some(subject)) => {
+                    conditions.unmet(subject, now).is_none()
+                }
+                (Access::Conditions(_), None) => false,
+                _ => true,
+            };
+            if matched {
+                return Decision {
+                    rule: Some(deny.index),
+                    verdict: Verdict::Refused("denied_by_rule"),
+                };
+            }
+        }
+        let rule = self.allow.map(|rule| rule.index);
+        if preflight && self.allow.is_some_and(|rule| rule.preflight_passes) {
+            return Decision {
+                rule,
+                verdict: Verdict::Pass,
+            };
+        }
+        Decision {
+            rule,
+            verdict: self.access().verdict(subject, now),
+        }
+    }
+}
+
+impl Access {
+    fn verdict(&self, subject: Option<&Subject>, now: u64) -> Verdict {
+        match (self, subject) {
+            (Access::Public, _) => Verdict::Pass,
+            (_, None) => Verdict::NeedsSession,
+            (Access::Authenticated, Some(_)) => Verdict::Pass,
+            (Access::AnyRole(roles), Some(subject)) => {
+                if roles.iter().any(|role| subject.roles.contains(role)) {
+                    Verdict::Pass
+                } else {
+                    Verdict::Refused("missing_role")
+                }
+            }
+            (Access::Conditions(conditions), Some(subject)) => {
+                match conditions.unmet(subject, now) {
+                    None => Verdict::Pass,
+                    Some("login_too_old") => Verdict::LoginTooOld,
+                    Some(why) => Verdict::Refused(why),
+                }
+            }
+        }
+    }
+}
+
+impl Conditions {
+    /// The first condition `subject` does not meet at `now` (the login's age last, so that a
+    /// session refused anyway is not sent to log in again), or `None`.
+    pub fn unmet(&self, subject: &Subject, now: u64) -> Option<&'static str> {
+        let any = |list: &Option<Vec<String>>, holds: &dyn Fn(&String) -> bool| {
+            list.as_ref().is_none_or(|list| list.iter().any(holds))
+        };
+        if !any(&self.roles, &|role| subject.roles.contains(role)) {
+            return Some("missing_role");
+        }
+        if !any(&self.users, &|user| user == subject.sub) {
+            return Some("user_not_allowed");
+        }
+        if !any(&self.emails, &|email| {
+            subject.email.is_some_and(|e| e.eq_ignore_ascii_case(email))
+        }) {
+            return Some("email_not_allowed");
+        }
+        let domain = subject
+            .email
+            .and_then(|email| email.rsplit_once('@'))
+            .map(|(_, domain)| domain.to_ascii_lowercase());
+        if !any(&self.email_domains, &|d| domain.as_deref() == Some(d)) {
+            return Some("email_domain_not_allowed");
+        }
+        for condition in &self.claims {
+            let held = match subject.claims.get(&condition.claim) {
+                Some(Value::String(value)) => condition.any_of.contains(value),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|value| condition.any_of.iter().any(|v| v == value)),
+                _ => false,
+            };
+            if !held {
+                return Some("claim_not_allowed");
+            }
+        }
+        let login = subject.login_method();
+        if !any(&self.login, &|method| login == Some(method.as_str())) {
+            return Some("login_method_not_allowed");
+        }
+        if !any(&self.idp, &|idp| subject.idp() == Some(idp.as_str())) {
+            return Some("idp_not_allowed");
+        }
+        if self
+            .max_auth_age_secs
+            .is_some_and(|max| now.saturating_sub(subject.auth_time) > max)
+        {
+            return Some("login_too_old");
+        }
+        None
+    }
+
+    fn is_empty(&self) -> bool {
+        self == &Conditions::default()
     }
 }
 
@@ -113,9 +414,27 @@ struct RuleJson {
     #[serde(default)]
     methods: Option<Vec<String>>,
     #[serde(default)]
+    effect: Option<String>,
+    #[serde(default)]
     access: Option<String>,
     #[serde(default)]
     roles: Option<Vec<String>>,
+    #[serde(default)]
+    users: Option<Vec<String>>,
+    #[serde(default)]
+    emails: Option<Vec<String>>,
+    #[serde(default)]
+    email_domains: Option<Vec<String>>,
+    #[serde(default)]
+    claims: Vec<ClaimCondition>,
+    #[serde(default)]
+    login: Option<Vec<String>>,
+    #[serde(default)]
+    idp: Option<Vec<String>>,
+    #[serde(default)]
+    max_auth_age_secs: Option<u64>,
+    #[serde(default)]
+    preflight: Option<String>,
 }
 
 impl AccessRules {
@@ -130,8 +449,8 @@ impl AccessRules {
         };
         let mut rules = Vec::with_capacity(parsed.len());
         for (index, rule) in parsed.into_iter().enumerate() {
-            let rule =
-                AccessRule::from_json(rule).map_err(|e| format!("ACCESS_RULES[{index}]: {e}"))?;
+            let rule = AccessRule::from_json(index, rule)
+                .map_err(|e| format!("ACCESS_RULES[{index}]: {e}"))?;
             if let Some(other) = rules
                 .iter()
                 .position(|r: &AccessRule| r.conflicts_with(&rule))
@@ -167,21 +486,17 @@ impl AccessRules {
         };
         for reading in crate::gateway::path::readings(path) {
             for &fold in folds {
-                requirement.add(
-                    self.best(|rule| rule.matches(method, &reading, fold))
-                        .unwrap_or(&DEFAULT_ACCESS),
-                );
+                requirement.add(self.reading(|rule| rule.matches(method, &reading, fold)));
                 // An exact rule for the reading itself is the operator's word on it.
-                if self
-                    .rules
-                    .iter()
-                    .any(|rule| rule.is_exact_for(method, &reading, fold))
-                {
+                if self.rules.iter().any(|rule| {
+                    rule.effect == Effect::Allow && rule.is_exact_for(method, &reading, fold)
+                }) {
                     continue;
                 }
                 for alias in aliases(&reading) {
-                    if let Some(access) = self.best(|rule| rule.names(method, alias, fold)) {
-                        requirement.add(access);
+                    let named = self.reading(|rule| rule.names(method, alias, fold));
+                    if named.allow.is_some() || !named.denies.is_empty() {
+                        requirement.add(named);
                     }
                 }
             }
@@ -189,12 +504,22 @@ impl AccessRules {
         requirement
     }
 
-    fn best(&self, matches: impl Fn(&AccessRule) -> bool) -> Option<&Access> {
-        self.rules
+    /// The reading the rules that `matches` give: the most specific allow rule, and every deny
+    /// rule at least as specific.
+    fn reading(&self, matches: impl Fn(&AccessRule) -> bool) -> Reading<'_> {
+        let allow = self
+            .rules
             .iter()
-            .filter(|rule| matches(rule))
-            .max_by_key(|rule| rule.specificity())
-            .map(|rule| &rule.access)
+            .filter(|rule| rule.effect == Effect::Allow && matches(rule))
+            .max_by_key(|rule| rule.specificity());
+        let floor = allow.map(AccessRule::specificity);
+        let denies = self
+            .rules
+            .iter()
+            .filter(|rule| rule.effect == Effect::Deny && matches(rule))
+            .filter(|rule| floor.is_none_or(|floor| rule.specificity() >= floor))
+            .collect();
+        Reading { allow, denies }
     }
 
     /// Number of configured rules.
@@ -209,7 +534,7 @@ impl AccessRules {
 }
 
 impl AccessRule {
-    fn from_json(rule: RuleJson) -> Result<Self, String> {
+    fn from_json(index: usize, rule: RuleJson) -> Result<Self, String> {
         let path = rule.path;
         let prefix = path.strip_suffix("/*");
         let literal = match prefix {
@@ -258,24 +583,102 @@ impl AccessRule {
                 Some(upper)
             }
         };
-        let access = match (rule.access.as_deref(), rule.roles) {
-            (Some("public"), None) => Access::Public,
-            (Some("authenticated"), None) => Access::Authenticated,
-            (None, Some(roles)) if !roles.is_empty() && roles.iter().all(|r| !r.is_empty()) => {
-                Access::AnyRole(roles)
+        let effect = match rule.effect.as_deref() {
+            None | Some("allow") => Effect::Allow,
+            Some("deny") => Effect::Deny,
+            Some(other) => return Err(format!("effect {other:?} is not \"allow\" or \"deny\"")),
+        };
+        let list = |name: &str, list: Option<Vec<String>>| -> Result<Option<Vec<String>>, String> {
+            match list {
+                Some(items) if items.is_empty() || items.iter().any(String::is_empty) => {
+                    Err(format!("\"{name}\" must be a non-empty list of names"))
+                }
+                other => Ok(other),
             }
-            (None, Some(_)) => return Err("\"roles\" must be a non-empty list of names".into()),
-            (Some(other), None) => {
+        };
+        let login = list("login", rule.login)?;
+        if let Some(bad) = login
+            .iter()
+            .flatten()
+            .find(|method| !LOGIN_METHODS.contains(&method.as_str()))
+        {
+            return Err(format!(
+                "login {bad:?} is not one of {}",
+                LOGIN_METHODS.join(", ")
+            ));
+        }
+        for condition in &rule.claims {
+            if condition.claim.is_empty() || condition.any_of.is_empty() {
+                return Err("a claim condition needs a claim and a non-empty any_of".into());
+            }
+        }
+        let conditions = Conditions {
+            roles: list("roles", rule.roles)?,
+            users: list("users", rule.users)?,
+            emails: list("emails", rule.emails)?,
+            email_domains: list("email_domains", rule.email_domains)?
+                .map(|domains| domains.iter().map(|d| d.to_ascii_lowercase()).collect()),
+            claims: rule.claims,
+            login,
+            idp: list("idp", rule.idp)?,
+            max_auth_age_secs: rule.max_auth_age_secs,
+        };
+        let preflight_passes = match rule.preflight.as_deref() {
+            None | Some("authenticate") => false,
+            Some("pass") => true,
+            Some(other) => {
+                return Err(format!(
+                    "preflight {other:?} is not \"pass\" or \"authenticate\""
+                ))
+            }
+        };
+        let access = match (effect, rule.access.as_deref()) {
+            (Effect::Deny, Some(_)) => {
+                return Err("a deny rule has conditions, not \"access\"".into())
+            }
+            (Effect::Deny, None) if preflight_passes || conditions.max_auth_age_secs.is_some() => {
+                return Err("a deny rule has no \"preflight\" or \"max_auth_age_secs\"".into())
+            }
+            (Effect::Deny, None) if conditions.is_empty() => Access::Authenticated,
+            (Effect::Deny, None) => Access::Conditions(Box::new(conditions)),
+            (Effect::Allow, Some("public")) if conditions.is_empty() => Access::Public,
+            (Effect::Allow, Some("public")) => {
+                return Err("a public rule has no conditions: it admits anyone".into())
+            }
+            (Effect::Allow, Some("authenticated")) | (Effect::Allow, None)
+                if conditions.is_empty() =>
+            {
+                if rule.access.is_none() {
+                    return Err("give \"access\" or at least one condition".into());
+                }
+                Access::Authenticated
+            }
+            (Effect::Allow, Some("authenticated")) | (Effect::Allow, None) => match conditions {
+                Conditions {
+                    roles: Some(roles),
+                    users: None,
+                    emails: None,
+                    email_domains: None,
+                    ref claims,
+                    login: None,
+                    idp: None,
+                    max_auth_age_secs: None,
+                } if claims.is_empty() => Access::AnyRole(roles),
+                conditions => Access::Conditions(Box::new(conditions)),
+            },
+            (Effect::Allow, Some(other)) => {
                 return Err(format!(
                     "access {other:?} is not \"public\" or \"authenticated\""
                 ))
             }
-            _ => return Err("give exactly one of \"access\" or \"roles\"".into()),
         };
         Ok(AccessRule {
+            index,
             pattern,
             methods,
+            effect,
             access,
+            preflight_passes,
         })
     }
 
@@ -319,9 +722,13 @@ impl AccessRule {
         }
     }
 
-    /// Both could decide the same request at the same specificity (patterns compared ignoring
-    /// case, as the folded reading does).
+    /// Both allow rules could decide the same request at the same specificity (patterns
+    /// compared ignoring case, as the folded reading does). Deny rules never conflict: each
+    /// applies.
     fn conflicts_with(&self, other: &AccessRule) -> bool {
+        if self.effect == Effect::Deny || other.effect == Effect::Deny {
+            return false;
+        }
         let same_pattern = match (&self.pattern, &other.pattern) {
             (Pattern::Exact(a), Pattern::Exact(b)) | (Pattern::Prefix(a), Pattern::Prefix(b)) => {
                 a.eq_ignore_ascii_case(b)
@@ -395,6 +802,20 @@ mod tests {
 
     fn rules() -> AccessRules {
         AccessRules::from_json(RULES, false).expect("valid rules")
+    }
+
+    /// Whether a session holding `roles` passes `required`.
+    fn met_by(required: &Requirement, roles: &[&str]) -> bool {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        let claims = Map::new();
+        let subject = Subject {
+            sub: "u",
+            roles: &roles,
+            email: None,
+            claims: &claims,
+            auth_time: 0,
+        };
+        required.evaluate(Some(&subject), 0, false) == Verdict::Pass
     }
 
     fn admin() -> Access {
@@ -494,9 +915,9 @@ mod tests {
         let rules = rules();
         // As spelled /ADMIN is unmatched (a session); folded it is /admin (the role): both count.
         let required = rules.access_for("GET", "/ADMIN");
-        assert_eq!(required.readings(), [&Access::Authenticated, &admin()]);
-        assert!(!required.is_met_by(|role| role == "user"));
-        assert!(required.is_met_by(|role| role == "admin"));
+        assert_eq!(required.accesses(), [&Access::Authenticated, &admin()]);
+        assert!(!met_by(&required, &["user"]));
+        assert!(met_by(&required, &["admin"]));
         // Behind a public catch-all, a case trick is no way around the role.
         let catch_all = AccessRules::from_json(
             r#"[{"path": "/*", "access": "public"}, {"path": "/admin/*", "roles": ["admin"]}]"#,
@@ -504,8 +925,8 @@ mod tests {
         )
         .expect("valid");
         let tricked = catch_all.access_for("GET", "/ADMIN/users");
-        assert!(!tricked.is_public() && !tricked.is_met_by(|_| false));
-        assert!(tricked.is_met_by(|role| role == "admin"));
+        assert!(!tricked.is_public() && !met_by(&tricked, &[]));
+        assert!(met_by(&tricked, &["admin"]));
         assert_eq!(catch_all.access_for("GET", "/Public/x"), &Access::Public);
         // PATHS_CASE_INSENSITIVE: only the folded reading.
         let folded = AccessRules::from_json(RULES, true).expect("valid");
@@ -528,7 +949,7 @@ mod tests {
         ] {
             let required = catch_all.access_for("GET", path);
             assert!(!required.is_public(), "{path}");
-            assert!(required.readings().contains(&&admin()), "{path}");
+            assert!(required.accesses().contains(&&admin()), "{path}");
         }
         assert_eq!(catch_all.access_for("GET", "/wiki/St."), &Access::Public);
     }
@@ -553,7 +974,7 @@ mod tests {
             "/admin.json/",
         ] {
             assert!(
-                rules.access_for("GET", path).readings().contains(&&admin()),
+                rules.access_for("GET", path).accesses().contains(&&admin()),
                 "{path}"
             );
         }
@@ -599,7 +1020,7 @@ mod tests {
             "/ADMIN.PHP/",
         ] {
             assert!(
-                rules.access_for("GET", path).readings().contains(&&admin()),
+                rules.access_for("GET", path).accesses().contains(&&admin()),
                 "{path}"
             );
         }

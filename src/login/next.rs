@@ -76,6 +76,12 @@ pub fn login_location(path: &str, query: Option<&str>) -> String {
     format!("/auth/login?next={}", encode_component(&next))
 }
 
+/// Where a browser whose login is too old for `path` goes: the login page, asking every method
+/// to authenticate afresh (`reauth=1`: single sign-on with `prompt=login`), then back.
+pub fn reauthentication_location(path: &str, query: Option<&str>) -> String {
+    format!("{}&reauth=1", login_location(path, query))
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 pub fn encode_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 3);

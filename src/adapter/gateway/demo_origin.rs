@@ -34,7 +34,15 @@ pub async fn answer(mut req: Request) -> worker::Result<Response> {
         headers: &headers,
         body_bytes,
     };
-    let response = if gateway::is_navigation(&method, headers.get("accept").map(String::as_str)) {
+    let header = |name: &str| headers.get(name).map(String::as_str);
+    let inbound = gateway::Inbound {
+        method: &method,
+        accept: header("accept"),
+        fetch_mode: header("sec-fetch-mode"),
+        requested_with: header("x-requested-with"),
+        ..gateway::Inbound::default()
+    };
+    let response = if gateway::is_navigation(&inbound) {
         let csp = page_csp();
         let out = Headers::new();
         for (name, value) in [

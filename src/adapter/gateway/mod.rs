@@ -61,6 +61,12 @@ async fn decide_and_forward(
         header("authorization"),
         header("destination"),
     );
+    let (fetch_mode, requested_with, origin, cors_request_method) = (
+        header("sec-fetch-mode"),
+        header("x-requested-with"),
+        header("origin"),
+        header("access-control-request-method"),
+    );
     let (client_id, client_secret) = match &config.service_tokens {
         Some(settings) => (
             header(settings.id_header.as_str()),
@@ -80,6 +86,10 @@ async fn decide_and_forward(
         destination: destination.as_deref(),
         host,
         service_token: (client_id.as_deref(), client_secret.as_deref()),
+        fetch_mode: fetch_mode.as_deref(),
+        requested_with: requested_with.as_deref(),
+        origin: origin.as_deref(),
+        cors_request_method: cors_request_method.as_deref(),
     };
     let now = Date::now().as_millis() / 1000;
 
@@ -98,7 +108,7 @@ async fn decide_and_forward(
         // Ignored, but logged: a revoked token replayed on public routes stays traceable.
         audit.session(session);
     }
-    let admitted = gateway::decide(plan, checked)?;
+    let admitted = gateway::decide(plan, checked, now)?;
     audit.event = "allow";
     audit.path = Some(admitted.path.clone());
     audit.reason = admitted
