@@ -870,3 +870,142 @@ fn auth_routes_act_only_for_the_current_session() {
     assert!(!session_routes::logout_shows_page(Some("application/json")));
     assert!(!session_routes::logout_shows_page(None));
 }
+
+/// A session for `alice` that logged in `age` seconds ago, with `extra` claims.
+fn session_aged(config: &GatewayConfig, age: u64, extra: serde_json::Value) -> String {
+    let serde_json::Value::Object(extra) = extra else {
+        panic!("an object")
+    };
+    let claims = Claims {
+        iss: "https://edge.test".into(),
+        aud: vec!["edgeauth".into()],
+        sub: "alice".into(),
+        sid: "c2Vzc2lvbi1pZC0xMjM0NQ".into(),
+        iat: NOW - 10,
+        exp: NOW + 600,
+        nbf: None,
+        auth_time: NOW - age,
+        roles: vec!["staff".into()],
+        name: None,
+        email: Some("alice@example.com".into()),
+        extra,
+    };
+    mint(&claims, config.signing_key())
+}
+
+#[test]
+fn scripts_get_401_and_only_navigations_are_sent_to_log_in() {
+    let config = config();
+    let page = |fetch_mode, requested_with| Inbound {
+        accept: Some("text/html,application/xhtml+xml"),
+        fetch_mode,
+        requested_with,
+        ..request("/app/x", None, None)
+    };
+    let denied = gateway::admit(&config, &page(None, None), NOW).expect_err("no session");
+    assert_eq!(denied.refusal, Refusal::LoginRequired);
+    assert_eq!(
+        denied.location.as_deref(),
+        Some("/auth/login?next=%2Fapp%2Fx")
+    );
+    assert_eq!(
+        refusal(&config, &page(Some("navigate"), None)),
+        Some(Refusal::LoginRequired)
+    );
+    for (mode, with) in [
+        (Some("cors"), None),
+        (Some("same-origin"), None),
+        (Some("no-cors"), None),
+        (None, Some("XMLHttpRequest")),
+        (Some("navigate"), Some("XMLHttpRequest")),
+    ] {
+        assert_eq!(
+            refusal(&config, &page(mode, with)),
+            Some(Refusal::Unauthenticated),
+            "{mode:?} {with:?}"
+        );
+    }
+}
+
+#[test]
+fn a_login_too_old_for_a_rule_is_sent_to_log_in_again() {
+    let config = config_with(&[(
+        "ACCESS_RULES",
+        r#"[{"path": "/pay/*", "roles": ["staff"], "max_auth_age_secs": 300},
+            {"path": "/admin/*", "effect": "deny", "login": ["password"]},
+            {"path": "/admin/*", "email_domains": ["example.com"]}]"#,
+    )]);
+    let old = format!(
+        "Bearer {}",
+        session_aged(&config, 301, serde_json::json!({"amr": ["fed"]}))
+    );
+    let fresh = format!(
+        "Bearer {}",
+        session_aged(&config, 10, serde_json::json!({"amr": ["fed"]}))
+    );
+    assert!(gateway::admit(&config, &request("/pay/1", None, Some(&fresh)), NOW).is_ok());
+    let api =
+        gateway::admit(&config, &request("/pay/1", None, Some(&old)), NOW).expect_err("too old");
+    assert_eq!(
+        (api.refusal, api.reason.as_ref(), api.sub.as_deref()),
+        (Refusal::Unauthenticated, "login_too_old", Some("alice"))
+    );
+    let browser = Inbound {
+        accept: Some("text/html"),
+        ..request("/pay/1", None, Some(&old))
+    };
+    let sent = gateway::admit(&config, &browser, NOW).expect_err("too old");
+    assert_eq!(sent.refusal, Refusal::LoginRequired);
+    assert_eq!(
+        sent.location.as_deref(),
+        Some("/auth/login?next=%2Fpay%2F1&reauth=1")
+    );
+    // Deny beside allow on one path: the password login is refused, the SSO one admitted.
+    assert!(gateway::admit(&config, &request("/admin/x", None, Some(&fresh)), NOW).is_ok());
+    let password = format!(
+        "Bearer {}",
+        session_aged(&config, 10, serde_json::json!({"amr": ["pwd"]}))
+    );
+    let denied = gateway::admit(&config, &request("/admin/x", None, Some(&password)), NOW)
+        .expect_err("denied");
+    assert_eq!(
+        (denied.refusal, denied.reason.as_ref()),
+        (Refusal::Forbidden, "denied_by_rule")
+    );
+}
+
+#[test]
+fn a_cors_preflight_passes_unauthenticated_only_where_its_rule_says() {
+    let config = config_with(&[(
+        "ACCESS_RULES",
+        r#"[{"path": "/api/*", "roles": ["staff"], "preflight": "pass"}, {"path": "/app/*", "access": "authenticated"}]"#,
+    )]);
+    let preflight = |path, origin, method| Inbound {
+        method: "OPTIONS",
+        origin,
+        cors_request_method: method,
+        ..request(path, None, None)
+    };
+    let admitted = gateway::admit(
+        &config,
+        &preflight("/api/x", Some("https://app.example"), Some("PUT")),
+        NOW,
+    )
+    .expect("a preflight passes");
+    assert!(admitted.identity.is_none());
+    for inbound in [
+        preflight("/app/x", Some("https://app.example"), Some("PUT")),
+        preflight("/api/x", None, Some("PUT")),
+        preflight("/api/x", Some("https://app.example"), None),
+        Inbound {
+            method: "PUT",
+            ..preflight("/api/x", Some("https://app.example"), Some("PUT"))
+        },
+    ] {
+        assert_eq!(
+            refusal(&config, &inbound),
+            Some(Refusal::Unauthenticated),
+            "{inbound:?}"
+        );
+    }
+}

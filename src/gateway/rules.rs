@@ -1063,4 +1063,292 @@ mod tests {
         let ok = r#"[{"path": "/a", "methods": ["POST"], "access": "public"}, {"path": "/a", "methods": ["PUT"], "roles": ["x"]}]"#;
         assert!(AccessRules::from_json(ok, false).is_ok());
     }
+
+    const NOW: u64 = 1_800_000_000;
+
+    /// A subject for the condition tests: `ada` (roles, e-mail, groups, the login's `amr`,
+    /// `idp`) who logged in `age` seconds ago.
+    fn ada(extra: serde_json::Value, age: u64) -> (Vec<String>, Map<String, Value>, u64) {
+        let Value::Object(claims) = extra else {
+            panic!("an object")
+        };
+        (vec!["staff".into()], claims, NOW - age)
+    }
+
+    fn verdict(
+        rules: &str,
+        method: &str,
+        path: &str,
+        who: Option<&(Vec<String>, Map<String, Value>, u64)>,
+        preflight: bool,
+    ) -> Verdict {
+        let rules = AccessRules::from_json(rules, false).expect("valid rules");
+        let subject = who.map(|(roles, claims, auth_time)| Subject {
+            sub: "corp:ada",
+            roles,
+            email: Some("Ada@Example.COM"),
+            claims,
+            auth_time: *auth_time,
+        });
+        rules
+            .access_for(method, path)
+            .evaluate(subject.as_ref(), NOW, preflight)
+    }
+
+    #[test]
+    fn every_condition_admits_whom_it_names_and_refuses_the_rest() {
+        let who = ada(
+            serde_json::json!({"amr": ["fed"], "idp": "corp", "groups": ["eng", "ops"], "level": "gold"}),
+            60,
+        );
+        for (condition, pass, fail, reason) in [
+            (
+                r#""users": ["corp:ada"]"#,
+                true,
+                r#""users": ["corp:bob"]"#,
+                "user_not_allowed",
+            ),
+            (
+                r#""emails": ["ada@example.com"]"#,
+                true,
+                r#""emails": ["bob@example.com"]"#,
+                "email_not_allowed",
+            ),
+            (
+                r#""email_domains": ["EXAMPLE.com"]"#,
+                true,
+                r#""email_domains": ["example.org"]"#,
+                "email_domain_not_allowed",
+            ),
+            (
+                r#""claims": [{"claim": "groups", "any_of": ["ops"]}]"#,
+                true,
+                r#""claims": [{"claim": "groups", "any_of": ["sales"]}]"#,
+                "claim_not_allowed",
+            ),
+            (
+                r#""claims": [{"claim": "level", "any_of": ["gold"]}]"#,
+                true,
+                r#""claims": [{"claim": "missing", "any_of": ["gold"]}]"#,
+                "claim_not_allowed",
+            ),
+            (
+                r#""login": ["sso", "passkey"]"#,
+                true,
+                r#""login": ["password"]"#,
+                "login_method_not_allowed",
+            ),
+            (
+                r#""idp": ["corp"]"#,
+                true,
+                r#""idp": ["other"]"#,
+                "idp_not_allowed",
+            ),
+            (
+                r#""roles": ["staff"], "users": ["corp:ada"]"#,
+                true,
+                r#""roles": ["admin"], "users": ["corp:ada"]"#,
+                "missing_role",
+            ),
+        ] {
+            let rule = |c: &str| format!(r#"[{{"path": "/x/*", {c}}}]"#);
+            assert_eq!(
+                verdict(&rule(condition), "GET", "/x/1", Some(&who), false),
+                Verdict::Pass,
+                "{condition}"
+            );
+            assert!(pass);
+            assert_eq!(
+                verdict(&rule(fail), "GET", "/x/1", Some(&who), false),
+                Verdict::Refused(reason),
+                "{fail}"
+            );
+            assert_eq!(
+                verdict(&rule(condition), "GET", "/x/1", None, false),
+                Verdict::NeedsSession,
+                "{condition}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_login_method_is_read_from_amr_or_the_machine_claim() {
+        let rule = |method: &str| format!(r#"[{{"path": "/*", "login": ["{method}"]}}]"#);
+        for (claims, method) in [
+            (serde_json::json!({"amr": ["pwd"]}), "password"),
+            (serde_json::json!({"amr": ["fed"]}), "sso"),
+            (serde_json::json!({"amr": ["hwk", "mfa"]}), "passkey"),
+            (
+                serde_json::json!({"machine": "issuer", "idp": "ci"}),
+                "issuer",
+            ),
+            (
+                serde_json::json!({"machine": "service_token"}),
+                "service_token",
+            ),
+        ] {
+            let who = ada(claims.clone(), 0);
+            assert_eq!(
+                verdict(&rule(method), "GET", "/", Some(&who), false),
+                Verdict::Pass,
+                "{claims}"
+            );
+            for other in LOGIN_METHODS.iter().filter(|m| **m != method) {
+                assert_eq!(
+                    verdict(&rule(other), "GET", "/", Some(&who), false),
+                    Verdict::Refused("login_method_not_allowed"),
+                    "{claims} is not {other}"
+                );
+            }
+        }
+        // A session that names no method we know meets no login condition.
+        let who = ada(serde_json::json!({"amr": ["otp"]}), 0);
+        assert_eq!(
+            verdict(&rule("password"), "GET", "/", Some(&who), false),
+            Verdict::Refused("login_method_not_allowed")
+        );
+    }
+
+    #[test]
+    fn an_old_login_is_sent_to_log_in_again_unless_it_is_refused_anyway() {
+        let rules = r#"[{"path": "/pay/*", "roles": ["staff"], "max_auth_age_secs": 300},
+                        {"path": "/boss/*", "roles": ["boss"], "max_auth_age_secs": 300}]"#;
+        let fresh = ada(serde_json::json!({}), 300);
+        let stale = ada(serde_json::json!({}), 301);
+        assert_eq!(
+            verdict(rules, "GET", "/pay/1", Some(&fresh), false),
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdict(rules, "GET", "/pay/1", Some(&stale), false),
+            Verdict::LoginTooOld
+        );
+        assert_eq!(
+            verdict(rules, "GET", "/boss/1", Some(&stale), false),
+            Verdict::Refused("missing_role")
+        );
+        assert_eq!(
+            verdict(rules, "GET", "/pay/1", None, false),
+            Verdict::NeedsSession
+        );
+    }
+
+    #[test]
+    fn deny_wins_at_the_same_specificity_and_yields_to_a_more_specific_allow() {
+        let rules = r#"[
+            {"path": "/admin/*", "roles": ["staff"]},
+            {"path": "/admin/*", "effect": "deny", "login": ["service_token"]},
+            {"path": "/admin/*", "effect": "deny", "users": ["corp:mallory"]},
+            {"path": "/admin/health", "access": "public"},
+            {"path": "/internal/*", "effect": "deny"},
+            {"path": "/*", "access": "public"}
+        ]"#;
+        let person = ada(serde_json::json!({"amr": ["fed"]}), 0);
+        let program = ada(serde_json::json!({"machine": "service_token"}), 0);
+        assert_eq!(
+            verdict(rules, "GET", "/admin/x", Some(&person), false),
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdict(rules, "GET", "/admin/x", Some(&program), false),
+            Verdict::Refused("denied_by_rule")
+        );
+        // A more specific allow rule is the operator's word on its path.
+        assert_eq!(
+            verdict(rules, "GET", "/admin/health", Some(&program), false),
+            Verdict::Pass
+        );
+        // A deny rule with conditions matches only a session that meets them.
+        assert_eq!(
+            verdict(rules, "GET", "/admin/x", None, false),
+            Verdict::NeedsSession
+        );
+        // One without conditions refuses everyone, under every reading of the path.
+        assert_eq!(
+            verdict(rules, "GET", "/internal/x", None, false),
+            Verdict::Refused("denied_by_rule")
+        );
+        assert_eq!(
+            verdict(rules, "GET", "/INTERNAL/x", Some(&person), false),
+            Verdict::Refused("denied_by_rule")
+        );
+        assert_eq!(
+            verdict(rules, "GET", "/elsewhere", None, false),
+            Verdict::Pass
+        );
+        let parsed = AccessRules::from_json(rules, false).expect("valid");
+        let explained = parsed.access_for("GET", "/admin/x").explain(
+            Some(&Subject {
+                sub: "corp:ada",
+                roles: &program.0,
+                email: None,
+                claims: &program.1,
+                auth_time: NOW,
+            }),
+            NOW,
+            false,
+        );
+        assert_eq!(
+            explained,
+            Decision {
+                rule: Some(1),
+                verdict: Verdict::Refused("denied_by_rule")
+            }
+        );
+        assert!(!parsed.access_for("GET", "/internal/x").is_public());
+    }
+
+    #[test]
+    fn preflights_pass_only_where_a_rule_lets_them() {
+        let rules = r#"[
+            {"path": "/api/*", "roles": ["staff"], "preflight": "pass"},
+            {"path": "/other/*", "roles": ["staff"]},
+            {"path": "/api/closed/*", "effect": "deny"}
+        ]"#;
+        assert_eq!(
+            verdict(rules, "OPTIONS", "/api/x", None, true),
+            Verdict::Pass
+        );
+        assert_eq!(
+            verdict(rules, "OPTIONS", "/api/x", None, false),
+            Verdict::NeedsSession,
+            "not a preflight"
+        );
+        assert_eq!(
+            verdict(rules, "OPTIONS", "/other/x", None, true),
+            Verdict::NeedsSession
+        );
+        assert_eq!(
+            verdict(rules, "OPTIONS", "/api/closed/x", None, true),
+            Verdict::Refused("denied_by_rule")
+        );
+    }
+
+    #[test]
+    fn the_rule_language_refuses_what_it_cannot_mean() {
+        for bad in [
+            r#"[{"path": "/a", "access": "public", "roles": ["x"]}]"#,
+            r#"[{"path": "/a", "access": "public", "max_auth_age_secs": 5}]"#,
+            r#"[{"path": "/a"}]"#,
+            r#"[{"path": "/a", "effect": "deny", "access": "public"}]"#,
+            r#"[{"path": "/a", "effect": "deny", "max_auth_age_secs": 5}]"#,
+            r#"[{"path": "/a", "effect": "deny", "preflight": "pass"}]"#,
+            r#"[{"path": "/a", "effect": "maybe", "roles": ["x"]}]"#,
+            r#"[{"path": "/a", "login": ["magic"]}]"#,
+            r#"[{"path": "/a", "users": []}]"#,
+            r#"[{"path": "/a", "emails": [""]}]"#,
+            r#"[{"path": "/a", "claims": [{"claim": "g", "any_of": []}]}]"#,
+            r#"[{"path": "/a", "claims": [{"claim": "g", "any_of": ["x"], "all_of": ["y"]}]}]"#,
+            r#"[{"path": "/a", "roles": ["x"], "preflight": "maybe"}]"#,
+            r#"[{"path": "/a", "users": ["x"]}, {"path": "/a", "roles": ["y"]}]"#,
+        ] {
+            assert!(AccessRules::from_json(bad, false).is_err(), "{bad}");
+        }
+        // Deny rules never conflict, with each other or with the allow rule of their path.
+        assert!(AccessRules::from_json(
+            r#"[{"path": "/a", "roles": ["x"]}, {"path": "/a", "effect": "deny", "users": ["m"]}, {"path": "/a", "effect": "deny"}]"#,
+            false
+        )
+        .is_ok());
+    }
 }
