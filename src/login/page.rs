@@ -26,6 +26,9 @@ pub struct Page<'a> {
     pub password_form: bool,
     /// Whether passkeys are offered (their script is included).
     pub passkeys: bool,
+    /// Whether a rule asked for a fresh login (`reauth=1`): the single sign-on links ask the
+    /// provider to authenticate the user again (`prompt=login`).
+    pub reauth: bool,
 }
 
 /// Fills `template`'s markers for `page`.
@@ -82,6 +85,9 @@ fn providers_into(out: &mut String, page: &Page) {
         escape_into(out, &encode_component(id));
         out.push_str("?next=");
         escape_into(out, &encode_component(page.next));
+        if page.reauth {
+            out.push_str("&amp;prompt=login");
+        }
         out.push_str(r#"">Sign in with "#);
         escape_into(out, label);
         out.push_str("</a>");
@@ -115,6 +121,7 @@ mod tests {
             providers: &[],
             password_form: true,
             passkeys: false,
+            reauth: false,
         }
     }
 
@@ -129,6 +136,7 @@ mod tests {
                 providers: &providers,
                 password_form: false,
                 passkeys: true,
+                reauth: false,
             },
         );
         assert!(page.contains(
@@ -144,6 +152,18 @@ mod tests {
         );
         assert!(!plain.contains(r#"class="provider"#));
         assert!(plain.contains(r#"action="/auth/login" >"#));
+        let again = render(
+            LOGIN_TEMPLATE,
+            &Page {
+                next: "/pay",
+                error: None,
+                providers: &providers,
+                password_form: true,
+                passkeys: false,
+                reauth: true,
+            },
+        );
+        assert!(again.contains(r#"href="/auth/sso/corp?next=%2Fpay&amp;prompt=login""#));
     }
 
     #[test]

@@ -115,7 +115,7 @@ async fn sign_in(
                 leeway_secs: config.session.leeway_secs,
                 now,
             };
-            oidc::finish(
+            let claims = oidc::finish(
                 provider,
                 &discovery,
                 &code,
@@ -123,7 +123,13 @@ async fn sign_in(
                 &redirect_uri,
                 &expected,
             )
-            .await
+            .await;
+            match claims {
+                Ok(claims) => transaction
+                    .check_fresh(&claims, config.session.leeway_secs)
+                    .map(|()| claims),
+                other => other,
+            }
         }
     }
     .map_err(|e| {

@@ -21,10 +21,21 @@ pub async fn page(
     audit: &mut AuditEvent,
 ) -> Result<Response, Denied> {
     audit.event = "login_page";
-    let next = request_url::of(req)
-        .ok()
-        .and_then(|url| url.query_param("next").map(|value| value.into_owned()));
-    page::render(env, config, &safe_next(next.as_deref()), None, 200).await
+    let url = request_url::of(req).ok();
+    let param = |name| {
+        url.as_ref()
+            .and_then(|url| url.query_param(name).map(|value| value.into_owned()))
+    };
+    let reauth = param("reauth").as_deref() == Some("1");
+    page::render(
+        env,
+        config,
+        &safe_next(param("next").as_deref()),
+        None,
+        200,
+        reauth,
+    )
+    .await
 }
 
 /// `POST /auth/login` with a form (answered with a redirect or the page) or JSON (answered with

@@ -13,13 +13,14 @@ const PAGE_CSP: &str =
     "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 
 /// The login page (`www/login.html`), filled in with `next`, the configured ways to sign in
-/// and the error to show, if any.
+/// (asking providers for a fresh login when `reauth`) and the error to show, if any.
 pub async fn render(
     env: &Env,
     config: &GatewayConfig,
     next: &str,
     error: Option<&str>,
     status: u16,
+    reauth: bool,
 ) -> Result<Response, Denied> {
     let template = asset(env, "/login.html")
         .await?
@@ -39,6 +40,7 @@ pub async fn render(
             providers: &providers,
             password_form: config.password_store != PasswordStore::None,
             passkeys: config.passkeys.is_some(),
+            reauth,
         },
     );
     Ok(html_response(html.into_bytes(), status))
@@ -74,7 +76,7 @@ pub async fn failure(
 ) -> Result<Response, Denied> {
     audit.record(&denied);
     let (status, _, message) = denied.refusal.http();
-    render(env, config, next, Some(message), status).await
+    render(env, config, next, Some(message), status, false).await
 }
 
 /// A file of `www/` by its path.

@@ -1,4 +1,5 @@
-//! `GET /auth/sso/<provider>?next=…`: starts a single sign-on. The login in flight is sealed in
+//! `GET /auth/sso/<provider>?next=…[&prompt=login]`: starts a single sign-on (with
+//! `prompt=login`, one that makes the provider authenticate the user afresh). The login in flight is sealed in
 //! its own short-lived cookie (`login::oidc::transaction`) and the browser is sent to the
 //! provider with `state`, `nonce` and the PKCE `S256` challenge.
 
@@ -43,7 +44,10 @@ pub async fn start(
     };
     let mut entropy: Entropy = [0u8; 96];
     getrandom::fill(&mut entropy).map_err(|_| Denied::new(Refusal::Internal, "no_randomness"))?;
-    let transaction = Transaction::new(&provider.id, next, &entropy, now);
+    let mut transaction = Transaction::new(&provider.id, next, &entropy, now);
+    // A rule asked for a fresh login; GitHub has no way to ask for one.
+    transaction.reauth =
+        url.query_param("prompt").as_deref() == Some("login") && provider.kind == Kind::Oidc;
     let (redirect_uri, scope, challenge) = (
         provider.redirect_uri(url.origin()),
         provider.scopes.join(" "),
@@ -61,6 +65,11 @@ pub async fn start(
     if provider.kind == Kind::Oidc {
         // GitHub issues no ID token, so it has no nonce to carry.
         query.push(("nonce", &transaction.nonce));
+    }
+    if transaction.reauth {
+        // OIDC Core §3.1.2.1: authenticate again; with max_age the ID token carries auth_time.
+        query.push(("prompt", "login"));
+        query.push(("max_age", "0"));
     }
     let query = query
         .iter()

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::id_token::IdClaims;
 use super::OidcError;
 
 /// How long a login may take at the provider, in seconds (at most 10 minutes).
@@ -48,6 +49,10 @@ pub struct Transaction {
     pub next: String,
     /// Expiry, Unix seconds.
     pub exp: u64,
+    /// Whether the provider was asked for a fresh login (`prompt=login`, `max_age=0`): the ID
+    /// token must then say the user authenticated after the login began (`auth_time`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reauth: bool,
 }
 
 impl Transaction {
@@ -64,6 +69,26 @@ impl Transaction {
                 next
             },
             exp: now + TRANSACTION_TTL_SECS,
+            reauth: false,
+        }
+    }
+
+    /// When the login began, Unix seconds.
+    pub fn started(&self) -> u64 {
+        self.exp.saturating_sub(TRANSACTION_TTL_SECS)
+    }
+
+    /// A login that asked for a fresh authentication ([`Self::reauth`]) must have had one: the
+    /// ID token's `auth_time` no earlier than when the login began (within `leeway`). A
+    /// provider that ignored `prompt=login` fails it. Any other login passes.
+    pub fn check_fresh(&self, claims: &IdClaims, leeway: u64) -> Result<(), OidcError> {
+        if !self.reauth {
+            return Ok(());
+        }
+        match super::id_token::time(&claims.all, "auth_time") {
+            Ok(Some(auth_time)) if auth_time.saturating_add(leeway) >= self.started() => Ok(()),
+            Ok(Some(_)) => Err(OidcError::new("id_token", "not_reauthenticated")),
+            _ => Err(OidcError::new("id_token", "no_auth_time")),
         }
     }
 
@@ -169,6 +194,40 @@ mod tests {
             *b = i as u8;
         }
         Transaction::new("corp", "/app".into(), &entropy, NOW)
+    }
+
+    #[test]
+    fn a_fresh_login_is_one_the_provider_says_began_after_the_login() {
+        let claims = |auth_time: Option<u64>| IdClaims {
+            sub: "u".into(),
+            email: None,
+            name: None,
+            sid: None,
+            all: match auth_time {
+                Some(t) => serde_json::json!({ "auth_time": t }),
+                None => serde_json::json!({}),
+            }
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        };
+        let mut t = transaction();
+        assert_eq!(t.check_fresh(&claims(None), 30), Ok(()), "not asked for");
+        t.reauth = true;
+        assert_eq!(t.check_fresh(&claims(Some(NOW + 5)), 30), Ok(()));
+        assert_eq!(
+            t.check_fresh(&claims(Some(NOW - 30)), 30),
+            Ok(()),
+            "within the leeway"
+        );
+        assert!(
+            t.check_fresh(&claims(Some(NOW - 31)), 30).is_err(),
+            "an old login"
+        );
+        assert!(t.check_fresh(&claims(None), 30).is_err(), "no auth_time");
+        // It travels in the sealed cookie.
+        let opened = open(&t.seal(&key()), "corp", &t.state, NOW).expect("opens");
+        assert!(opened.reauth);
     }
 
     /// Opens with the seal checked by ed25519-dalek, as WebCrypto does in the Worker.
