@@ -111,6 +111,17 @@ impl<'r> Plan<'_, 'r> {
         &self.path
     }
 
+    /// What the rules decide for `subject` (`None`: no valid session) at `now`, and which rule
+    /// decided: exactly what [`decide`] applies, for `edgeauth check-policy`.
+    pub fn explain(&self, subject: Option<&Subject>, now: u64) -> rules::Decision {
+        self.requirement.explain(subject, now, self.preflight)
+    }
+
+    /// Whether the request is a browser navigation (sent to log in rather than answered 401).
+    pub fn is_navigation(&self) -> bool {
+        self.navigation
+    }
+
     /// The credential to check, if one was presented.
     pub fn presented(&self) -> Option<Presented<'r>> {
         self.presented

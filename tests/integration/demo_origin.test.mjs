@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { launchBrowser, saveScreenshot } from './browser.mjs';
-import { ROOT, kvPut, startWorker, stopAll } from './harness.mjs';
+import { ROOT, kvPut, navigate, startWorker, stopAll } from './harness.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
 
 const BIN = process.env.EDGEAUTH_BIN ?? path.join(ROOT, 'target', 'debug', 'edgeauth');
@@ -213,7 +213,7 @@ describe('a browser gets an HTML page', () => {
   });
 
   test('header values are HTML-escaped in the page source', async () => {
-    const r = await request(`${edge.url}/public/escape`, { headers: { accept: 'text/html', 'x-demo-note': HOSTILE } });
+    const r = await navigate(`${edge.url}/public/escape`, { headers: { accept: 'text/html', 'x-demo-note': HOSTILE } });
     assert.equal(r.status, 200);
     const html = await r.text();
     assertPageHeaders(Object.fromEntries(r.headers), html);
@@ -272,7 +272,7 @@ describe('API clients still get JSON', () => {
   });
 
   test('HEAD follows the same rule: text/html gets the page headers, JSON otherwise', async () => {
-    const page = await request(`${edge.url}/public/head`, { method: 'HEAD', headers: { accept: 'TEXT/HTML' } });
+    const page = await navigate(`${edge.url}/public/head`, { method: 'HEAD', headers: { accept: 'TEXT/HTML' } });
     assert.equal(page.status, 200);
     assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
     const api = await request(`${edge.url}/public/head`, { method: 'HEAD', headers: { accept: 'application/json' } });

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
-import { crateVersion, freePort, receivedDuring, startOrigin, startWorker, stopAll } from './harness.mjs';
+import { crateVersion, freePort, navigate, receivedDuring, startOrigin, startWorker, stopAll } from './harness.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
 
 const vectors = loadExpectFail();
@@ -260,7 +260,7 @@ describe('access rules', () => {
   });
 
   test('browser navigation is redirected to the login page, an API call gets 401', async () => {
-    const nav = await request(`${live.url}/app/report?month=11`, { headers: { accept: 'text/html,application/xhtml+xml' } });
+    const nav = await navigate(`${live.url}/app/report?month=11`);
     assert.equal(nav.status, 302);
     assert.equal(nav.headers.get('location'), '/auth/login?next=%2Fapp%2Freport%3Fmonth%3D11');
     await nav.arrayBuffer();

@@ -170,6 +170,37 @@ function unwatchedConfig(without = []) {
   return file;
 }
 
+/**
+ * A request as a browser's top-level navigation sends it: `Sec-Fetch-Mode: navigate` and
+ * `Sec-Fetch-Dest: document` unless `headers` say otherwise (undefined leaves one out), and
+ * `Accept: text/html`. Node's
+ * `fetch` cannot send it (it always says `Sec-Fetch-Mode: cors`, as a script's request would),
+ * so this goes through node:http, and resolves to a fetch `Response` (no redirect followed).
+ */
+export function navigate(url, { method = 'GET', headers = {} } = {}) {
+  // A header set to undefined is left out (a client that does not send it).
+  const sent = Object.fromEntries(
+    Object.entries({ accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', ...headers })
+      .filter(([, value]) => value !== undefined),
+  );
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: sent, timeout: 15_000 }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => {
+        const responseHeaders = new Headers();
+        for (let i = 0; i < res.rawHeaders.length; i += 2) responseHeaders.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
+        const body = method === 'HEAD' || [204, 304].includes(res.statusCode) ? null : Buffer.concat(chunks);
+        resolve(new Response(body, { status: res.statusCode, headers: responseHeaders }));
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`navigate ${url}: timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** The requests `origin` (from startOrigin) received while `fn` ran. */
 export async function receivedDuring(origin, fn) {
   const start = origin.received.length;

@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ROOT, kvGet, kvPut, startOrigin, startWorker, stopAll, waitForLog } from './harness.mjs';
+import { ROOT, kvGet, kvPut, navigate, startOrigin, startWorker, stopAll, waitForLog } from './harness.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
 
 const vectors = loadExpectFail();
@@ -90,7 +90,10 @@ async function call(worker, path, token, { method = 'GET', accept = 'application
   const headers = { accept, ...extra };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await request(`${worker.url}${path}`, { method, headers, body });
+  // A page is asked for as a browser navigates to it; anything else as a script asks.
+  const response = accept.includes('text/html') && body === undefined
+    ? await navigate(`${worker.url}${path}`, { method, headers })
+    : await request(`${worker.url}${path}`, { method, headers, body });
   const text = await response.text();
   return { status: response.status, text, location: response.headers.get('location'), setCookie: response.headers.get('set-cookie'), seen: origin.received.slice(start) };
 }

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 refused (`verify`), 2 bad input or usage.
 
+mod check_policy;
 mod revoke;
 mod service_token;
 
@@ -189,6 +190,9 @@ enum Command {
         #[arg(long)]
         now: Option<u64>,
     },
+    /// What the access rules decide for a request and an identity: the rule that decides, the
+    /// decision and why. Exit 0 when it is allowed, 1 when it is not.
+    CheckPolicy(check_policy::CheckPolicy),
     /// Service tokens for programs (CI jobs, other services): create, list, revoke.
     ServiceToken {
         #[command(subcommand)]
@@ -432,6 +436,7 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::ServiceToken { command } => service_token::run(command),
+        Command::CheckPolicy(args) => check_policy::run(args),
         Command::HashPassword { iterations } => {
             if !(password::MIN_ITERATIONS..=password::MAX_ITERATIONS).contains(&iterations) {
                 return Err(usage(
@@ -519,6 +524,14 @@ fn kind_name(kind: Kind) -> &'static str {
 
 /// The gateway configuration a wrangler config's [vars] give, with a throwaway signing key.
 fn load_config(path: &str) -> Result<edgeauth::config::GatewayConfig, Failure> {
+    let strings = load_vars(path)?;
+    edgeauth::config::GatewayConfig::from_lookup(|name| strings.get(name).cloned())
+        .map_err(|e| usage(format!("{path}: {e}")))
+}
+
+/// A wrangler config's [vars] as the edge reads them, with a throwaway signing key and
+/// placeholders for the providers' client secrets (which must not be vars).
+pub(crate) fn load_vars(path: &str) -> Result<std::collections::HashMap<String, String>, Failure> {
     let text = read_input(path)?;
     let parsed: toml::Table =
         toml::from_str(&text).map_err(|e| usage(format!("{path}: not TOML: {e}")))?;
@@ -552,8 +565,7 @@ fn load_config(path: &str) -> Result<edgeauth::config::GatewayConfig, Failure> {
         }
         strings.insert(name, "placeholder for check-config".into());
     }
-    edgeauth::config::GatewayConfig::from_lookup(|name| strings.get(name).cloned())
-        .map_err(|e| usage(format!("{path}: {e}")))
+    Ok(strings)
 }
 
 /// The secret names `IDENTITY_PROVIDERS` entries give in `client_secret_secret` (what is not

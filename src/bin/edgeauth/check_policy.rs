@@ -1,0 +1,193 @@
+//! `edgeauth check-policy`: what the access rules decide for one request and one identity, with
+//! the gateway's own planning and decision (`gateway::plan`, `Plan::explain`), never a copy.
+
+use clap::Args;
+use edgeauth::config::GatewayConfig;
+use edgeauth::gateway::rules::{Subject, Verdict, LOGIN_METHODS};
+use edgeauth::gateway::{self, Inbound};
+use serde_json::{Map, Value};
+
+use crate::{read_input, unix_now, usage, Failure};
+
+#[derive(Args)]
+pub(crate) struct CheckPolicy {
+    /// The URL or path asked about, e.g. `https://app.example.com/admin/users?x=1`.
+    url: String,
+    /// The method.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// The wrangler config whose [vars] the edge reads.
+    #[arg(long, default_value = "wrangler.toml")]
+    config: String,
+    /// A file holding the rules to check instead of the config's ACCESS_RULES.
+    #[arg(long)]
+    rules: Option<String>,
+    /// The user (`sub`); without it, the request has no session.
+    #[arg(long)]
+    user: Option<String>,
+    /// Roles, comma-separated.
+    #[arg(long, default_value = "", value_delimiter = ',', requires = "user")]
+    roles: Vec<String>,
+    /// The e-mail address.
+    #[arg(long, requires = "user")]
+    email: Option<String>,
+    /// A claim, `name=JSON` (e.g. `groups=["eng"]`); repeatable.
+    #[arg(long = "claim", requires = "user")]
+    claims: Vec<String>,
+    /// How the user logged in: password, sso, passkey, issuer or service_token.
+    #[arg(long, requires = "user")]
+    login: Option<String>,
+    /// The identity provider or trusted issuer (the session's `idp`).
+    #[arg(long, requires = "user")]
+    idp: Option<String>,
+    /// Seconds since the user logged in.
+    #[arg(long, default_value_t = 0, requires = "user")]
+    login_age: u64,
+    /// Ask about a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
+    #[arg(long)]
+    preflight: bool,
+}
+
+pub(crate) fn run(args: CheckPolicy) -> Result<(), Failure> {
+    let mut vars = crate::load_vars(&args.config)?;
+    if let Some(file) = &args.rules {
+        vars.insert("ACCESS_RULES".into(), read_input(file)?);
+    }
+    let config = GatewayConfig::from_lookup(|name| vars.get(name).cloned())
+        .map_err(|e| usage(format!("{}: {e}", args.config)))?;
+    let rule_texts: Vec<Value> = vars
+        .get("ACCESS_RULES")
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+
+    let (path, query) = path_and_query(&args.url);
+    let method = if args.preflight {
+        "OPTIONS".to_owned()
+    } else {
+        args.method.clone()
+    };
+    let inbound = Inbound {
+        method: &method,
+        path,
+        query,
+        host: "",
+        origin: args.preflight.then_some("https://origin.example"),
+        cors_request_method: args.preflight.then_some(args.method.as_str()),
+        ..Inbound::default()
+    };
+    let now = unix_now();
+    let mut claims = Map::new();
+    for pair in &args.claims {
+        let (name, json) = pair
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--claim {pair:?}: name=JSON")))?;
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| usage(format!("--claim {name}: not JSON: {e}")))?;
+        claims.insert(name.to_owned(), value);
+    }
+    match args.login.as_deref() {
+        None => {}
+        Some(method) if !LOGIN_METHODS.contains(&method) => {
+            return Err(usage(format!(
+                "--login {method:?}: one of {}",
+                LOGIN_METHODS.join(", ")
+            )))
+        }
+        Some("password") => drop(claims.insert("amr".into(), serde_json::json!(["pwd"]))),
+        Some("sso") => drop(claims.insert("amr".into(), serde_json::json!(["fed"]))),
+        Some("passkey") => drop(claims.insert("amr".into(), serde_json::json!(["hwk"]))),
+        Some(machine) => drop(claims.insert("machine".into(), Value::from(machine))),
+    }
+    if let Some(idp) = &args.idp {
+        claims.insert("idp".into(), Value::from(idp.as_str()));
+    }
+    let roles: Vec<String> = args
+        .roles
+        .iter()
+        .filter(|r| !r.is_empty())
+        .cloned()
+        .collect();
+    let subject = args.user.as_deref().map(|sub| Subject {
+        sub,
+        roles: &roles,
+        email: args.email.as_deref(),
+        claims: &claims,
+        auth_time: now.saturating_sub(args.login_age),
+    });
+
+    let plan = match gateway::plan(&config, &inbound) {
+        Ok(plan) => plan,
+        Err(denied) => {
+            println!("request: {method} {}", args.url);
+            println!(
+                "decision: deny ({}): {}",
+                denied.refusal.http().0,
+                denied.reason
+            );
+            return Err(refused());
+        }
+    };
+    println!(
+        "request: {method} {} (canonical path {})",
+        args.url,
+        plan.path()
+    );
+    println!(
+        "identity: {}",
+        match &subject {
+            Some(subject) => format!("{} (roles: {})", subject.sub, roles.join(",")),
+            None => "none (no session)".into(),
+        }
+    );
+    let decision = plan.explain(subject.as_ref(), now);
+    match decision.rule {
+        Some(index) => println!(
+            "rule: ACCESS_RULES[{index}] {}",
+            rule_texts
+                .get(index)
+                .map(Value::to_string)
+                .unwrap_or_default()
+        ),
+        None => println!("rule: none matches; the default: any session"),
+    }
+    let (allowed, what) = match decision.verdict {
+        Verdict::Pass => (true, "allow".to_owned()),
+        Verdict::NeedsSession if plan.is_navigation() => (
+            false,
+            "deny: a session is needed (a browser is sent to log in)".into(),
+        ),
+        Verdict::NeedsSession => (false, "deny (401): a session is needed".into()),
+        Verdict::LoginTooOld => (
+            false,
+            "deny (401): the login is older than the rule's max_auth_age_secs; log in again".into(),
+        ),
+        Verdict::Refused(reason) => (false, format!("deny (403): {reason}")),
+    };
+    println!("decision: {what}");
+    if allowed {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
+/// Exit 1, with nothing more on stderr: the decision is on stdout.
+fn refused() -> Failure {
+    Failure {
+        code: 1,
+        message: "not allowed".into(),
+    }
+}
+
+/// The path and query of a URL (`https://host/p?q`) or of a path (`/p?q`).
+fn path_and_query(url: &str) -> (&str, Option<&str>) {
+    let rest = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        None => url,
+    };
+    let rest = rest.split('#').next().unwrap_or(rest);
+    match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    }
+}

@@ -1,0 +1,195 @@
+// The rule language under real `wrangler dev`: conditions beyond roles, deny rules, a login too
+// old for a path, CORS preflights, and scripts that must get 401 rather than a login page. One
+// table of cases runs twice: through the edge (real requests, the origin seeing what passed) and
+// through `edgeauth check-policy` with the same rules, which must decide each case alike.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { ROOT, navigate, startOrigin, startWorker, stopAll } from './harness.mjs';
+import { loadExpectFail } from './expect_fail_vectors.mjs';
+
+const vectors = loadExpectFail();
+const { doc } = vectors;
+const control = doc.cases.find((c) => c.name === 'valid_control');
+const BIN = process.env.EDGEAUTH_BIN ?? path.join(ROOT, 'target', 'debug', 'edgeauth');
+const now = () => Math.floor(Date.now() / 1000);
+
+const RULES = [
+  { path: '/public/*', access: 'public' },
+  { path: '/eng/*', claims: [{ claim: 'groups', any_of: ['eng'] }] },
+  { path: '/corp/*', email_domains: ['example.com'], login: ['sso', 'passkey'] },
+  { path: '/corp/*', effect: 'deny', users: ['mallory'] },
+  { path: '/corp/open', access: 'public' },
+  { path: '/pay/*', roles: ['staff'], max_auth_age_secs: 600 },
+  { path: '/api/*', roles: ['staff'], preflight: 'pass' },
+  { path: '/internal/*', effect: 'deny' },
+  { path: '/deploy/*', login: ['service_token', 'issuer'], roles: ['deployer'] },
+];
+
+/** Who asks: each a session of ours with these claims, logged in `age` seconds ago. */
+const WHO = {
+  ada: { sub: 'corp:ada', roles: ['staff'], email: 'ada@example.com', amr: ['fed'], idp: 'corp', groups: ['eng'], age: 60 },
+  oldAda: { sub: 'corp:ada', roles: ['staff'], email: 'ada@example.com', amr: ['fed'], idp: 'corp', groups: ['eng'], age: 4000 },
+  bob: { sub: 'bob', roles: ['staff'], email: 'bob@partner.example', amr: ['pwd'], age: 60 },
+  mallory: { sub: 'mallory', roles: ['staff'], email: 'mallory@example.com', amr: ['hwk'], age: 60 },
+  ci: { sub: 'service:ci', roles: ['deployer'], machine: 'service_token', age: 0 },
+};
+
+/**
+ * [method, path, who (a WHO key or null), the edge's status for an API client (Accept: JSON)].
+ * 200 means the origin answered; check-policy must say allow exactly for those.
+ */
+const CASES = [
+  ['GET', '/public/x', null, 200],
+  ['GET', '/eng/x', 'ada', 200],
+  ['GET', '/eng/x', 'bob', 403],
+  ['GET', '/eng/x', null, 401],
+  ['GET', '/corp/x', 'ada', 200],
+  ['GET', '/corp/x', 'bob', 403],
+  ['GET', '/corp/x', 'mallory', 403],
+  ['GET', '/corp/open', 'mallory', 200],
+  ['GET', '/CORP/x', 'mallory', 403],
+  ['GET', '/pay/x', 'ada', 200],
+  ['GET', '/pay/x', 'oldAda', 401],
+  ['GET', '/pay/x', 'bob', 200],
+  ['POST', '/api/x', null, 401],
+  ['POST', '/api/x', 'bob', 200],
+  ['GET', '/internal/x', 'ada', 403],
+  ['GET', '/internal/x', null, 403],
+  ['POST', '/deploy/x', 'ci', 200],
+  ['POST', '/deploy/x', 'ada', 403],
+];
+
+function session(who) {
+  const { sub, roles, email, amr, idp, groups, machine, age } = WHO[who];
+  const claims = {
+    iss: doc.issuer, aud: doc.audience, sub, sid: `sid-${who}-policy-test-0001`, roles,
+    ...(email && { email }), ...(amr && { amr }), ...(idp && { idp }), ...(groups && { groups }), ...(machine && { machine }),
+  };
+  // Times go in as the vectors' placeholders, filled in at build time.
+  const payload = JSON.stringify(claims).replace(/\}$/, `,"iat":{now-10},"exp":{now+3600},"auth_time":{now-${age}}}`);
+  return vectors.build({ ...control, payload }, now());
+}
+
+let origin;
+let edge;
+let rulesFile;
+
+before(async () => {
+  origin = await startOrigin();
+  rulesFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'edgeauth-policy-')), 'rules.json');
+  fs.writeFileSync(rulesFile, JSON.stringify(RULES));
+  edge = await startWorker({
+    name: 'policy',
+    vars: {
+      SIGNING_KEY: vectors.privateJwk(),
+      ISSUER: doc.issuer,
+      SESSION_AUDIENCE: doc.audience,
+      ORIGIN_URL: origin.url,
+      ACCESS_RULES: JSON.stringify(RULES),
+    },
+  });
+});
+
+after(async () => {
+  await stopAll();
+  await origin?.close();
+});
+
+/** A request as a script sends it (Node's fetch: `Sec-Fetch-Mode: cors`), or, with `page`, as a browser navigates. */
+async function call(method, route, headers = {}, { page = false } = {}) {
+  const before = origin.received.length;
+  const response = page
+    ? await navigate(`${edge.url}${route}`, { method, headers })
+    : await fetch(`${edge.url}${route}`, {
+      method,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(15_000),
+      headers: { accept: 'application/json', ...headers },
+    });
+  await response.arrayBuffer();
+  return { status: response.status, location: response.headers.get('location'), reached: origin.received.length > before };
+}
+
+const as = (who) => (who ? { authorization: `Bearer ${session(who)}` } : {});
+
+/** `edgeauth check-policy` for one case: its exit code and output. */
+function checkPolicy(method, route, who, extra = []) {
+  const args = ['check-policy', '--config', 'wrangler.toml', '--rules', rulesFile, '--method', method, route, ...extra];
+  if (who) {
+    const { sub, roles, email, amr, idp, groups, machine, age } = WHO[who];
+    const login = machine ?? { pwd: 'password', fed: 'sso', hwk: 'passkey' }[amr[0]];
+    args.push('--user', sub, '--roles', roles.join(','), '--login', login, '--login-age', String(age));
+    if (email) args.push('--email', email);
+    if (idp) args.push('--idp', idp);
+    if (groups) args.push('--claim', `groups=${JSON.stringify(groups)}`);
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout }));
+  });
+}
+
+describe('the rules at the edge and in check-policy', () => {
+  for (const [method, route, who, status] of CASES) {
+    test(`${method} ${route} as ${who ?? 'nobody'}: ${status}, and check-policy agrees`, async () => {
+      const result = await call(method, route, as(who));
+      assert.equal(result.status, status);
+      assert.equal(result.reached, status === 200, 'only what passed reached the origin');
+      const checked = await checkPolicy(method, route, who);
+      assert.equal(checked.code, status === 200 ? 0 : 1, checked.stdout);
+      if (status === 403) assert.match(checked.stdout, /decision: deny \(403\)/);
+    });
+  }
+
+  test('check-policy names the deciding rule and why', async () => {
+    const denied = await checkPolicy('GET', '/corp/x', 'mallory');
+    assert.match(denied.stdout, /^rule: ACCESS_RULES\[3\] .*"effect":"deny"/m);
+    assert.match(denied.stdout, /^decision: deny \(403\): denied_by_rule$/m);
+    const old = await checkPolicy('GET', '/pay/x', 'oldAda');
+    assert.match(old.stdout, /^rule: ACCESS_RULES\[5\]/m);
+    assert.match(old.stdout, /max_auth_age_secs; log in again$/m);
+    const none = await checkPolicy('GET', '/elsewhere', null);
+    assert.match(none.stdout, /^rule: none matches/m);
+  });
+});
+
+describe('browsers and scripts', () => {
+  test('a login too old for the path sends a browser to log in again, asking providers for a fresh login', async () => {
+    const result = await call('GET', '/pay/x', as('oldAda'), { page: true });
+    assert.equal(result.status, 302);
+    assert.equal(result.location, '/auth/login?next=%2Fpay%2Fx&reauth=1');
+    assert.equal(result.reached, false);
+  });
+
+  test('a script is answered 401, never a login page; a navigation is sent to log in', async () => {
+    assert.equal((await call('GET', '/eng/x', {}, { page: true })).status, 302);
+    // An older browser or a plain HTTP client says no Sec-Fetch-Mode: Accept decides.
+    assert.equal((await call('GET', '/eng/x', { 'sec-fetch-mode': undefined, 'sec-fetch-dest': undefined }, { page: true })).status, 302);
+    for (const headers of [{ 'sec-fetch-mode': 'cors' }, { 'sec-fetch-mode': 'same-origin' }, { 'x-requested-with': 'XMLHttpRequest' }]) {
+      const result = await call('GET', '/eng/x', headers, { page: true });
+      assert.equal(result.status, 401, JSON.stringify(headers));
+    }
+    // Node's fetch is a script too, whatever it accepts.
+    assert.equal((await call('GET', '/eng/x', { accept: 'text/html' })).status, 401);
+  });
+
+  test('a CORS preflight passes unauthenticated where its rule says, and only a real preflight', async () => {
+    const preflight = { origin: 'https://app.example', 'access-control-request-method': 'PUT' };
+    const passed = await call('OPTIONS', '/api/x', preflight);
+    assert.equal(passed.status, 200);
+    assert.equal(passed.reached, true);
+    assert.equal(origin.received.at(-1).headers['x-auth-user'], undefined, 'no identity with a preflight');
+    assert.equal((await call('OPTIONS', '/api/x', { origin: 'https://app.example' })).status, 401, 'not a preflight');
+    assert.equal((await call('OPTIONS', '/eng/x', preflight)).status, 401, 'its rule does not let preflights through');
+    assert.equal((await checkPolicy('PUT', '/api/x', null, ['--preflight'])).code, 0);
+    assert.equal((await checkPolicy('PUT', '/eng/x', null, ['--preflight'])).code, 1);
+  });
+});
