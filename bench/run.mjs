@@ -71,6 +71,26 @@ async function accessTokenCase(alg) {
   return JSON.stringify({ token, jwk, issuer: claims.iss, audience: claims.aud });
 }
 
+/**
+ * The body of the bench route's `rules` mode: `count` rules of every kind (prefix and exact,
+ * with methods, roles, claims, e-mail domains, login methods, deny rules), the request's path
+ * matched by one near the end, so the scan sees them all.
+ */
+function rulesCase(count) {
+  const rules = [];
+  for (let i = 0; rules.length < count - 1; i++) {
+    const kinds = [
+      { path: `/app${i}/*`, roles: ['staff', `r${i}`] },
+      { path: `/app${i}/*`, effect: 'deny', users: [`blocked${i}`] },
+      { path: `/team${i}/*`, claims: [{ claim: 'groups', any_of: [`g${i}`, 'eng'] }], login: ['sso', 'passkey'] },
+      { path: `/doc${i}`, methods: ['GET'], email_domains: ['example.com'], max_auth_age_secs: 3600 },
+    ];
+    rules.push(...kinds.slice(0, count - 1 - rules.length));
+  }
+  rules.push({ path: '/target/*', claims: [{ claim: 'groups', any_of: ['eng'] }], roles: ['staff'] });
+  return JSON.stringify({ rules, path: '/target/reports/2026', claims: { groups: ['eng'], amr: ['fed'] } });
+}
+
 /** The body of the bench route's `service` mode: a service token and its KV record. */
 function serviceTokenCase() {
   const client_id = crypto.randomBytes(16).toString('hex');
@@ -237,6 +257,7 @@ async function main() {
 
   const ssoBodies = { RS256: await idTokenCase('RS256'), ES256: await idTokenCase('ES256') };
   const passkeyBodies = { ES256: passkeyCase('ES256'), EdDSA: passkeyCase('EdDSA') };
+  const rulesBodies = { 10: rulesCase(10), 100: rulesCase(100), 1000: rulesCase(1000) };
   const machineBodies = { RS256: await accessTokenCase('RS256'), ES256: await accessTokenCase('ES256'), service: serviceTokenCase() };
   // 1. Verify cost per token inside workerd: warm up, then ROUNDS interleaved rounds; medians.
   const ways = {
@@ -257,6 +278,9 @@ async function main() {
     issuerRs256: () => perOp(edge.url, '/__bench/verify?mode=issuer', N_SSO, machineBodies.RS256),
     issuerEs256: () => perOp(edge.url, '/__bench/verify?mode=issuer', N_SSO, machineBodies.ES256),
     serviceToken: () => perOp(edge.url, '/__bench/verify?mode=service', N_SSO, machineBodies.service),
+    rules10: () => perOp(edge.url, '/__bench/verify?mode=rules', N_VERIFY, rulesBodies[10]),
+    rules100: () => perOp(edge.url, '/__bench/verify?mode=rules', N_VERIFY, rulesBodies[100]),
+    rules1000: () => perOp(edge.url, '/__bench/verify?mode=rules', N_SSO, rulesBodies[1000]),
     webcrypto: () => perOp(js.url, '/__bench/webcrypto', N_VERIFY),
     jose: () => perOp(js.url, '/__bench/jose', N_VERIFY),
   };
@@ -365,6 +389,9 @@ async function main() {
     `| 1m | an external issuer's RS256 access token at first sight in workerd (parse, JWK import + WebCrypto verify, claims, mapping, assertion mint; no JWKS fetch); later requests are cache hits (1b) | ${f1(us.issuerRs256)} µs/token | ${ratio(us.issuerRs256, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.issuerRs256 <= FREE_PLAN_CPU_US)} |`,
     `| 1n | the same with an ES256 access token | ${f1(us.issuerEs256)} µs/token | ${ratio(us.issuerEs256, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.issuerEs256 <= FREE_PLAN_CPU_US)} |`,
     `| 1o | a service token's use in workerd (format, record, SHA-256 compared in constant time, assertion mint; no KV read), on every request | ${f1(us.serviceToken)} µs/request | ${ratio(us.serviceToken, FREE_PLAN_CPU_US)} of 10 ms: ${mark(us.serviceToken <= FREE_PLAN_CPU_US)} |`,
+    `| 1p | the rules' decision per request in workerd (every reading of the path, conditions evaluated), 10 rules of every kind | ${f1(us.rules10)} µs/request | |`,
+    `| 1q | the same with 100 rules | ${f1(us.rules100)} µs/request | ${ratio(us.rules100, us.rules10)} 1p |`,
+    `| 1r | the same with 1,000 rules | ${f1(us.rules1000)} µs/request | ${ratio(us.rules1000, us.rules10)} 1p; ${ratio(us.rules1000, FREE_PLAN_CPU_US)} of 10 ms |`,
     `| 2a | native mint (host, release) | ${Math.round(native.mint_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.mint_per_s)} µs each |`,
     `| 2b | native verify (host, release) | ${Math.round(native.verify_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.verify_per_s)} µs each; workerd first sight is ${ratio(us.first, 1e6 / native.verify_per_s)} native |`,
     `| 3a | end to end, pass-through JS worker → origin, the same request as 3b (${WRK_CONNECTIONS} connections, ${WRK_SECONDS} s, medians of ${ROUNDS} interleaved rounds) | ${Math.round(e2e.pass.rps)} req/s, p50 ${f2(e2e.pass.p50)} ms, p99 ${f2(e2e.pass.p99)} ms | baseline |`,

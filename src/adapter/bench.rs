@@ -129,7 +129,8 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
                 let plan = gateway::plan(config, &inbound).ok()?;
                 let session = session::verify(config, plan.token()?, now).await.ok()?;
                 let admitted =
-                    gateway::decide(plan, Some(gateway::Checked::Valid(session.verified))).ok()?;
+                    gateway::decide(plan, Some(gateway::Checked::Valid(session.verified)), now)
+                        .ok()?;
                 Some((admitted, session.assertion))
             };
             let _ = decide().await;
@@ -183,6 +184,7 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
         }
         "sso" => sso_callback(token, config, n, now).await,
         "issuer" => issuer_first_sight(token, config, n, now).await,
+        "rules" => rules_decision(token, n, now),
         "service" => service_token_use(token, config, n, now).await,
         "passkey" => passkey_sign_in(token, config, n, now).await,
         "password" => {
@@ -314,6 +316,47 @@ async fn issuer_first_sight(body: &str, config: &GatewayConfig, n: u64, now: u64
         };
         let claims = gateway::assertion_claims(config, &identity, now);
         ok += u64::from(std::hint::black_box(signing::mint(config, &claims).await).is_ok());
+    }
+    timed(n, Date::now().as_millis() - start, ok)
+}
+
+/// The rules' decision for one request, as `gateway::plan` and `gateway::decide` make it:
+/// `access_for` (every reading of the path) and `evaluate` for a session's subject. The body is
+/// `{"rules": [...], "path": "...", "claims": {...}}`, the subject's claims beside `sub`
+/// `bench`, roles `["staff"]` and an e-mail at `example.com`.
+fn rules_decision(body: &str, n: u64, now: u64) -> Response {
+    use crate::gateway::rules::{AccessRules, Subject, Verdict};
+    let Ok(input) = serde_json::from_str::<serde_json::Value>(body) else {
+        return respond::json_text(400, r#"{"error":"body"}"#, "no-store");
+    };
+    let rules_text = input
+        .get("rules")
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let Ok(rules) = AccessRules::from_json(&rules_text, false) else {
+        return respond::json_text(400, r#"{"error":"rules"}"#, "no-store");
+    };
+    let path = input.get("path").and_then(|p| p.as_str()).unwrap_or("/");
+    let claims = input
+        .get("claims")
+        .and_then(|c| c.as_object())
+        .cloned()
+        .unwrap_or_default();
+    let roles = vec!["staff".to_owned()];
+    let subject = Subject {
+        sub: "bench",
+        roles: &roles,
+        email: Some("bench@example.com"),
+        claims: &claims,
+        auth_time: now,
+    };
+    let mut ok = 0u64;
+    let start = Date::now().as_millis();
+    for _ in 0..n {
+        let verdict = rules
+            .access_for("GET", path)
+            .evaluate(Some(&subject), now, false);
+        ok += u64::from(std::hint::black_box(verdict) == Verdict::Pass);
     }
     timed(n, Date::now().as_millis() - start, ok)
 }
