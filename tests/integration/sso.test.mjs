@@ -73,7 +73,8 @@ before(async () => {
       SIGNING_KEY: vectors.privateJwk(),
       ISSUER: vectors.doc.issuer,
       ORIGIN_URL: origin.url,
-      ACCESS_RULES: '[]',
+      // A login older than 10 minutes is sent to log in again on /pay.
+      ACCESS_RULES: JSON.stringify([{ path: '/pay/*', access: 'authenticated', max_auth_age_secs: 600 }]),
       IDENTITY_PROVIDERS: JSON.stringify(providers),
       // Revocations (back-channel logout) apply at the next request.
       REVOCATION_REFRESH_SECS: '0',
@@ -211,6 +212,47 @@ describe('signing in through a provider', () => {
       await Promise.all([page.waitForURL((url) => url.pathname === '/app'), signInAtProvider(page, USERS[0])]);
       assert.equal((await originView(page)).headers['x-auth-user'], 'alpha:ada');
       assert.ok(kids.RS256, 'a new RS256 kid');
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('a login too old for the path', () => {
+  const control = vectors.cases.find((c) => c.name === 'valid_control');
+  /** An edge session of alpha:ada through provider alpha, logged in `age` seconds ago. */
+  function oldSession(age) {
+    const payload = JSON.stringify({
+      iss: vectors.doc.issuer, aud: 'edgeauth', sub: 'alpha:ada', sid: 'b2xkLWxvZ2luLXNlc3Npb24', roles: ['user'],
+      amr: ['fed'], idp: 'alpha',
+    }).replace(/\}$/, `,"iat":{now-10},"exp":{now+3600},"auth_time":{now-${age}}}`);
+    return vectors.build({ ...control, payload }, Math.floor(Date.now() / 1000));
+  }
+
+  test('is sent to log in again, and the provider is made to authenticate afresh (prompt=login)', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    try {
+      // A session at the provider first: without prompt=login it would answer at once.
+      await startAt(page, 'Alpha');
+      await Promise.all([page.waitForURL((url) => url.pathname === '/app'), signInAtProvider(page, USERS[0])]);
+      await page.goto(`${edge.url}/auth/sso/alpha?next=%2Fapp%2Fagain`);
+      assert.equal(new URL(page.url()).pathname, '/app/again', 'the provider reused its session, no form');
+      // The edge's session is now one that logged in long ago.
+      await context.addCookies([{ name: '__Host-edgeauth', value: oldSession(4000), domain: new URL(edge.url).hostname, path: '/', secure: true, httpOnly: true, sameSite: 'Lax' }]);
+      await page.goto(`${edge.url}/pay/invoices`);
+      const login = new URL(page.url());
+      assert.equal(login.pathname, '/auth/login');
+      assert.equal(login.searchParams.get('reauth'), '1');
+      await Promise.all([
+        page.waitForURL((url) => url.pathname.startsWith('/interaction/')),
+        page.getByRole('link', { name: 'Sign in with Alpha', exact: true }).click(),
+      ]);
+      assert.ok(await page.locator(LOGIN_FORM.username).isVisible(), 'the provider asks for the password again');
+      await Promise.all([page.waitForURL((url) => url.pathname === '/pay/invoices'), signInAtProvider(page, USERS[0])]);
+      assert.equal((await originView(page)).headers['x-auth-user'], 'alpha:ada');
+      const claims = await sessionClaims(page);
+      assert.ok(claims.auth_time >= Math.floor(Date.now() / 1000) - 60, 'a fresh login');
     } finally {
       await context.close();
     }
