@@ -557,6 +557,7 @@ fn authorization_the_edge_did_not_use_is_dropped_unless_configured() {
         source: Some(edgeauth::gateway::credentials::Source::Bearer),
         ignored: Some("revoked_session"),
         destination: None,
+        bound_assertion: false,
     };
     let headers = forwarded(&config, &[("Authorization", valid.as_str())], &revoked);
     assert!(get(&headers, "authorization").is_empty());
@@ -1008,4 +1009,51 @@ fn a_cors_preflight_passes_unauthenticated_only_where_its_rule_says() {
             "{inbound:?}"
         );
     }
+}
+
+#[test]
+fn a_bound_assertion_names_its_request_and_expires_within_a_minute() {
+    use edgeauth::gateway::{request_assertion_claims, BoundRequest, REQUEST_ASSERTION_TTL_SECS};
+    let bound = config_with(&[(
+        "ACCESS_RULES",
+        r#"[{"path": "/pay/*", "roles": ["user"], "assertion": "request"}, {"path": "/app/*", "access": "authenticated"}]"#,
+    )]);
+    let bearer = format!("Bearer {}", token(&bound, &["user"]));
+    let pay = gateway::admit(&bound, &request("/pay/1", None, Some(&bearer)), NOW).expect("ok");
+    assert!(pay.bound_assertion, "the rule asks for it");
+    let app = gateway::admit(&bound, &request("/app/1", None, Some(&bearer)), NOW).expect("ok");
+    assert!(!app.bound_assertion);
+    let everywhere = config_with(&[("ASSERTION_BINDING", "request")]);
+    let bearer = format!("Bearer {}", token(&everywhere, &["user"]));
+    let app =
+        gateway::admit(&everywhere, &request("/app/1", None, Some(&bearer)), NOW).expect("ok");
+    assert!(
+        app.bound_assertion,
+        "ASSERTION_BINDING=request binds every one"
+    );
+    assert!(GatewayConfig::from_lookup(|name| match name {
+        "SIGNING_KEY" => Some(
+            SigningKey::from_seed(&mut [11u8; 32])
+                .to_private_jwk()
+                .to_string()
+        ),
+        "ASSERTION_BINDING" => Some("sometimes".into()),
+        _ => None,
+    })
+    .is_err());
+
+    let session = app.identity.expect("a session");
+    let request = BoundRequest {
+        method: "POST",
+        proto: "https",
+        host: "app.example.com",
+        path: "/app/1",
+    };
+    let claims = request_assertion_claims(&everywhere, &session, &request, "jti-1".into(), NOW);
+    assert_eq!(claims.extra["htm"], "POST");
+    assert_eq!(claims.extra["htu"], "https://app.example.com/app/1");
+    assert_eq!(claims.extra["jti"], "jti-1");
+    assert_eq!(claims.exp, NOW + REQUEST_ASSERTION_TTL_SECS);
+    assert_eq!(claims.aud, ["origin"]);
+    assert_eq!(claims.sub, "alice");
 }

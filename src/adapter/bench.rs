@@ -167,6 +167,35 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
             }
             timed(n, Date::now().as_millis() - start, ok)
         }
+        "bound" => {
+            // A request-bound assertion: claims for this request, minted (no cache can serve it).
+            let Ok(verified) =
+                session::verify_fresh(token, &config.keys, &config.session, now).await
+            else {
+                return respond::json_text(400, r#"{"error":"token"}"#, "no-store");
+            };
+            let request = gateway::BoundRequest {
+                method: "POST",
+                proto: "https",
+                host: "app.example.com",
+                path: "/pay/invoices/2026",
+            };
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                let mut jti = [0u8; 16];
+                let _ = getrandom::fill(&mut jti);
+                let claims = gateway::request_assertion_claims(
+                    config,
+                    &verified,
+                    &request,
+                    crate::encoding::base64url::encode(&jti),
+                    now,
+                );
+                let assertion = signing::mint(config, &claims).await;
+                ok += u64::from(std::hint::black_box(assertion).is_ok());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
         "whole" => {
             // A first sight's whole work: verify (no cache) and mint the assertion.
             let start = Date::now().as_millis();

@@ -43,6 +43,9 @@ pub struct GatewayConfig {
     pub sessions: SessionSettings,
     /// `aud` of the `X-Auth-Assertion` token (`ASSERTION_AUDIENCE`).
     pub assertion_audience: String,
+    /// Whether every assertion is bound to its request (`ASSERTION_BINDING`: `session`, the
+    /// default, or `request`; a rule can ask for it on its paths alone).
+    pub bind_assertions: bool,
     /// The origin's base URL without a trailing slash; `None` serves the built-in demo origin.
     pub origin: Option<String>,
     /// How long the origin has to answer before the edge gives up with 504 (`ORIGIN_TIMEOUT_MS`).
@@ -123,6 +126,8 @@ impl GatewayConfig {
             sessions: SessionSettings::from_vars(&vars, session.max_session_age_secs)?,
             session,
             assertion_audience,
+            bind_assertions: vars.choice("ASSERTION_BINDING", &[("session", 0), ("request", 1)])?
+                == 1,
             origin: vars
                 .get("ORIGIN_URL")
                 .map(|url| parse_origin(&url))

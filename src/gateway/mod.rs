@@ -68,6 +68,8 @@ pub struct Admitted {
     pub ignored: Option<&'static str>,
     /// The `Destination` header to forward: the inbound one with its path made canonical.
     pub destination: Option<String>,
+    /// Whether the assertion must be bound to this request ([`request_assertion_claims`]).
+    pub bound_assertion: bool,
 }
 
 /// What the edge must know before any I/O, from the request alone: the canonical path, what it
@@ -80,6 +82,7 @@ pub struct Plan<'c, 'r> {
     presented: Option<Presented<'r>>,
     navigation: bool,
     preflight: bool,
+    bound_assertion: bool,
     query: Option<&'r str>,
 }
 
@@ -208,6 +211,7 @@ pub fn plan<'c, 'r>(
         (token, service) => token.or(service),
     };
     Ok(Plan {
+        bound_assertion: config.bind_assertions || requirement.binds_assertion(),
         path,
         requirement,
         destination,
@@ -264,6 +268,7 @@ pub fn decide(plan: Plan, checked: Option<Checked>, now: u64) -> Result<Admitted
             source,
             ignored: unusable,
             destination: plan.destination.clone(),
+            bound_assertion: plan.bound_assertion,
         }),
         Verdict::NeedsSession => {
             let denied = to_login(
@@ -373,6 +378,48 @@ pub fn assertion_claims(config: &GatewayConfig, session: &VerifiedClaims, now: u
     let mut claims = session.claims().clone();
     claims.aud = vec![config.assertion_audience.clone()];
     claims.iat = now.min(claims.exp);
+    claims
+}
+
+/// How long a request-bound assertion is valid: long enough for the origin to receive it, too
+/// short to be kept and used later.
+pub const REQUEST_ASSERTION_TTL_SECS: u64 = 60;
+
+/// The request a bound assertion was made for.
+#[derive(Debug, Clone, Copy)]
+pub struct BoundRequest<'a> {
+    /// The method, as received and forwarded.
+    pub method: &'a str,
+    /// `http` or `https`, as the client reached the edge.
+    pub proto: &'a str,
+    /// The host (and port) the client asked for.
+    pub host: &'a str,
+    /// The canonical path, the one checked and forwarded.
+    pub path: &'a str,
+}
+
+/// The claims of an assertion bound to one request: [`assertion_claims`] plus what the request
+/// was, in DPoP's terms (RFC 9449 §4.2): `htm`, the method, and `htu`, the URL without query or
+/// fragment (`proto://host/canonical-path`); a `jti` (random, from the caller) by which an
+/// origin can refuse a second use, and an `exp` at most [`REQUEST_ASSERTION_TTL_SECS`] away.
+/// An origin that checks them refuses the assertion replayed to any other request.
+pub fn request_assertion_claims(
+    config: &GatewayConfig,
+    session: &VerifiedClaims,
+    request: &BoundRequest,
+    jti: String,
+    now: u64,
+) -> Claims {
+    let mut claims = assertion_claims(config, session, now);
+    claims.exp = claims
+        .exp
+        .min(now.saturating_add(REQUEST_ASSERTION_TTL_SECS));
+    claims.extra.insert("htm".into(), request.method.into());
+    claims.extra.insert(
+        "htu".into(),
+        format!("{}://{}{}", request.proto, request.host, request.path).into(),
+    );
+    claims.extra.insert("jti".into(), jti.into());
     claims
 }
 

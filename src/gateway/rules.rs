@@ -9,7 +9,8 @@
 //! - An allow rule says `access` (`"public"` or `"authenticated"`), or conditions the session
 //!   must all meet ([`Conditions`]: `roles`, `users`, `emails`, `email_domains`, `claims`,
 //!   `login`, `idp`, each met by any one of its values, and `max_auth_age_secs`). It may let
-//!   CORS preflights through unauthenticated (`"preflight": "pass"`).
+//!   CORS preflights through unauthenticated (`"preflight": "pass"`), and bind the assertion
+//!   the origin receives to the request (`"assertion": "request"`).
 //! - A deny rule refuses (403) the requests it matches whose session meets its conditions; one
 //!   without conditions refuses everyone.
 //!
@@ -111,6 +112,8 @@ pub struct AccessRule {
     /// [`Access::Authenticated`] for none: it then refuses everyone).
     access: Access,
     preflight_passes: bool,
+    /// `"assertion": "request"`: the assertion for a request this rule decides is bound to it.
+    binds_assertion: bool,
 }
 
 impl PartialEq for AccessRule {
@@ -121,12 +124,14 @@ impl PartialEq for AccessRule {
             self.effect,
             &self.access,
             self.preflight_passes,
+            self.binds_assertion,
         ) == (
             &other.pattern,
             &other.methods,
             other.effect,
             &other.access,
             other.preflight_passes,
+            other.binds_assertion,
         )
     }
 }
@@ -266,6 +271,14 @@ impl<'a> Requirement<'a> {
         for reading in other.readings {
             self.add(reading);
         }
+    }
+
+    /// Whether the allow rule deciding any reading binds the assertion to the request
+    /// (`"assertion": "request"`).
+    pub fn binds_assertion(&self) -> bool {
+        self.readings
+            .iter()
+            .any(|reading| reading.allow.is_some_and(|rule| rule.binds_assertion))
     }
 
     /// The allow rules' access of each distinct reading.
@@ -435,6 +448,8 @@ struct RuleJson {
     max_auth_age_secs: Option<u64>,
     #[serde(default)]
     preflight: Option<String>,
+    #[serde(default)]
+    assertion: Option<String>,
 }
 
 impl AccessRules {
@@ -632,6 +647,18 @@ impl AccessRule {
                 ))
             }
         };
+        let binds_assertion = match rule.assertion.as_deref() {
+            None | Some("session") => false,
+            Some("request") if effect == Effect::Deny => {
+                return Err("a deny rule forwards nothing: no \"assertion\"".into())
+            }
+            Some("request") => true,
+            Some(other) => {
+                return Err(format!(
+                    "assertion {other:?} is not \"request\" or \"session\""
+                ))
+            }
+        };
         let access = match (effect, rule.access.as_deref()) {
             (Effect::Deny, Some(_)) => {
                 return Err("a deny rule has conditions, not \"access\"".into())
@@ -679,6 +706,7 @@ impl AccessRule {
             effect,
             access,
             preflight_passes,
+            binds_assertion,
         })
     }
 
@@ -1340,6 +1368,8 @@ mod tests {
             r#"[{"path": "/a", "claims": [{"claim": "g", "any_of": []}]}]"#,
             r#"[{"path": "/a", "claims": [{"claim": "g", "any_of": ["x"], "all_of": ["y"]}]}]"#,
             r#"[{"path": "/a", "roles": ["x"], "preflight": "maybe"}]"#,
+            r#"[{"path": "/a", "roles": ["x"], "assertion": "always"}]"#,
+            r#"[{"path": "/a", "effect": "deny", "assertion": "request"}]"#,
             r#"[{"path": "/a", "users": ["x"]}, {"path": "/a", "roles": ["y"]}]"#,
         ] {
             assert!(AccessRules::from_json(bad, false).is_err(), "{bad}");

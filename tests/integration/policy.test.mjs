@@ -7,7 +7,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 import { ROOT, navigate, startOrigin, startWorker, stopAll } from './harness.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
@@ -28,6 +31,7 @@ const RULES = [
   { path: '/api/*', roles: ['staff'], preflight: 'pass' },
   { path: '/internal/*', effect: 'deny' },
   { path: '/deploy/*', login: ['service_token', 'issuer'], roles: ['deployer'] },
+  { path: '/bound/*', roles: ['staff'], assertion: 'request' },
 ];
 
 /** Who asks: each a session of ours with these claims, logged in `age` seconds ago. */
@@ -191,5 +195,92 @@ describe('browsers and scripts', () => {
     assert.equal((await call('OPTIONS', '/eng/x', preflight)).status, 401, 'its rule does not let preflights through');
     assert.equal((await checkPolicy('PUT', '/api/x', null, ['--preflight'])).code, 0);
     assert.equal((await checkPolicy('PUT', '/eng/x', null, ['--preflight'])).code, 1);
+  });
+});
+
+/**
+ * An origin that trusts only request-bound assertions: each must verify with the edge's JWKS,
+ * name this request's method and URL (`htm`, `htu`, the URL rebuilt from what the edge says the
+ * client asked for), be unexpired, and carry a `jti` not seen before. Answers 200 or 401.
+ * `edgeUrl()` gives the edge's URL, known only once it runs (after this origin, whose URL it
+ * needs).
+ */
+async function startVerifyingOrigin(edgeUrl) {
+  let jwks;
+  const seen = new Set();
+  const answers = [];
+  const server = http.createServer(async (req, res) => {
+    let verdict = 'ok';
+    try {
+      jwks ??= createRemoteJWKSet(new URL(`${edgeUrl()}/.well-known/jwks.json`));
+      const { payload } = await jwtVerify(req.headers['x-auth-assertion'] ?? '', jwks, {
+        algorithms: ['EdDSA'], issuer: doc.issuer, audience: 'origin',
+      });
+      const url = `${req.headers['x-forwarded-proto']}://${req.headers['x-forwarded-host']}${new URL(req.url, 'http://x').pathname}`;
+      if (payload.htm !== req.method) verdict = 'wrong_method';
+      else if (payload.htu !== url) verdict = 'wrong_url';
+      else if (seen.has(payload.jti)) verdict = 'replayed';
+      else seen.add(payload.jti);
+    } catch (error) {
+      verdict = `invalid:${error.code ?? error.message}`;
+    }
+    answers.push({ verdict, headers: req.headers, method: req.method, url: req.url });
+    res.writeHead(verdict === 'ok' ? 200 : 401, { 'content-type': 'text/plain' });
+    res.end(verdict);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    answers,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+  };
+}
+
+describe('a request-bound assertion', () => {
+  let verifying;
+  let bound;
+  before(async () => {
+    // The edge's URL is known only once it runs; the origin needs it for the JWKS, lazily.
+    let edgeUrl = '';
+    verifying = await startVerifyingOrigin(() => edgeUrl);
+    bound = await startWorker({
+      name: 'policy-bound',
+      vars: {
+        SIGNING_KEY: vectors.privateJwk(),
+        ISSUER: doc.issuer,
+        SESSION_AUDIENCE: doc.audience,
+        ORIGIN_URL: verifying.url,
+        ACCESS_RULES: JSON.stringify(RULES),
+      },
+    });
+    edgeUrl = bound.url;
+  });
+  after(() => verifying?.close());
+
+  test('the origin accepts it for the request it was made for, and refuses it replayed to another', async () => {
+    const token = session('bob');
+    const first = await fetch(`${bound.url}/bound/report?x=1`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+    assert.equal(first.status, 200, await first.text());
+    const captured = verifying.answers.at(-1).headers;
+    const claims = JSON.parse(Buffer.from(captured['x-auth-assertion'].split('.')[1], 'base64url'));
+    assert.equal(claims.htm, 'POST');
+    assert.equal(claims.htu, `${new URL(bound.url).protocol.slice(0, -1)}://${new URL(bound.url).host}/bound/report`);
+    assert.ok(claims.exp - claims.iat <= 60, 'valid for a minute at most');
+    // Each request gets its own: a second one through the edge is accepted too.
+    const second = await fetch(`${bound.url}/bound/report`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+    assert.equal(second.status, 200);
+    // Replayed straight to the origin: to another path, with another method, or again as it was.
+    const replay = (method, route) => fetch(`${verifying.url}${route}`, { method, headers: captured, signal: AbortSignal.timeout(15_000) }).then((r) => r.text());
+    assert.equal(await replay('POST', '/bound/other'), 'wrong_url');
+    assert.equal(await replay('DELETE', '/bound/report'), 'wrong_method');
+    assert.equal(await replay('POST', '/bound/report'), 'replayed');
+  });
+
+  test('a path whose rule does not ask for it keeps the session-long assertion', async () => {
+    const result = await fetch(`${bound.url}/eng/x`, { headers: { authorization: `Bearer ${session('ada')}` }, signal: AbortSignal.timeout(15_000) });
+    assert.equal(result.status, 401, 'this origin trusts bound assertions only');
+    const claims = JSON.parse(Buffer.from(verifying.answers.at(-1).headers['x-auth-assertion'].split('.')[1], 'base64url'));
+    assert.equal(claims.htm, undefined);
+    assert.equal(claims.jti, undefined);
   });
 });

@@ -119,6 +119,30 @@ async fn decide_and_forward(
     }
 
     let assertion = match (&admitted.identity, cached_assertion) {
+        (Some(identity), _) if admitted.bound_assertion => {
+            // Bound to this request: minted for it alone, never from the cache.
+            let mut jti = [0u8; 16];
+            getrandom::fill(&mut jti).map_err(|_| internal("no_randomness".into()))?;
+            let request = gateway::BoundRequest {
+                method: &method,
+                proto,
+                host,
+                path: &admitted.path,
+            };
+            let claims = gateway::request_assertion_claims(
+                config,
+                identity,
+                &request,
+                crate::encoding::base64url::encode(&jti),
+                now,
+            );
+            Some(signing::mint(config, &claims).await.map_err(|e| {
+                Denied::new(
+                    Refusal::Internal,
+                    format!("assertion_unavailable:{}", e.reason),
+                )
+            })?)
+        }
         (Some(_), Some(assertion)) if !assertion.is_empty() => Some(assertion),
         (Some(identity), _) => {
             let claims = gateway::assertion_claims(config, identity, now);
