@@ -558,6 +558,7 @@ fn authorization_the_edge_did_not_use_is_dropped_unless_configured() {
         ignored: Some("revoked_session"),
         destination: None,
         bound_assertion: false,
+        preflight: false,
     };
     let headers = forwarded(&config, &[("Authorization", valid.as_str())], &revoked);
     assert!(get(&headers, "authorization").is_empty());
@@ -872,11 +873,13 @@ fn auth_routes_act_only_for_the_current_session() {
     assert!(!session_routes::logout_shows_page(None));
 }
 
-/// A session for `alice` that logged in `age` seconds ago, with `extra` claims.
+/// A session for `alice` that logged in `age` seconds ago (`auth_time` and `login_time`), with
+/// `extra` claims.
 fn session_aged(config: &GatewayConfig, age: u64, extra: serde_json::Value) -> String {
-    let serde_json::Value::Object(extra) = extra else {
+    let serde_json::Value::Object(mut extra) = extra else {
         panic!("an object")
     };
+    extra.insert("login_time".into(), (NOW - age).into());
     let claims = Claims {
         iss: "https://edge.test".into(),
         aud: vec!["edgeauth".into()],
@@ -1056,4 +1059,94 @@ fn a_bound_assertion_names_its_request_and_expires_within_a_minute() {
     assert_eq!(claims.exp, NOW + REQUEST_ASSERTION_TTL_SECS);
     assert_eq!(claims.aud, ["origin"]);
     assert_eq!(claims.sub, "alice");
+}
+
+#[test]
+fn a_passed_preflight_carries_no_identity_and_no_credentials() {
+    let config = config_with(&[(
+        "ACCESS_RULES",
+        r#"[{"path": "/api/*", "roles": ["staff"], "preflight": "pass"}]"#,
+    )]);
+    let token = session_aged(&config, 10, serde_json::json!({"amr": ["pwd"]}));
+    let cookie = format!("__Host-edgeauth={token}; theme=dark");
+    let bearer = format!("Bearer {token}");
+    let preflight = Inbound {
+        method: "OPTIONS",
+        origin: Some("https://app.example"),
+        cors_request_method: Some("DELETE"),
+        ..request("/api/x", Some(&cookie), None)
+    };
+    let admitted = gateway::admit(&config, &preflight, NOW).expect("a preflight passes");
+    assert!(admitted.preflight && admitted.identity.is_none());
+    let headers = forwarded(
+        &config,
+        &[
+            ("Cookie", cookie.as_str()),
+            ("Authorization", bearer.as_str()),
+            ("Origin", "https://app.example"),
+        ],
+        &admitted,
+    );
+    assert!(get(&headers, "cookie").is_empty(), "no cookie at all");
+    assert!(get(&headers, "authorization").is_empty());
+    assert!(get(&headers, "x-auth-user").is_empty());
+    assert_eq!(get(&headers, "origin"), ["https://app.example"]);
+    // With a body, or a requested method that is no method, it is no preflight.
+    for inbound in [
+        Inbound {
+            has_body: true,
+            ..preflight
+        },
+        Inbound {
+            cors_request_method: Some("DEL ETE"),
+            ..preflight
+        },
+    ] {
+        let admitted = gateway::admit(&config, &inbound, NOW);
+        assert!(admitted.map_or(true, |a| !a.preflight), "{inbound:?}");
+    }
+}
+
+#[test]
+fn only_xmlhttprequest_marks_a_script() {
+    let config = config();
+    let page = |with| Inbound {
+        accept: Some("text/html"),
+        fetch_mode: Some("navigate"),
+        requested_with: with,
+        ..request("/app/x", None, None)
+    };
+    assert_eq!(
+        refusal(&config, &page(Some("com.example.app"))),
+        Some(Refusal::LoginRequired),
+        "Android WebView"
+    );
+    assert_eq!(
+        refusal(&config, &page(Some("xmlhttprequest"))),
+        Some(Refusal::Unauthenticated)
+    );
+}
+
+#[test]
+fn a_claims_condition_must_name_a_claim_some_session_carries() {
+    let rules = r#"[{"path": "/eng/*", "claims": [{"claim": "groups", "any_of": ["eng"]}]}]"#;
+    let key = SigningKey::from_seed(&mut [11u8; 32])
+        .to_private_jwk()
+        .to_string();
+    let load = |providers: Option<&str>| {
+        GatewayConfig::from_lookup(|name| match name {
+            "SIGNING_KEY" => Some(key.clone()),
+            "ACCESS_RULES" => Some(rules.into()),
+            "IDENTITY_PROVIDERS" => providers.map(str::to_owned),
+            "CORP_SECRET" => Some("s".into()),
+            _ => None,
+        })
+        .map(|_| ())
+        .map_err(|e| e.0)
+    };
+    let error = load(None).expect_err("no session carries groups");
+    assert!(error.contains("keep_claims"), "{error}");
+    let keeping = r#"[{"id": "corp", "label": "Corp", "issuer": "https://corp.example", "client_id": "c",
+        "client_secret_secret": "CORP_SECRET", "mapping": {"keep_claims": ["groups"]}}]"#;
+    assert_eq!(load(Some(keeping)), Ok(()));
 }

@@ -377,7 +377,7 @@ fn rules_decision(body: &str, n: u64, now: u64) -> Response {
         roles: &roles,
         email: Some("bench@example.com"),
         claims: &claims,
-        auth_time: now,
+        login_time: Some(now),
     };
     let mut ok = 0u64;
     let start = Date::now().as_millis();

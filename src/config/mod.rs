@@ -117,6 +117,8 @@ impl GatewayConfig {
                 service_token::SUB_NAMESPACE
             )));
         }
+        let rules = AccessRules::from_vars(&vars)?;
+        check_claim_conditions(&rules, &providers, &issuers)?;
         let (id_header, secret_header) = service_token::header_names(&vars)?;
         let headers =
             IdentityHeaders::from_vars(&vars)?.also_reserving(&[&id_header, &secret_header]);
@@ -137,7 +139,7 @@ impl GatewayConfig {
                 DEFAULT_ORIGIN_TIMEOUT_MS,
                 100..=120_000,
             )?,
-            rules: AccessRules::from_vars(&vars)?,
+            rules,
             cookie_name: cookie::name_from_vars(&vars)?,
             forward_session_cookie: vars.flag("FORWARD_SESSION_COOKIE", false)?,
             forward_client_authorization: vars.flag("FORWARD_CLIENT_AUTHORIZATION", false)?,
@@ -168,6 +170,35 @@ impl GatewayConfig {
             || sub
                 .strip_prefix(service_token::SUB_NAMESPACE)
                 .is_some_and(|rest| rest.starts_with(':'))
+    }
+}
+
+/// Claims the edge itself puts in sessions, which rules may name: how the session was won, the
+/// provider or issuer, an access token's scopes.
+const CLAIMS_EVERY_SESSION_MAY_HAVE: [&str; 4] = ["amr", "idp", "scope", "machine"];
+
+/// A rule's `claims` condition must name a claim some session can carry: one the edge sets, or
+/// one a provider's or issuer's mapping keeps (`keep_claims`). Any other would never hold (an
+/// allow rule admitting nobody, a deny rule never refusing), whatever the tokens say.
+fn check_claim_conditions(
+    rules: &AccessRules,
+    providers: &Providers,
+    issuers: &TrustedIssuers,
+) -> Result<(), ConfigError> {
+    let kept = |name: &str| {
+        CLAIMS_EVERY_SESSION_MAY_HAVE.contains(&name)
+            || providers
+                .iter()
+                .any(|p| p.mapping.kept_claim_names().iter().any(|k| k == name))
+            || issuers
+                .iter()
+                .any(|i| i.mapping.kept_claim_names().iter().any(|k| k == name))
+    };
+    match rules.claim_names().find(|(_, name)| !kept(name)) {
+        Some((index, name)) => Err(ConfigError(format!(
+            "ACCESS_RULES[{index}]: no session carries the claim {name:?}: keep it with a provider's or issuer's mapping (\"keep_claims\")"
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -52,6 +52,9 @@ pub struct Inbound<'a> {
     pub origin: Option<&'a str>,
     /// `Access-Control-Request-Method`: with `OPTIONS` and `Origin`, a CORS preflight.
     pub cors_request_method: Option<&'a str>,
+    /// Whether the request has a body (a `Content-Length` above 0, or a `Transfer-Encoding`):
+    /// a preflight never does.
+    pub has_body: bool,
 }
 
 /// A request the edge lets through.
@@ -70,6 +73,9 @@ pub struct Admitted {
     pub destination: Option<String>,
     /// Whether the assertion must be bound to this request ([`request_assertion_claims`]).
     pub bound_assertion: bool,
+    /// A CORS preflight let through by its rule: forwarded anonymously, without `Cookie` or
+    /// `Authorization`.
+    pub preflight: bool,
 }
 
 /// What the edge must know before any I/O, from the request alone: the canonical path, what it
@@ -217,9 +223,7 @@ pub fn plan<'c, 'r>(
         destination,
         presented,
         navigation: is_navigation(inbound),
-        preflight: inbound.method == "OPTIONS"
-            && inbound.origin.is_some()
-            && inbound.cors_request_method.is_some(),
+        preflight: is_preflight(inbound),
         query: inbound.query,
     })
 }
@@ -262,6 +266,15 @@ pub fn decide(plan: Plan, checked: Option<Checked>, now: u64) -> Result<Admitted
         .requirement
         .evaluate(subject.as_ref(), now, plan.preflight)
     {
+        Verdict::Preflight => Ok(Admitted {
+            path: plan.path.clone(),
+            identity: None,
+            source,
+            ignored: Some("preflight"),
+            destination: plan.destination.clone(),
+            bound_assertion: false,
+            preflight: true,
+        }),
         Verdict::Pass => Ok(Admitted {
             path: plan.path.clone(),
             identity,
@@ -269,6 +282,7 @@ pub fn decide(plan: Plan, checked: Option<Checked>, now: u64) -> Result<Admitted
             ignored: unusable,
             destination: plan.destination.clone(),
             bound_assertion: plan.bound_assertion,
+            preflight: false,
         }),
         Verdict::NeedsSession => {
             let denied = to_login(
@@ -357,8 +371,21 @@ fn check_method(method: &str) -> Result<(), Denied> {
     Ok(())
 }
 
+/// A CORS preflight (Fetch §4.8): `OPTIONS` with `Origin` and an `Access-Control-Request-Method`
+/// that is a method, and no body. Where a rule lets preflights pass, it reaches the origin
+/// anonymously and without credentials ([`forward_headers`]).
+pub fn is_preflight(inbound: &Inbound) -> bool {
+    inbound.method == "OPTIONS"
+        && inbound.origin.is_some()
+        && inbound
+            .cors_request_method
+            .is_some_and(|method| check_method(method).is_ok())
+        && !inbound.has_body
+}
+
 /// A top-level browser navigation, sent to log in rather than answered 401: `GET`/`HEAD` that
-/// accepts HTML, is not marked as a script's (`X-Requested-With`), and, when the browser says
+/// accepts HTML, is not marked as a script's (`X-Requested-With: XMLHttpRequest`; Android's
+/// WebView puts its app's name there on navigations), and, when the browser says
 /// how it sends it (`Sec-Fetch-Mode`), is a navigation. So a `fetch` or XHR call never gets a
 /// login page, whatever it accepts.
 pub fn is_navigation(inbound: &Inbound) -> bool {
@@ -366,7 +393,9 @@ pub fn is_navigation(inbound: &Inbound) -> bool {
         && inbound
             .accept
             .is_some_and(|accept| accept.to_ascii_lowercase().contains("text/html"))
-        && inbound.requested_with.is_none()
+        && !inbound
+            .requested_with
+            .is_some_and(|with| with.eq_ignore_ascii_case("XMLHttpRequest"))
         && inbound
             .fetch_mode
             .is_none_or(|mode| mode.eq_ignore_ascii_case("navigate"))
@@ -448,6 +477,11 @@ pub fn forward_headers(
     for (name, value) in inbound {
         if headers::is_hop_by_hop(&name) || config.headers.is_withheld(&name) {
             continue;
+        }
+        if admitted.preflight
+            && (name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie"))
+        {
+            continue; // a preflight carries no credentials, and none is passed on
         }
         if name.eq_ignore_ascii_case("authorization")
             && (admitted.source == Some(Source::Bearer) || !config.forward_client_authorization)

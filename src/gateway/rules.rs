@@ -84,6 +84,9 @@ pub struct ClaimCondition {
 /// single sign-on, passkey) or its `machine` claim ([`crate::machine`]).
 pub const LOGIN_METHODS: [&str; 5] = ["password", "sso", "passkey", "issuer", "service_token"];
 
+/// The least `max_auth_age_secs`: less would send users to log in over and over.
+pub const MIN_AUTH_AGE_SECS: u64 = 60;
+
 /// Whether a rule lets a request through or refuses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -158,8 +161,10 @@ pub struct Subject<'s> {
     pub email: Option<&'s str>,
     /// Every other claim (`groups`, `amr`, `idp`, …).
     pub claims: &'s Map<String, Value>,
-    /// When the user logged in.
-    pub auth_time: u64,
+    /// When the user last proved who they are ([`crate::login::LOGIN_TIME_CLAIM`]; for a
+    /// machine credential, when it was checked or issued); `None`: not known, so no
+    /// `max_auth_age_secs` is met.
+    pub login_time: Option<u64>,
 }
 
 impl<'s> Subject<'s> {
@@ -170,7 +175,14 @@ impl<'s> Subject<'s> {
             roles: &claims.roles,
             email: claims.email.as_deref(),
             claims: &claims.extra,
-            auth_time: claims.auth_time,
+            login_time: if claims.extra.contains_key("machine") {
+                Some(claims.auth_time)
+            } else {
+                claims
+                    .extra
+                    .get(crate::login::LOGIN_TIME_CLAIM)
+                    .and_then(Value::as_u64)
+            },
         }
     }
 
@@ -208,6 +220,8 @@ pub enum Verdict {
     LoginTooOld,
     /// Refused whatever session comes (403); the condition that failed, for the log.
     Refused(&'static str),
+    /// A CORS preflight its rule lets through: anonymously, credentials withheld.
+    Preflight,
 }
 
 /// How a reading was decided: the rule (`None`: the default) and the verdict.
@@ -251,9 +265,10 @@ impl<'a> Requirement<'a> {
     /// [`Self::evaluate`], with the rule that decided.
     pub fn explain(&self, subject: Option<&Subject>, now: u64, preflight: bool) -> Decision {
         let rank = |verdict: &Verdict| match verdict {
-            Verdict::Refused(_) => 3,
-            Verdict::NeedsSession => 2,
-            Verdict::LoginTooOld => 1,
+            Verdict::Refused(_) => 4,
+            Verdict::NeedsSession => 3,
+            Verdict::LoginTooOld => 2,
+            Verdict::Preflight => 1,
             Verdict::Pass => 0,
         };
         self.readings
@@ -327,7 +342,7 @@ impl<'a> Reading<'a> {
         if preflight && self.allow.is_some_and(|rule| rule.preflight_passes) {
             return Decision {
                 rule,
-                verdict: Verdict::Pass,
+                verdict: Verdict::Preflight,
             };
         }
         Decision {
@@ -388,6 +403,10 @@ impl Conditions {
         }
         for condition in &self.claims {
             let held = match subject.claims.get(&condition.claim) {
+                // An access token's scopes, one space-separated string.
+                Some(Value::String(value)) if condition.claim == "scope" => value
+                    .split(' ')
+                    .any(|scope| condition.any_of.iter().any(|v| v == scope)),
                 Some(Value::String(value)) => condition.any_of.contains(value),
                 Some(Value::Array(items)) => items
                     .iter()
@@ -406,11 +425,13 @@ impl Conditions {
         if !any(&self.idp, &|idp| subject.idp() == Some(idp.as_str())) {
             return Some("idp_not_allowed");
         }
-        if self
-            .max_auth_age_secs
-            .is_some_and(|max| now.saturating_sub(subject.auth_time) > max)
-        {
-            return Some("login_too_old");
+        if let Some(max) = self.max_auth_age_secs {
+            if subject
+                .login_time
+                .is_none_or(|at| now.saturating_sub(at) > max)
+            {
+                return Some("login_too_old");
+            }
         }
         None
     }
@@ -527,14 +548,29 @@ impl AccessRules {
             .iter()
             .filter(|rule| rule.effect == Effect::Allow && matches(rule))
             .max_by_key(|rule| rule.specificity());
-        let floor = allow.map(AccessRule::specificity);
+        // Only the path counts here: an allow rule for some methods of a deny rule's path does
+        // not lift it.
+        let floor = allow.map(AccessRule::path_specificity);
         let denies = self
             .rules
             .iter()
             .filter(|rule| rule.effect == Effect::Deny && matches(rule))
-            .filter(|rule| floor.is_none_or(|floor| rule.specificity() >= floor))
+            .filter(|rule| floor.is_none_or(|floor| rule.path_specificity() >= floor))
             .collect();
         Reading { allow, denies }
+    }
+
+    /// Every claim a `claims` condition names, with the rule's index.
+    pub fn claim_names(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.rules.iter().flat_map(|rule| {
+            let conditions: &[ClaimCondition] = match &rule.access {
+                Access::Conditions(conditions) => &conditions.claims,
+                _ => &[],
+            };
+            conditions
+                .iter()
+                .map(move |condition| (rule.index, condition.claim.as_str()))
+        })
     }
 
     /// Number of configured rules.
@@ -638,8 +674,23 @@ impl AccessRule {
             idp: list("idp", rule.idp)?,
             max_auth_age_secs: rule.max_auth_age_secs,
         };
+        if conditions
+            .max_auth_age_secs
+            .is_some_and(|max| max < MIN_AUTH_AGE_SECS)
+        {
+            return Err(format!(
+                "max_auth_age_secs must be at least {MIN_AUTH_AGE_SECS}: less would send users to log in over and over"
+            ));
+        }
         let preflight_passes = match rule.preflight.as_deref() {
             None | Some("authenticate") => false,
+            Some("pass")
+                if methods
+                    .as_ref()
+                    .is_some_and(|methods| !methods.iter().any(|m| m == "OPTIONS")) =>
+            {
+                return Err("\"preflight\": \"pass\" on a rule whose methods leave out OPTIONS never applies".into())
+            }
             Some("pass") => true,
             Some(other) => {
                 return Err(format!(
@@ -742,6 +793,12 @@ impl AccessRule {
             .is_none_or(|methods| methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
     }
 
+    /// [`Self::specificity`] of the path alone.
+    fn path_specificity(&self) -> (bool, usize) {
+        let (exact, length, _) = self.specificity();
+        (exact, length)
+    }
+
     /// Larger is more specific: exact over prefix, longer prefix, then method-specific.
     fn specificity(&self) -> (bool, usize, bool) {
         match &self.pattern {
@@ -841,7 +898,7 @@ mod tests {
             roles: &roles,
             email: None,
             claims: &claims,
-            auth_time: 0,
+            login_time: Some(0),
         };
         required.evaluate(Some(&subject), 0, false) == Verdict::Pass
     }
@@ -1116,7 +1173,7 @@ mod tests {
             roles,
             email: Some("Ada@Example.COM"),
             claims,
-            auth_time: *auth_time,
+            login_time: Some(*auth_time),
         });
         rules
             .access_for(method, path)
@@ -1311,7 +1368,7 @@ mod tests {
                 roles: &program.0,
                 email: None,
                 claims: &program.1,
-                auth_time: NOW,
+                login_time: Some(NOW),
             }),
             NOW,
             false,
@@ -1335,7 +1392,7 @@ mod tests {
         ]"#;
         assert_eq!(
             verdict(rules, "OPTIONS", "/api/x", None, true),
-            Verdict::Pass
+            Verdict::Preflight
         );
         assert_eq!(
             verdict(rules, "OPTIONS", "/api/x", None, false),
@@ -1369,6 +1426,8 @@ mod tests {
             r#"[{"path": "/a", "claims": [{"claim": "g", "any_of": ["x"], "all_of": ["y"]}]}]"#,
             r#"[{"path": "/a", "roles": ["x"], "preflight": "maybe"}]"#,
             r#"[{"path": "/a", "roles": ["x"], "assertion": "always"}]"#,
+            r#"[{"path": "/a", "roles": ["x"], "max_auth_age_secs": 30}]"#,
+            r#"[{"path": "/a", "roles": ["x"], "methods": ["PUT"], "preflight": "pass"}]"#,
             r#"[{"path": "/a", "effect": "deny", "assertion": "request"}]"#,
             r#"[{"path": "/a", "users": ["x"]}, {"path": "/a", "roles": ["y"]}]"#,
         ] {
@@ -1380,5 +1439,94 @@ mod tests {
             false
         )
         .is_ok());
+    }
+
+    #[test]
+    fn an_allow_rule_for_some_methods_does_not_lift_a_deny_rule_of_its_path() {
+        let rules = r#"[
+            {"path": "/reports/*", "roles": ["staff"]},
+            {"path": "/reports/*", "effect": "deny", "login": ["service_token"]},
+            {"path": "/reports/*", "methods": ["POST", "DELETE"], "roles": ["staff"]},
+            {"path": "/reports/public", "access": "public"}
+        ]"#;
+        let program = ada(serde_json::json!({"machine": "service_token"}), 0);
+        for method in ["GET", "POST", "DELETE"] {
+            assert_eq!(
+                verdict(rules, method, "/reports/1", Some(&program), false),
+                Verdict::Refused("denied_by_rule"),
+                "{method}"
+            );
+        }
+        // A more specific path is still the operator's word on it.
+        assert_eq!(
+            verdict(rules, "GET", "/reports/public", Some(&program), false),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn the_age_of_a_login_is_when_the_user_last_proved_who_they_are() {
+        let rules = r#"[{"path": "/pay/*", "roles": ["staff"], "max_auth_age_secs": 600}]"#;
+        let known = |login_time: Option<u64>| {
+            let rules = AccessRules::from_json(rules, false).expect("valid");
+            let roles = vec!["staff".to_owned()];
+            let claims = Map::new();
+            let subject = Subject {
+                sub: "u",
+                roles: &roles,
+                email: None,
+                claims: &claims,
+                login_time,
+            };
+            rules
+                .access_for("GET", "/pay/1")
+                .evaluate(Some(&subject), NOW, false)
+        };
+        assert_eq!(known(Some(NOW - 600)), Verdict::Pass);
+        assert_eq!(known(Some(NOW - 601)), Verdict::LoginTooOld);
+        // A provider that said nothing of when the user authenticated meets no age limit.
+        assert_eq!(known(None), Verdict::LoginTooOld);
+        // Read from the session: `login_time`, or for a machine credential its own time.
+        let mut claims = crate::token::claims::Claims {
+            iss: "i".into(),
+            aud: vec!["a".into()],
+            sub: "u".into(),
+            sid: "s".into(),
+            iat: NOW,
+            exp: NOW + 60,
+            nbf: None,
+            auth_time: NOW - 5000,
+            roles: vec![],
+            name: None,
+            email: None,
+            extra: Map::new(),
+        };
+        assert_eq!(Subject::of(&claims).login_time, None);
+        claims
+            .extra
+            .insert("login_time".into(), Value::from(NOW - 10));
+        assert_eq!(Subject::of(&claims).login_time, Some(NOW - 10));
+        claims
+            .extra
+            .insert("machine".into(), Value::from("service_token"));
+        assert_eq!(Subject::of(&claims).login_time, Some(NOW - 5000));
+    }
+
+    #[test]
+    fn a_scope_condition_reads_the_space_separated_scopes() {
+        let rules = r#"[{"path": "/*", "claims": [{"claim": "scope", "any_of": ["admin"]}]}]"#;
+        for (scope, pass) in [
+            ("admin", true),
+            ("read admin", true),
+            ("administrator", false),
+            ("read", false),
+        ] {
+            let who = ada(serde_json::json!({ "scope": scope }), 0);
+            assert_eq!(
+                verdict(rules, "GET", "/", Some(&who), false) == Verdict::Pass,
+                pass,
+                "{scope}"
+            );
+        }
     }
 }

@@ -140,13 +140,24 @@ pub const AMR_PASSKEY: &[&str] = &["hwk"];
 
 /// The identity provider a single sign-on login went through: it becomes the session's `idp`
 /// and `idp_sid` claims (back-channel logout names sessions by them).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProviderLogin {
     /// The provider's id in `IDENTITY_PROVIDERS`.
     pub id: String,
     /// The provider's session id (its ID token's `sid`), if it gave one.
     pub sid: Option<String>,
+    /// When the provider says the user last authenticated (its ID token's `auth_time`), if it
+    /// said: the session's [`LOGIN_TIME_CLAIM`]. A provider that reuses its own session gives
+    /// an old one, or none.
+    pub auth_time: Option<u64>,
+    /// The provider's claims its mapping keeps in the session (`keep_claims`), for the rules.
+    pub kept: Map<String, Value>,
 }
+
+/// The session claim saying when the user last proved who they are (Unix seconds): the login
+/// itself for a password or a passkey, the provider's `auth_time` for single sign-on (absent
+/// when the provider gives none). What `max_auth_age_secs` reads; renewal keeps it.
+pub const LOGIN_TIME_CLAIM: &str = "login_time";
 
 /// A user store answer or record that cannot be used. The login fails closed (refused with the
 /// generic message); the detail is for the log and never contains the password hash.
@@ -248,16 +259,26 @@ pub fn new_session_claims(
         roles: identity.roles.clone(),
         name: identity.name.clone(),
         email: identity.email.clone(),
-        extra: login_claims(identity),
+        extra: login_claims(identity, now),
     }
 }
 
-/// How the session was won: `amr`; for single sign-on also the provider, `idp`, and `idp_sid`
-/// when known.
-fn login_claims(identity: &Identity) -> Map<String, Value> {
+/// How the session was won: `amr` and [`LOGIN_TIME_CLAIM`]; for single sign-on also the
+/// provider, `idp`, `idp_sid` when known, and the claims its mapping keeps.
+fn login_claims(identity: &Identity, now: u64) -> Map<String, Value> {
     let mut extra = Map::new();
     extra.insert("amr".into(), Value::from(identity.amr.to_vec()));
+    let login_time = match &identity.provider {
+        None => Some(now),
+        Some(provider) => provider.auth_time.map(|t| t.min(now)),
+    };
+    if let Some(login_time) = login_time {
+        extra.insert(LOGIN_TIME_CLAIM.into(), Value::from(login_time));
+    }
     if let Some(provider) = &identity.provider {
+        for (name, value) in &provider.kept {
+            extra.insert(name.clone(), value.clone());
+        }
         extra.insert("idp".into(), Value::from(provider.id.as_str()));
         if let Some(sid) = &provider.sid {
             extra.insert("idp_sid".into(), Value::from(sid.as_str()));
@@ -443,6 +464,58 @@ mod tests {
             None,
             "expired"
         );
+    }
+
+    #[test]
+    fn the_login_time_is_the_login_itself_or_the_providers_word() {
+        let config = config();
+        let login = |provider: Option<ProviderLogin>, amr| {
+            let identity = Identity {
+                sub: "u".into(),
+                roles: vec![],
+                name: None,
+                email: None,
+                provider,
+                amr,
+            };
+            new_session_claims(&config, &identity, "sid".into(), NOW).extra
+        };
+        assert_eq!(login(None, AMR_PASSWORD)[LOGIN_TIME_CLAIM], NOW);
+        assert_eq!(login(None, AMR_PASSKEY_VERIFIED)[LOGIN_TIME_CLAIM], NOW);
+        let mut kept = Map::new();
+        kept.insert("groups".into(), serde_json::json!(["eng"]));
+        let sso = login(
+            Some(ProviderLogin {
+                id: "corp".into(),
+                auth_time: Some(NOW - 4000),
+                kept,
+                ..ProviderLogin::default()
+            }),
+            AMR_SSO,
+        );
+        assert_eq!(sso[LOGIN_TIME_CLAIM], NOW - 4000, "when the provider says");
+        assert_eq!(sso["groups"], serde_json::json!(["eng"]));
+        assert_eq!(sso["idp"], "corp");
+        let silent = login(
+            Some(ProviderLogin {
+                id: "gh".into(),
+                ..ProviderLogin::default()
+            }),
+            AMR_SSO,
+        );
+        assert!(
+            !silent.contains_key(LOGIN_TIME_CLAIM),
+            "a provider that says nothing"
+        );
+        let future = login(
+            Some(ProviderLogin {
+                id: "corp".into(),
+                auth_time: Some(NOW + 500),
+                ..ProviderLogin::default()
+            }),
+            AMR_SSO,
+        );
+        assert_eq!(future[LOGIN_TIME_CLAIM], NOW, "never later than now");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::token::claims::{Claims, VerifiedClaims, Via};
 use crate::token::error::Error;
 use crate::token::validation::Validation;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Most issuers one deployment may trust.
@@ -355,7 +355,11 @@ impl TrustedIssuer {
             // The signed part only: an ECDSA signature can be altered and still verify.
             _ => base64url::encode(&Sha256::digest(signing_input)[..16]),
         };
-        let mut extra = Map::new();
+        let mut extra = identity
+            .provider
+            .as_ref()
+            .map(|provider| provider.kept.clone())
+            .unwrap_or_default();
         extra.insert("machine".into(), Value::from(MACHINE_CLAIM));
         extra.insert("idp".into(), Value::from(self.id.as_str()));
         if !granted.is_empty() {

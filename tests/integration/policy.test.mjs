@@ -74,19 +74,39 @@ function session(who) {
     iss: doc.issuer, aud: doc.audience, sub, sid: `sid-${who}-policy-test-0001`, roles,
     ...(email && { email }), ...(amr && { amr }), ...(idp && { idp }), ...(groups && { groups }), ...(machine && { machine }),
   };
-  // Times go in as the vectors' placeholders, filled in at build time.
-  const payload = JSON.stringify(claims).replace(/\}$/, `,"iat":{now-10},"exp":{now+3600},"auth_time":{now-${age}}}`);
+  // Times go in as the vectors' placeholders, filled in at build time. `login_time` is what a
+  // login writes: the login itself, or for single sign-on the provider's auth_time.
+  const payload = JSON.stringify(claims).replace(/\}$/, `,"iat":{now-10},"exp":{now+3600},"auth_time":{now-${age}},"login_time":{now-${age}}}`);
   return vectors.build({ ...control, payload }, now());
 }
 
+/**
+ * The sessions' `groups` come from a provider whose mapping keeps them: without one, a rule on
+ * `groups` is a configuration error (no session could carry the claim). The provider is never
+ * contacted here: the sessions are minted by the test, as that provider's logins would be.
+ */
+const PROVIDERS = [{
+  id: 'corp', label: 'Corp', issuer: 'https://corp.example.test', client_id: 'edge',
+  client_secret_secret: 'CORP_SECRET', mapping: { keep_claims: ['groups'] },
+}];
+
 let origin;
 let edge;
-let rulesFile;
+let configFile;
 
 before(async () => {
   origin = await startOrigin();
-  rulesFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'edgeauth-policy-')), 'rules.json');
-  fs.writeFileSync(rulesFile, JSON.stringify(RULES));
+  // check-policy reads the same vars from a wrangler config.
+  configFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'edgeauth-policy-')), 'wrangler.toml');
+  const literal = (value) => `'''${JSON.stringify(value)}'''`;
+  fs.writeFileSync(configFile, [
+    '[vars]',
+    `ISSUER = "${doc.issuer}"`,
+    `SESSION_AUDIENCE = "${doc.audience}"`,
+    `IDENTITY_PROVIDERS = ${literal(PROVIDERS)}`,
+    `ACCESS_RULES = ${literal(RULES)}`,
+    '',
+  ].join('\n'));
   edge = await startWorker({
     name: 'policy',
     vars: {
@@ -95,6 +115,8 @@ before(async () => {
       SESSION_AUDIENCE: doc.audience,
       ORIGIN_URL: origin.url,
       ACCESS_RULES: JSON.stringify(RULES),
+      IDENTITY_PROVIDERS: JSON.stringify(PROVIDERS),
+      CORP_SECRET: 'never used',
     },
   });
 });
@@ -123,7 +145,7 @@ const as = (who) => (who ? { authorization: `Bearer ${session(who)}` } : {});
 
 /** `edgeauth check-policy` for one case: its exit code and output. */
 function checkPolicy(method, route, who, extra = []) {
-  const args = ['check-policy', '--config', 'wrangler.toml', '--rules', rulesFile, '--method', method, route, ...extra];
+  const args = ['check-policy', '--config', configFile, '--method', method, route, ...extra];
   if (who) {
     const { sub, roles, email, amr, idp, groups, machine, age } = WHO[who];
     const login = machine ?? { pwd: 'password', fed: 'sso', hwk: 'passkey' }[amr[0]];
@@ -193,6 +215,16 @@ describe('browsers and scripts', () => {
     assert.equal(origin.received.at(-1).headers['x-auth-user'], undefined, 'no identity with a preflight');
     assert.equal((await call('OPTIONS', '/api/x', { origin: 'https://app.example' })).status, 401, 'not a preflight');
     assert.equal((await call('OPTIONS', '/eng/x', preflight)).status, 401, 'its rule does not let preflights through');
+    // A session and a body make no difference to what passes: no credentials, no identity.
+    const withSession = await call('OPTIONS', '/api/x', { ...preflight, authorization: `Bearer ${session('oldAda')}`, cookie: 'a=1' });
+    assert.equal(withSession.status, 200);
+    const seen = origin.received.at(-1).headers;
+    assert.equal(seen.authorization, undefined);
+    assert.equal(seen.cookie, undefined);
+    assert.equal(seen['x-auth-user'], undefined);
+    const withBody = await fetch(`${edge.url}/api/x`, { method: 'OPTIONS', headers: preflight, body: 'x=1', signal: AbortSignal.timeout(15_000) });
+    await withBody.arrayBuffer();
+    assert.equal(withBody.status, 401, 'an OPTIONS with a body is no preflight');
     assert.equal((await checkPolicy('PUT', '/api/x', null, ['--preflight'])).code, 0);
     assert.equal((await checkPolicy('PUT', '/eng/x', null, ['--preflight'])).code, 1);
   });
@@ -251,6 +283,8 @@ describe('a request-bound assertion', () => {
         SESSION_AUDIENCE: doc.audience,
         ORIGIN_URL: verifying.url,
         ACCESS_RULES: JSON.stringify(RULES),
+        IDENTITY_PROVIDERS: JSON.stringify(PROVIDERS),
+        CORP_SECRET: 'never used',
       },
     });
     edgeUrl = bound.url;

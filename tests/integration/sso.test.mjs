@@ -42,6 +42,7 @@ before(async () => {
     default_roles: ['user'],
     group_roles: { eng: ['dev'] },
     allowed_email_domains: ['example.com'],
+    keep_claims: ['groups'],
   };
   const providers = [
     ...ALPHA_CLIENTS.map(({ id, label }) => ({
@@ -74,7 +75,11 @@ before(async () => {
       ISSUER: vectors.doc.issuer,
       ORIGIN_URL: origin.url,
       // A login older than 10 minutes is sent to log in again on /pay.
-      ACCESS_RULES: JSON.stringify([{ path: '/pay/*', access: 'authenticated', max_auth_age_secs: 600 }]),
+      // /eng needs the provider's group, kept in the session by the mapping.
+      ACCESS_RULES: JSON.stringify([
+        { path: '/pay/*', access: 'authenticated', max_auth_age_secs: 600 },
+        { path: '/eng/*', claims: [{ claim: 'groups', any_of: ['eng'] }] },
+      ]),
       IDENTITY_PROVIDERS: JSON.stringify(providers),
       // Revocations (back-channel logout) apply at the next request.
       REVOCATION_REFRESH_SECS: '0',
@@ -168,6 +173,22 @@ describe('signing in through a provider', () => {
       }
     });
   }
+
+  test("a rule on the provider's groups: kept in the session, it admits a member and refuses another", async () => {
+    for (const [label, user, status] of [['Alpha', USERS[0], 200], ['Beta', BOB, 403]]) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      try {
+        await startAt(page, label, '/app');
+        await Promise.all([page.waitForURL((url) => url.pathname === '/app'), signInAtProvider(page, user)]);
+        const response = await page.goto(`${edge.url}/eng/wiki`);
+        assert.equal(response.status(), status, `${user.id} through ${label}`);
+        if (status === 200) assert.deepEqual((await sessionClaims(page)).groups, ['eng']);
+      } finally {
+        await context.close();
+      }
+    }
+  });
 
   test('a second provider (client_secret_post, plain sub) at the same time', async () => {
     const context = await browser.newContext();

@@ -90,6 +90,8 @@ async fn decide_and_forward(
         requested_with: requested_with.as_deref(),
         origin: origin.as_deref(),
         cors_request_method: cors_request_method.as_deref(),
+        has_body: header("transfer-encoding").is_some()
+            || header("content-length").is_some_and(|length| length.trim() != "0"),
     };
     let now = Date::now().as_millis() / 1000;
 

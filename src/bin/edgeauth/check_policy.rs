@@ -46,6 +46,9 @@ pub(crate) struct CheckPolicy {
     /// Ask about a CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
     #[arg(long)]
     preflight: bool,
+    /// Ask about a browser's navigation (a page): refused, it is sent to log in instead of 401.
+    #[arg(long)]
+    navigation: bool,
 }
 
 pub(crate) fn run(args: CheckPolicy) -> Result<(), Failure> {
@@ -73,6 +76,8 @@ pub(crate) fn run(args: CheckPolicy) -> Result<(), Failure> {
         host: "",
         origin: args.preflight.then_some("https://origin.example"),
         cors_request_method: args.preflight.then_some(args.method.as_str()),
+        accept: args.navigation.then_some("text/html"),
+        fetch_mode: args.navigation.then_some("navigate"),
         ..Inbound::default()
     };
     let now = unix_now();
@@ -85,18 +90,22 @@ pub(crate) fn run(args: CheckPolicy) -> Result<(), Failure> {
             .map_err(|e| usage(format!("--claim {name}: not JSON: {e}")))?;
         claims.insert(name.to_owned(), value);
     }
-    match args.login.as_deref() {
-        None => {}
+    // As each login writes it; an `amr` or `machine` given with --claim is kept as given.
+    let (name, value) = match args.login.as_deref() {
+        None => (None, Value::Null),
         Some(method) if !LOGIN_METHODS.contains(&method) => {
             return Err(usage(format!(
                 "--login {method:?}: one of {}",
                 LOGIN_METHODS.join(", ")
             )))
         }
-        Some("password") => drop(claims.insert("amr".into(), serde_json::json!(["pwd"]))),
-        Some("sso") => drop(claims.insert("amr".into(), serde_json::json!(["fed"]))),
-        Some("passkey") => drop(claims.insert("amr".into(), serde_json::json!(["hwk"]))),
-        Some(machine) => drop(claims.insert("machine".into(), Value::from(machine))),
+        Some("password") => (Some("amr"), serde_json::json!(["pwd"])),
+        Some("sso") => (Some("amr"), serde_json::json!(["fed"])),
+        Some("passkey") => (Some("amr"), serde_json::json!(["hwk", "mfa"])),
+        Some(machine) => (Some("machine"), Value::from(machine)),
+    };
+    if let Some(name) = name {
+        claims.entry(name).or_insert(value);
     }
     if let Some(idp) = &args.idp {
         claims.insert("idp".into(), Value::from(idp.as_str()));
@@ -112,7 +121,7 @@ pub(crate) fn run(args: CheckPolicy) -> Result<(), Failure> {
         roles: &roles,
         email: args.email.as_deref(),
         claims: &claims,
-        auth_time: now.saturating_sub(args.login_age),
+        login_time: Some(now.saturating_sub(args.login_age)),
     });
 
     let plan = match gateway::plan(&config, &inbound) {
@@ -152,6 +161,10 @@ pub(crate) fn run(args: CheckPolicy) -> Result<(), Failure> {
     }
     let (allowed, what) = match decision.verdict {
         Verdict::Pass => (true, "allow".to_owned()),
+        Verdict::Preflight => (
+            true,
+            "allow: a CORS preflight, forwarded anonymously without credentials".into(),
+        ),
         Verdict::NeedsSession if plan.is_navigation() => (
             false,
             "deny: a session is needed (a browser is sent to log in)".into(),
@@ -179,10 +192,16 @@ fn refused() -> Failure {
     }
 }
 
-/// The path and query of a URL (`https://host/p?q`) or of a path (`/p?q`).
+/// The path and query of a URL (`https://host/p?q`, `https://host?q`) or of a path (`/p?q`).
+/// The path is taken as sent: the runtime's URL parser, which resolves `..` before the edge
+/// sees it, is not modelled, so an odd spelling may be refused here (400) that the edge reads.
 fn path_and_query(url: &str) -> (&str, Option<&str>) {
     let rest = match url.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+        Some((_, rest)) => match rest.find(['/', '?']) {
+            Some(at) if rest[at..].starts_with('/') => &rest[at..],
+            Some(at) => return ("/", Some(&rest[at + 1..])),
+            None => "/",
+        },
         None => url,
     };
     let rest = rest.split('#').next().unwrap_or(rest);

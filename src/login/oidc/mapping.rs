@@ -7,6 +7,9 @@
 //!   `groups_claim` (default `groups`), plus those `email_domain_roles` gives the e-mail's
 //!   domain, plus those `scope_roles` gives each granted scope (the `scope` claim, space-separated,
 //!   or `scp`, as access tokens carry them: [`crate::machine::issuer`]).
+//! - `keep_claims`: claims of the provider's token copied into the session (strings, or arrays
+//!   of strings, bounded), for the access rules' `claims` conditions; never a claim the edge
+//!   sets itself ([`RESERVED_CLAIMS`]).
 //! - `required_claims`: claims the provider's token must carry with exactly these string values
 //!   (Google's `hd` for a Workspace domain: an e-mail domain alone also admits consumer accounts
 //!   registered with such an address).
@@ -63,7 +66,36 @@ pub struct MappingJson {
     allowed_groups: Option<Vec<String>>,
     #[serde(default)]
     required_claims: BTreeMap<String, String>,
+    #[serde(default)]
+    keep_claims: Vec<String>,
 }
+
+/// Claims a mapping may not keep: the session's own, and those the edge sets.
+pub const RESERVED_CLAIMS: [&str; 20] = [
+    "iss",
+    "aud",
+    "sub",
+    "sid",
+    "iat",
+    "exp",
+    "nbf",
+    "auth_time",
+    "roles",
+    "name",
+    "email",
+    "amr",
+    "idp",
+    "idp_sid",
+    "machine",
+    "login_time",
+    "scope",
+    "htm",
+    "htu",
+    "jti",
+];
+/// Most values a kept array claim may hold, and longest kept string, in bytes.
+const MAX_KEPT_ITEMS: usize = 64;
+const MAX_KEPT_BYTES: usize = 256;
 
 /// A provider's identity mapping, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +111,7 @@ pub struct Mapping {
     allowed_emails: Option<Vec<String>>,
     allowed_groups: Option<Vec<String>>,
     required_claims: BTreeMap<String, String>,
+    keep_claims: Vec<String>,
 }
 
 impl Mapping {
@@ -101,7 +134,15 @@ impl Mapping {
                 .map(|(domain, roles)| (domain.to_ascii_lowercase(), roles))
                 .collect()
         };
+        if let Some(bad) = json.keep_claims.iter().find(|name| {
+            name.is_empty() || name.len() > 64 || RESERVED_CLAIMS.contains(&name.as_str())
+        }) {
+            return Err(format!(
+                "mapping: keep_claims {bad:?} is empty, too long, or a claim the edge sets itself"
+            ));
+        }
         Ok(Mapping {
+            keep_claims: json.keep_claims,
             sub: json.sub,
             default_roles: json.default_roles,
             groups_claim: json.groups_claim.unwrap_or_else(|| "groups".into()),
@@ -116,6 +157,33 @@ impl Mapping {
             allowed_groups: json.allowed_groups,
             required_claims: json.required_claims,
         })
+    }
+
+    /// The claims this mapping keeps in the session.
+    pub fn kept_claim_names(&self) -> &[String] {
+        &self.keep_claims
+    }
+
+    /// The kept claims of `claims` that fit a session: a string, or an array of strings, of
+    /// bounded size (anything else is left out).
+    pub fn kept(&self, claims: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+        let fits = |text: &str| text.len() <= MAX_KEPT_BYTES && !text.contains(char::is_control);
+        self.keep_claims
+            .iter()
+            .filter_map(|name| {
+                let value = match claims.get(name)? {
+                    Value::String(text) if fits(text) => Value::from(text.as_str()),
+                    Value::Array(items)
+                        if items.len() <= MAX_KEPT_ITEMS
+                            && items.iter().all(|item| item.as_str().is_some_and(fits)) =>
+                    {
+                        Value::Array(items.clone())
+                    }
+                    _ => return None,
+                };
+                Some((name.clone(), value))
+            })
+            .collect()
     }
 
     /// Whether subjects are taken as the provider states them (`"sub": "plain"`).
@@ -218,6 +286,10 @@ impl Mapping {
             provider: Some(ProviderLogin {
                 id: provider.to_owned(),
                 sid: claims.sid.clone(),
+                auth_time: super::id_token::time(&claims.all, "auth_time")
+                    .ok()
+                    .flatten(),
+                kept: self.kept(&claims.all),
             }),
             amr: crate::login::AMR_SSO,
         })
@@ -303,7 +375,8 @@ mod tests {
             identity.provider,
             Some(ProviderLogin {
                 id: "corp".into(),
-                sid: Some("idp-s".into())
+                sid: Some("idp-s".into()),
+                ..ProviderLogin::default()
             })
         );
         let single = verdict(&m, &claims(None, "ops".into())).expect("admitted");
@@ -384,5 +457,38 @@ mod tests {
         )
         .is_err());
         assert!(serde_json::from_value::<MappingJson>(serde_json::json!({"rolez": []})).is_err());
+    }
+
+    #[test]
+    fn kept_claims_are_copied_within_bounds_and_never_the_edges_own() {
+        let m = mapping(serde_json::json!({"keep_claims": ["groups", "department", "big", "odd"]}));
+        let mut all = serde_json::Map::new();
+        all.insert("groups".into(), serde_json::json!(["eng", "ops"]));
+        all.insert("department".into(), serde_json::json!("R&D"));
+        all.insert(
+            "big".into(),
+            Value::Array((0..65).map(|i| Value::from(i.to_string())).collect()),
+        );
+        all.insert("odd".into(), serde_json::json!({"nested": true}));
+        all.insert("other".into(), serde_json::json!("not kept"));
+        let kept = m.kept(&all);
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert_eq!(kept["groups"], serde_json::json!(["eng", "ops"]));
+        assert_eq!(kept["department"], "R&D");
+        for reserved in [
+            "amr",
+            "idp",
+            "machine",
+            "login_time",
+            "sub",
+            "roles",
+            "scope",
+        ] {
+            let json = serde_json::json!({ "keep_claims": [reserved] });
+            assert!(
+                Mapping::from_json(serde_json::from_value(json).expect("shape")).is_err(),
+                "{reserved}"
+            );
+        }
     }
 }
