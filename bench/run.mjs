@@ -228,7 +228,7 @@ async function wrk(url, headers, seconds = WRK_SECONDS) {
 async function main() {
   const origin = await startBenchOrigin();
   const edgeVars = { SIGNING_KEY: privateJwk, ISSUER, ORIGIN_URL: origin.url, ACCESS_RULES: '[]' };
-  const [edge, quiet, js, jsLog] = await Promise.all([
+  const [edge, quiet, js, jsLog, big] = await Promise.all([
     startWorker({
       name: 'bench-edgeauth',
       vars: edgeVars,
@@ -252,6 +252,12 @@ async function main() {
       name: 'bench-js-log',
       vars: { PUBLIC_JWK: JSON.stringify(publicJwk), ISSUER, AUDIENCE, ORIGIN_URL: origin.url, LOG_EACH: '1' },
       args: ['-c', path.join(BENCH, 'js', 'wrangler.toml')],
+    }),
+    // A verified-session cache asked to hold 100,000 sessions (row 5b).
+    startWorker({
+      name: 'bench-edgeauth-big-cache',
+      vars: { ...edgeVars, AUDIT_SAMPLE_ALLOWED: '0', SESSION_CACHE_SIZE: '100000' },
+      args: ['-c', path.join(BENCH, 'edgeauth', 'wrangler.toml')],
     }),
   ]);
 
@@ -357,6 +363,29 @@ async function main() {
   const memory = await memRes.json();
   if (memRes.status !== 200) throw new Error(`memory: ${memRes.status} ${JSON.stringify(memory)}`);
 
+  // 5b. The cache asked for 100,000 sessions: what it holds (the ~32 MiB bound), the memory,
+  // and a hit's cost once it is full.
+  const bigRes = await fetch(`${big.url}/__bench/verify?mode=memory`, { method: 'POST', body: token, signal: AbortSignal.timeout(600_000) });
+  const bigMemory = await bigRes.json();
+  if (bigRes.status !== 200) throw new Error(`memory (100k): ${bigRes.status} ${JSON.stringify(bigMemory)}`);
+  const bigHits = [];
+  for (let r = 0; r < ROUNDS; r++) bigHits.push(await perOp(big.url, '/__bench/verify?mode=hit_isolate', N_HIT));
+
+  // 6. The revocation document at 10,000 and 100,000 entries: an isolate's refresh (parse),
+  // the parsed copy's memory, and the per-request check, which must stay flat.
+  const revocation = {};
+  for (const entries of [10_000, 100_000]) {
+    const sessions = {};
+    for (let i = 0; i < entries; i++) sessions[crypto.randomBytes(16).toString('base64url')] = 4_000_000_000;
+    const document = JSON.stringify({ format: 1, revision: 1, sessions, users: {} });
+    const res = await fetch(`${edge.url}/__bench/verify?mode=revocation&n=${N_HIT}`, {
+      method: 'POST', body: JSON.stringify({ token, document }), signal: AbortSignal.timeout(300_000),
+    });
+    const answer = await res.json();
+    if (res.status !== 200 || answer.ok !== answer.n) throw new Error(`revocation ${entries}: ${res.status} ${JSON.stringify(answer)}`);
+    revocation[entries] = { ...answer, bytes: document.length };
+  }
+
   await stopAll();
   origin.close();
 
@@ -400,10 +429,15 @@ async function main() {
     `| 3a′ | end to end, as 3a, the pass-through also logging one audit-sized JSON line per request | ${Math.round(e2e.passLog.rps)} req/s, p50 ${f2(e2e.passLog.p50)} ms, p99 ${f2(e2e.passLog.p99)} ms | ${ratio(e2e.passLog.rps, e2e.pass.rps)} req/s of 3a: what one log line per request costs any worker under \`wrangler dev\` |`,
     `| 3b | end to end, edgeauth, valid session cookie → origin (defaults: one audit line per request) | ${Math.round(e2e.valid.rps)} req/s, p50 ${f2(e2e.valid.p50)} ms, p99 ${f2(e2e.valid.p99)} ms | ${ratio(e2e.valid.rps, e2e.pass.rps)} req/s of 3a (target ≥ 0.95×: ${mark(e2e.valid.rps >= 0.95 * e2e.pass.rps)}), ${ratio(e2e.valid.rps, e2e.passLog.rps)} of 3a′; ${ratio(e2e.valid.p99, e2e.pass.p99)} p99 (target ≤ 1.10×: ${mark(e2e.valid.p99 <= 1.1 * e2e.pass.p99)}) |`,
     `| 3b′ | end to end, as 3b with \`AUDIT_SAMPLE_ALLOWED=0\` (no per-request log line through wrangler dev) | ${Math.round(e2e.quiet.rps)} req/s, p50 ${f2(e2e.quiet.p50)} ms, p99 ${f2(e2e.quiet.p99)} ms | ${ratio(e2e.quiet.rps, e2e.pass.rps)} req/s; ${ratio(e2e.quiet.p99, e2e.pass.p99)} p99 (for diagnosis; the target is on 3b) |`,
+    `| 3d | end to end, pair with the same logging: edgeauth (3b) vs the pass-through logging one line per request (3a′) | ${ratio(e2e.valid.rps, e2e.passLog.rps)} req/s (target ≥ 0.95×: ${mark(e2e.valid.rps >= 0.95 * e2e.passLog.rps)}); ${ratio(e2e.valid.p99, e2e.passLog.p99)} p99 (target ≤ 1.10×: ${mark(e2e.valid.p99 <= 1.1 * e2e.passLog.p99)}) | like for like |`,
+    `| 3e | end to end, pair without logging: edgeauth with \`AUDIT_SAMPLE_ALLOWED=0\` (3b′) vs the plain pass-through (3a) | ${ratio(e2e.quiet.rps, e2e.pass.rps)} req/s (target ≥ 0.95×: ${mark(e2e.quiet.rps >= 0.95 * e2e.pass.rps)}); ${ratio(e2e.quiet.p99, e2e.pass.p99)} p99 (target ≤ 1.10×: ${mark(e2e.quiet.p99 <= 1.1 * e2e.pass.p99)}) | like for like |`,
     `| 3c | end to end, edgeauth refusing a bad token (401, origin not called) | ${Math.round(e2e.bad.rps)} req/s, p50 ${f2(e2e.bad.p50)} ms, p99 ${f2(e2e.bad.p99)} ms | ${ratio(e2e.bad.rps, e2e.pass.rps)} req/s of 3a |`,
     `| 4a | bundle: \`build/index_bg.wasm\` (production build) | ${bundle.raw.toLocaleString('en')} B raw, ${bundle.gzip.toLocaleString('en')} B gzip -9 | target ≤ 200,000 B gzip: ${mark(bundle.gzip <= 200_000)} |`,
     `| 4b | cold start of that wasm: \`WebAssembly.compile\` (V8 of node ${compiled.node}) + \`instantiate\` (in workerd) | ${Number.isNaN(coldMs.compile) ? `instantiate ${f2(coldMs.instantiate)} ms` : `${f2(coldMs.compile + coldMs.instantiate)} ms`} | compile ${Number.isNaN(coldMs.compile) ? 'not measurable here (workerd compiles at load and forbids run-time compiles; node 20\'s V8 lacks the wasm exception-handling opcode `try_table` this wasm uses)' : `${f2(coldMs.compile)} ms`} + instantiate ${f2(coldMs.instantiate)} ms |`,
     `| 5 | isolate memory, verified-session cache full (${memory.entries.toLocaleString('en')} entries, ~${Math.round(memory.cache_bytes / 1024).toLocaleString('en')} KiB estimated) | wasm memory ${(memory.memory_after / 2 ** 20).toFixed(1)} MiB (before filling: ${(memory.memory_before / 2 ** 20).toFixed(1)} MiB) | bounded by SESSION_CACHE_SIZE and ~32 MiB of entries |`,
+    `| 5b | the verified-session cache asked for 100,000 sessions (\`SESSION_CACHE_SIZE=100000\`) | holds ${bigMemory.entries.toLocaleString('en')} (~${Math.round(bigMemory.cache_bytes / 1024).toLocaleString('en')} KiB estimated), wasm memory ${(bigMemory.memory_after / 2 ** 20).toFixed(1)} MiB; a hit when full ${f2(Math.min(...bigHits))} µs (through the Worker's verifier; 1b is the bare cache) | entries beyond the ~32 MiB byte bound are evicted, so memory stays bounded |`,
+    `| 6a | revocation document, 10,000 entries (${Math.round(revocation[10000].bytes / 1024).toLocaleString('en')} KiB): an isolate's refresh (parse) / the parsed copy / the per-request check | ${revocation[10000].parse_ms} ms / ${Math.round(revocation[10000].memory_delta / 1024).toLocaleString('en')} KiB of wasm memory grown / ${f2(revocation[10000].check_us)} µs | once per REVOCATION_REFRESH_SECS per isolate / held / every request with a session |`,
+    `| 6b | the same, 100,000 entries (${Math.round(revocation[100000].bytes / 1024).toLocaleString('en')} KiB) | ${revocation[100000].parse_ms} ms / ${Math.round(revocation[100000].memory_delta / 1024).toLocaleString('en')} KiB / ${f2(revocation[100000].check_us)} µs | check ${ratio(revocation[100000].check_us, revocation[10000].check_us)} 6a's (target flat, ≤ 1.5×: ${mark(revocation[100000].check_us <= 1.5 * Math.max(revocation[10000].check_us, 0.05))}); parse ${ratio(revocation[100000].parse_ms, Math.max(revocation[10000].parse_ms, 1))} |`,
     '',
     'Reproduce: `make bench` (knobs: `BENCH_ROUNDS`, `BENCH_WRK_SECONDS`, `BENCH_CONNECTIONS`, `BENCH_N_VERIFY`, `BENCH_N_HIT`, `BENCH_N_SSO`, `BENCH_N_PASSWORD`).',
   ];
@@ -419,12 +453,17 @@ async function main() {
     { row: '1f', what: 'mint vs WebCrypto sign by hand', ratio: us.mint / us.signByHand, target: 1.1 },
     { row: '3b', what: 'pass-through / edgeauth req/s', ratio: e2e.pass.rps / e2e.valid.rps, target: 1 / 0.95 },
     { row: '3b', what: 'p99 vs pass-through', ratio: e2e.valid.p99 / e2e.pass.p99, target: 1.1 },
+    { row: '3d', what: 'logging pair: pass-through / edgeauth req/s', ratio: e2e.passLog.rps / e2e.valid.rps, target: 1 / 0.95 },
+    { row: '3d', what: 'logging pair: p99', ratio: e2e.valid.p99 / e2e.passLog.p99, target: 1.1 },
+    { row: '3e', what: 'quiet pair: pass-through / edgeauth req/s', ratio: e2e.pass.rps / e2e.quiet.rps, target: 1 / 0.95 },
+    { row: '3e', what: 'quiet pair: p99', ratio: e2e.quiet.p99 / e2e.pass.p99, target: 1.1 },
+    { row: '1s', what: 'request-bound assertion vs mint', ratio: us.bound / us.mint, target: 1.1 },
     { row: '4a', what: 'bundle gzip / 200 KB', ratio: bundle.gzip / 200_000, target: 1.0 },
     ...(Number.isNaN(cold) ? [] : [{ row: '4b', what: 'cold start / 5 ms', ratio: cold / 5, target: 1.0 }]),
   ]));
   fs.writeFileSync(
     path.join(ROOT, 'bench', 'results', 'latest.json'),
-    JSON.stringify({ when, us, usMedian, samples, e2eSamples, coldMs, e2e, native, bundle, memory }, null, 2),
+    JSON.stringify({ when, us, usMedian, samples, e2eSamples, coldMs, e2e, native, bundle, memory, bigMemory, bigHits, revocation }, null, 2),
   );
   process.stdout.write(table);
 }

@@ -76,6 +76,18 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
             timed(n, Date::now().as_millis() - start, ok)
         }
         "memory" => fill_cache(token, config, now).await,
+        "hit_isolate" => {
+            // A hit in the isolate's own cache, however full it is (after `memory`, row 5b).
+            if session::verify(config, token, now).await.is_err() {
+                return respond::json_text(400, r#"{"error":"token"}"#, "no-store");
+            }
+            let start = Date::now().as_millis();
+            for _ in 0..n {
+                ok += u64::from(session::verify(config, token, now).await.is_ok());
+            }
+            timed(n, Date::now().as_millis() - start, ok)
+        }
+        "revocation" => revocation_at_scale(token, config, n, now).await,
         "parse" => {
             let start = Date::now().as_millis();
             for _ in 0..n {
@@ -540,6 +552,53 @@ async fn fill_cache(token: &str, config: &GatewayConfig, now: u64) -> Response {
         200,
         &format!(
             r#"{{"entries":{entries},"cache_bytes":{cache_bytes},"memory_before":{memory_before},"memory_after":{memory_after}}}"#
+        ),
+        "no-store",
+    )
+}
+
+/// The revocation document at scale: the body is `{"token", "document"}`, a document of many
+/// entries. Reports the time to parse it (an isolate's refresh; the best of a few), the memory
+/// the parsed copy holds, and the per-request check of a session against it (`n` times).
+async fn revocation_at_scale(body: &str, config: &GatewayConfig, n: u64, now: u64) -> Response {
+    use crate::gateway::revocation::RevocationList;
+    let Ok(input) = serde_json::from_str::<serde_json::Value>(body) else {
+        return respond::json_text(400, r#"{"error":"body"}"#, "no-store");
+    };
+    let text = |name: &str| input.get(name).and_then(|v| v.as_str()).unwrap_or_default();
+    let Ok(verified) =
+        session::verify_fresh(text("token"), &config.keys, &config.session, now).await
+    else {
+        return respond::json_text(400, r#"{"error":"token"}"#, "no-store");
+    };
+    let document = text("document");
+    let mut parse_ms = u64::MAX;
+    for _ in 0..3 {
+        let start = Date::now().as_millis();
+        let parsed = RevocationList::parse(document);
+        parse_ms = parse_ms.min(Date::now().as_millis() - start);
+        if parsed.is_err() {
+            return respond::json_text(400, r#"{"error":"document"}"#, "no-store");
+        }
+    }
+    let memory_before = memory_bytes();
+    let Ok(list) = RevocationList::parse(document) else {
+        return respond::json_text(400, r#"{"error":"document"}"#, "no-store");
+    };
+    let memory_after = memory_bytes();
+    let mut ok = 0u64;
+    let start = Date::now().as_millis();
+    for _ in 0..n {
+        ok += u64::from(std::hint::black_box(list.check(&verified)).is_ok());
+    }
+    let check_ms = Date::now().as_millis() - start;
+    respond::json_text(
+        200,
+        &format!(
+            r#"{{"entries":{},"parse_ms":{parse_ms},"check_us":{:.3},"ok":{ok},"n":{n},"memory_delta":{}}}"#,
+            list.len(),
+            (check_ms as f64 * 1000.0) / n as f64,
+            memory_after.saturating_sub(memory_before)
         ),
         "no-store",
     )

@@ -906,8 +906,8 @@ describe('enrollment links and the profile they meet', () => {
 describe('bodies without a declared length', () => {
   test('a chunked body past 16 KiB is refused (413) as it arrives, not buffered whole first', async () => {
     // 256 KiB without a declared length. The edge answers as soon as the count passes the cap
-    // and stops reading, so the client may see the 413 or, still writing, a reset connection:
-    // either way the edge's own record of the request says what it decided.
+    // and stops reading, so the client may see the 413 or, still writing, a reset connection or
+    // the dev proxy's 503: either way the edge's own record of the request says what it decided.
     const chunk = new Uint8Array(4096).fill(0x20);
     let sent = 0;
     const body = new ReadableStream({
@@ -927,7 +927,15 @@ describe('bodies without a declared length', () => {
       return null;
     });
     if (response) {
-      assert.equal(response.status, 413);
+      const text = await response.text();
+      // wrangler dev's own proxy, between the client and workerd, answers 503 when workerd
+      // answers and stops reading while the client is still writing; that is not the edge's
+      // answer (it carries no request id), and the edge's record below is what it decided.
+      if (response.status === 503) {
+        assert.doesNotMatch(text, /request_id/, `an edge answer: ${text}`);
+      } else {
+        assert.equal(response.status, 413, text);
+      }
       assert.equal(response.headers.get('set-cookie'), null);
     }
     const record = await auditRecord(edge, requestId);
