@@ -167,9 +167,7 @@ impl GatewayConfig {
     pub fn reserves_sub(&self, sub: &str) -> bool {
         self.providers.reserves(sub)
             || self.issuers.reserves(sub)
-            || sub
-                .strip_prefix(service_token::SUB_NAMESPACE)
-                .is_some_and(|rest| rest.starts_with(':'))
+            || crate::login::oidc::in_namespace(sub, service_token::SUB_NAMESPACE)
     }
 }
 

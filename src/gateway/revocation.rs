@@ -334,8 +334,7 @@ impl Revocation {
         let is_service_token = |sid: &Option<String>, sub: &Option<String>| {
             sid.as_deref().is_some_and(service_token::is_client_id)
                 || sub.as_deref().is_some_and(|sub| {
-                    sub.strip_prefix(service_token::SUB_NAMESPACE)
-                        .is_some_and(|rest| rest.starts_with(':'))
+                    crate::login::oidc::in_namespace(sub, service_token::SUB_NAMESPACE)
                 })
         };
         if is_service_token(&body.sid, &body.sub) {

@@ -16,7 +16,7 @@ use crate::encoding::{base64url, strict_json};
 use crate::login::oidc::id_token::{self, IdClaims, UntrustedIdToken, MAX_SUB_BYTES};
 use crate::login::oidc::jwks::Alg;
 use crate::login::oidc::mapping::{self, Mapping, MappingJson};
-use crate::login::oidc::{base_url, Providers, MAX_ID_BYTES};
+use crate::login::oidc::{base_url, check_id, in_namespace, Providers};
 use crate::login::Verdict;
 use crate::token::claims::{Claims, VerifiedClaims, Via};
 use crate::token::error::Error;
@@ -163,10 +163,7 @@ impl TrustedIssuers {
 
     /// Whether `sub` lies in an issuer's namespace (`<id>:…`).
     pub fn reserves(&self, sub: &str) -> bool {
-        self.0.iter().any(|issuer| {
-            sub.strip_prefix(issuer.id.as_str())
-                .is_some_and(|rest| rest.starts_with(':'))
-        })
+        self.0.iter().any(|issuer| in_namespace(sub, &issuer.id))
     }
 }
 
@@ -176,18 +173,7 @@ fn refuse(code: &'static str) -> Error {
 
 impl TrustedIssuer {
     fn from_entry(entry: IssuerJson, validation: &Validation) -> Result<Self, String> {
-        if entry.id.is_empty()
-            || entry.id.len() > MAX_ID_BYTES
-            || !entry
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(format!(
-                "id {:?} must be 1 to {MAX_ID_BYTES} of a-z, 0-9 and -",
-                entry.id
-            ));
-        }
+        check_id(&entry.id)?;
         base_url("issuer", &entry.issuer)?;
         if entry.issuer == validation.issuer {
             return Err("issuer is this edge's own session issuer".into());

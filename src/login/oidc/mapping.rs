@@ -9,7 +9,7 @@
 //!   or `scp`, as access tokens carry them: [`crate::machine::issuer`]).
 //! - `keep_claims`: claims of the provider's token copied into the session (strings, or arrays
 //!   of strings, bounded), for the access rules' `claims` conditions; never a claim the edge
-//!   sets itself ([`RESERVED_CLAIMS`]).
+//!   sets itself (the session's own claims and [`RESERVED_CLAIMS`]).
 //! - `required_claims`: claims the provider's token must carry with exactly these string values
 //!   (Google's `hd` for a Workspace domain: an e-mail domain alone also admits consumer accounts
 //!   registered with such an address).
@@ -70,19 +70,9 @@ pub struct MappingJson {
     keep_claims: Vec<String>,
 }
 
-/// Claims a mapping may not keep: the session's own, and those the edge sets.
-pub const RESERVED_CLAIMS: [&str; 20] = [
-    "iss",
-    "aud",
-    "sub",
-    "sid",
-    "iat",
-    "exp",
-    "nbf",
-    "auth_time",
-    "roles",
-    "name",
-    "email",
+/// Claims a mapping may not keep besides the session's own ([`crate::token::claims::MEMBERS`]):
+/// those the edge sets itself.
+pub const RESERVED_CLAIMS: [&str; 9] = [
     "amr",
     "idp",
     "idp_sid",
@@ -135,7 +125,10 @@ impl Mapping {
                 .collect()
         };
         if let Some(bad) = json.keep_claims.iter().find(|name| {
-            name.is_empty() || name.len() > 64 || RESERVED_CLAIMS.contains(&name.as_str())
+            name.is_empty()
+                || name.len() > 64
+                || crate::token::claims::MEMBERS.contains(&name.as_str())
+                || RESERVED_CLAIMS.contains(&name.as_str())
         }) {
             return Err(format!(
                 "mapping: keep_claims {bad:?} is empty, too long, or a claim the edge sets itself"

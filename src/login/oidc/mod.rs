@@ -163,27 +163,38 @@ impl Providers {
     /// Whether `sub` lies in a provider's namespace (`<id>:…`): a session `sub` only that
     /// provider may produce, never a password store, so no other login can pose as its users.
     pub fn reserves(&self, sub: &str) -> bool {
-        self.0.iter().any(|provider| {
-            sub.strip_prefix(provider.id.as_str())
-                .is_some_and(|rest| rest.starts_with(':'))
-        })
+        self.0
+            .iter()
+            .any(|provider| in_namespace(sub, &provider.id))
+    }
+}
+
+/// Whether `sub` lies in the namespace `id` (`<id>:…`), as a provider's, a trusted issuer's and
+/// service tokens' subjects do.
+pub fn in_namespace(sub: &str, id: &str) -> bool {
+    sub.strip_prefix(id)
+        .is_some_and(|rest| rest.starts_with(':'))
+}
+
+/// An id of a provider or a trusted issuer: 1 to [`MAX_ID_BYTES`] of `a-z`, `0-9` and `-` (it is
+/// a namespace of subjects, and part of paths and cookie names).
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
+    let fits = (1..=MAX_ID_BYTES).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "id {id:?} must be 1 to {MAX_ID_BYTES} of a-z, 0-9 and -"
+        ))
     }
 }
 
 impl Provider {
     fn from_entry(entry: ProviderJson, vars: &Vars) -> Result<Self, String> {
-        if entry.id.is_empty()
-            || entry.id.len() > MAX_ID_BYTES
-            || !entry
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(format!(
-                "id {:?} must be 1 to {MAX_ID_BYTES} of a-z, 0-9 and -",
-                entry.id
-            ));
-        }
+        check_id(&entry.id)?;
         if entry.label.is_empty()
             || entry.label.len() > 64
             || entry.label.contains(char::is_control)
