@@ -20,6 +20,9 @@ pub struct AuditEvent {
     /// Why, for refusals and errors (e.g. `expired`, `missing_role`, `bad_path`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The app the request was for, when the deployment serves several (`APPS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
     /// HTTP method.
     pub method: String,
     /// The normalized path (or the raw one when it could not be normalized: never logged raw).

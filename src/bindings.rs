@@ -91,8 +91,8 @@ pub const ALL: [Binding; 7] = [
         kind: Kind::DurableObject {
             class_name: SINGLE_USE_CLASS,
         },
-        without_it: "every passkey sign-in and registration is refused",
-        needed_by: |config| config.passkeys.is_some(),
+        without_it: "every passkey sign-in and registration, and every sign-on handoff to an app, is refused",
+        needed_by: |config| config.passkeys.is_some() || config.app.is_some(),
     },
     Binding {
         name: LOGIN_IP_LIMIT,

@@ -9,6 +9,7 @@
 //! - [`login`]: login methods, the identity a login produces, the session it mints, and what
 //!   the `/auth/*` routes require.
 //! - [`machine`]: programs as callers: external issuers' access tokens and service tokens.
+//! - [`apps`]: several apps behind one deployment, by host, with one sign-on across them.
 //! - [`config`]: Worker vars and secrets, read once into one validated value, section by section.
 //! - [`refusal`]: every refusal and the one error→HTTP table; [`audit`]: the one log line.
 //! - [`bindings`]: the Worker's bindings by name; [`encoding`]: strict shared parsers.
@@ -20,6 +21,7 @@
 #[cfg(target_arch = "wasm32")]
 mod adapter;
 
+pub mod apps;
 pub mod audit;
 pub mod bindings;
 pub mod config;

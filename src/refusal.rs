@@ -79,6 +79,8 @@ pub enum Refusal {
     ProviderUnavailable,
     /// An `/auth/*` path that does not exist.
     NotFound,
+    /// A host no app of this deployment is served on (`APPS`): never sent to a default origin.
+    MisdirectedRequest,
     /// A method the endpoint does not serve.
     MethodNotAllowed,
     /// A cross-site state-changing request.
@@ -121,6 +123,11 @@ impl Refusal {
                 "The sign-in service could not be reached. Please try again later.",
             ),
             Refusal::NotFound => (404, "not_found", "Not found."),
+            Refusal::MisdirectedRequest => (
+                421,
+                "misdirected_request",
+                "This host is not served here.",
+            ),
             Refusal::MethodNotAllowed => (405, "method_not_allowed", "Method not allowed."),
             Refusal::CrossSite => (403, "forbidden", "Cross-site requests are not allowed."),
             Refusal::PayloadTooLarge => {

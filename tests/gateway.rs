@@ -865,9 +865,17 @@ fn auth_routes_act_only_for_the_current_session() {
     }
 
     let listed = |sid: &str| sid == "c2Vzc2lvbi1pZC0xMjM0NQ";
-    assert!(session_routes::to_end_on_logout(Some(admin.clone()), |_| false).is_some());
-    assert!(session_routes::to_end_on_logout(Some(admin), listed).is_none());
-    assert!(session_routes::to_end_on_logout(None, |_| false).is_none());
+    let sid = "c2Vzc2lvbi1pZC0xMjM0NQ".to_owned();
+    assert_eq!(
+        session_routes::sessions_to_end(&admin, false, |_| false),
+        [sid.clone()]
+    );
+    assert!(session_routes::sessions_to_end(&admin, false, listed).is_empty());
+    // Without a sign-on claim, "every app" is this session alone.
+    assert_eq!(
+        session_routes::sessions_to_end(&admin, true, |_| false),
+        [sid]
+    );
     assert!(session_routes::logout_shows_page(Some("text/html,*/*")));
     assert!(!session_routes::logout_shows_page(Some("application/json")));
     assert!(!session_routes::logout_shows_page(None));

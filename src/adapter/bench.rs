@@ -546,7 +546,7 @@ async fn fill_cache(token: &str, config: &GatewayConfig, now: u64) -> Response {
         }
     }
     let (entries, cache_bytes) =
-        state::with_session_cache(config.session_cache_size, |c| (c.len(), c.bytes()));
+        state::with_session_cache(config, |c| (c.len(), c.bytes()));
     let memory_after = memory_bytes();
     respond::json_text(
         200,

@@ -20,6 +20,7 @@ mod token;
 mod vector_tests;
 mod webcrypto;
 
+use crate::apps::Site;
 use crate::audit::AuditEvent;
 use crate::gateway::path;
 use crate::refusal::Refusal;
@@ -47,7 +48,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             respond::refusal(Refusal::Internal, &audit.request_id, None)
         }
         Ok(state) => {
-            sample_allowed = state.config.audit_sample_allowed;
+            sample_allowed = state.deployment.base.audit_sample_allowed;
             route(req, &env, state, &mut audit).await
         }
     };
@@ -68,16 +69,38 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     Ok(response)
 }
 
-/// Dispatches on the request's real method and its canonical path ([`path::normalize`]): the
-/// same path the gateway checks and forwards, so no spelling of `/auth/…` reaches the origin
-/// and no spelling of another path reaches `/auth/…`.
+/// Finds whom the request is for by its host ([`crate::apps`]: a host no app is served on is
+/// refused, 421), then dispatches on the request's real method and its canonical path
+/// ([`path::normalize`]): the same path the gateway checks and forwards, so no spelling of
+/// `/auth/…` reaches the origin and no spelling of another path reaches `/auth/…`.
 async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditEvent) -> Response {
     let Ok(url) = request_url::of(&req) else {
         audit.event = "error";
         audit.reason = Some("request_url".into());
         return respond::refusal(Refusal::Internal, &audit.request_id, None);
     };
-    let Ok(path) = path::normalize(url.path(), state.config.path_parameters) else {
+    let deployment = &state.deployment;
+    let site = match deployment.site(Some(url.host())) {
+        Ok(site) => site,
+        Err(e) => {
+            audit.event = "deny";
+            audit.reason = Some(e.code().into());
+            return respond::refusal(Refusal::BadRequest, &audit.request_id, None);
+        }
+    };
+    let config = match site {
+        Site::Single(config) | Site::Auth(config) => config,
+        Site::App(app) => {
+            audit.app = Some(app.id.clone());
+            &app.config
+        }
+        Site::Unknown => {
+            audit.event = "deny";
+            audit.reason = Some("unknown_host".into());
+            return respond::refusal(Refusal::MisdirectedRequest, &audit.request_id, None);
+        }
+    };
+    let Ok(path) = path::normalize(url.path(), config.path_parameters) else {
         audit.event = "deny";
         audit.reason = Some("bad_path".into());
         return respond::refusal(Refusal::BadRequest, &audit.request_id, None);
@@ -99,11 +122,19 @@ async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditE
             respond::json_text(200, &state.jwks, "public, max-age=300")
         }
         #[cfg(feature = "bench")]
-        ("POST", bench::PATH) => bench::handle(req, &state.config).await,
+        ("POST", bench::PATH) => bench::handle(req, config).await,
         #[cfg(feature = "vector-tests")]
-        ("POST", vector_tests::PATH) => vector_tests::handle(req, &state.config).await,
-        (_, p) if is_auth_path(p) => auth::handle(req, &path, env, &state.config, audit).await,
-        _ => gateway::handle(req, &path, &url, env, &state.config, audit).await,
+        ("POST", vector_tests::PATH) => vector_tests::handle(req, config).await,
+        (_, p) if is_auth_path(p) => {
+            auth::handle(req, &path, env, site, deployment.apps.as_ref(), audit).await
+        }
+        _ if matches!(site, Site::Auth(_)) => {
+            // The auth host forwards nothing: it only logs users in.
+            audit.event = "deny";
+            audit.reason = Some("auth_host_path".into());
+            respond::refusal(Refusal::NotFound, &audit.request_id, None)
+        }
+        _ => gateway::handle(req, &path, &url, env, config, audit).await,
     }
 }
 

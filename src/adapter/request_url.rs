@@ -43,6 +43,11 @@ impl RequestUrl {
         &self.text[..self.path_start]
     }
 
+    /// `host[:port]`: the authority the client asked for (its `Host`).
+    pub fn host(&self) -> &str {
+        self.origin().split_once("://").map_or("", |(_, host)| host)
+    }
+
     /// The path, percent-encoded as received; `/` when empty.
     pub fn path(&self) -> &str {
         match &self.text[self.path_start..self.query_start.unwrap_or(self.end)] {

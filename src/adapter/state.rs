@@ -6,14 +6,15 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use crate::apps::Deployment;
 use crate::config::{ConfigError, GatewayConfig};
 use crate::token::session_cache::SessionCache;
 use worker::Env;
 
 /// What every request of this isolate shares.
 pub struct State {
-    /// The validated configuration.
-    pub config: GatewayConfig,
+    /// The validated deployment: the only app, or the auth host and the apps.
+    pub deployment: Deployment,
     /// The public JWKS, serialized once.
     pub jwks: String,
 }
@@ -23,9 +24,9 @@ static STATE: OnceLock<Result<State, ConfigError>> = OnceLock::new();
 /// The isolate's state, built from `env` on first use.
 pub fn get(env: &Env) -> &'static Result<State, ConfigError> {
     STATE.get_or_init(|| {
-        let config = GatewayConfig::from_lookup(|name| lookup(env, name))?;
-        let jwks = config.keys.to_jwks().to_string();
-        Ok(State { config, jwks })
+        let deployment = Deployment::from_lookup(|name| lookup(env, name))?;
+        let jwks = deployment.base.keys.to_jwks().to_string();
+        Ok(State { deployment, jwks })
     })
 }
 
@@ -38,15 +39,20 @@ fn lookup(env: &Env, name: &str) -> Option<String> {
 }
 
 thread_local! {
-    /// The isolate's verified-session cache (an isolate runs one request at a time per thread
-    /// of JavaScript, and the cache is only borrowed inside synchronous code).
-    static SESSION_CACHE: RefCell<Option<SessionCache>> = const { RefCell::new(None) };
+    /// The isolate's verified-session caches, one per app ([`GatewayConfig::cache_slot`]): an
+    /// isolate runs one request at a time per thread of JavaScript, and a cache is only
+    /// borrowed inside synchronous code.
+    static SESSION_CACHES: RefCell<Vec<Option<SessionCache>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with the isolate's verified-session cache, created with `capacity` on first use.
-pub fn with_session_cache<R>(capacity: usize, f: impl FnOnce(&mut SessionCache) -> R) -> R {
-    SESSION_CACHE.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        f(cache.get_or_insert_with(|| SessionCache::new(capacity)))
+/// Runs `f` with `config`'s verified-session cache, created on first use.
+pub fn with_session_cache<R>(config: &GatewayConfig, f: impl FnOnce(&mut SessionCache) -> R) -> R {
+    let slot = config.cache_slot();
+    SESSION_CACHES.with(|cell| {
+        let mut caches = cell.borrow_mut();
+        if caches.len() <= slot {
+            caches.resize_with(slot + 1, || None);
+        }
+        f(caches[slot].get_or_insert_with(|| SessionCache::new(config.session_cache_size)))
     })
 }

@@ -83,6 +83,9 @@ pub struct GatewayConfig {
     pub audit_sample_allowed: f64,
     /// How revocation is read, and who may revoke.
     pub revocation: revocation::Settings,
+    /// The app this configuration is, when the deployment serves several (`APPS`); `None` for
+    /// the only app, or the auth host.
+    pub app: Option<crate::apps::AppLink>,
 }
 
 /// A configuration problem, precise enough to fix from the log. Never contains secret values.
@@ -153,7 +156,14 @@ impl GatewayConfig {
             session_cache_size: session_cache::capacity_from_vars(&vars)?,
             audit_sample_allowed: audit::sample_from_vars(&vars)?,
             revocation: revocation::Settings::from_vars(&vars)?,
+            app: None,
         })
+    }
+
+    /// Which per-isolate verified-session cache is this configuration's: each app's own, since
+    /// a cached session carries the assertion minted for its app.
+    pub fn cache_slot(&self) -> usize {
+        self.app.as_ref().map_or(0, |app| app.slot)
     }
 
     /// The signing key.

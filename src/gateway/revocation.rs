@@ -27,6 +27,7 @@
 use std::collections::BTreeMap;
 
 use crate::machine::service_token;
+use crate::login::handoff::SIGN_ON_CLAIM;
 use serde::{Deserialize, Serialize};
 
 use crate::token::claims::{Claims, VerifiedClaims};
@@ -160,6 +161,8 @@ pub enum Revoked {
     User,
     /// Its identity provider ended the provider session it came from.
     ProviderSession,
+    /// The auth host's session it came from is listed (an app's session, [`SIGN_ON_CLAIM`]).
+    SignOn,
 }
 
 impl Revoked {
@@ -169,6 +172,7 @@ impl Revoked {
             Revoked::Session => "revoked_session",
             Revoked::User => "revoked_user",
             Revoked::ProviderSession => "revoked_provider_session",
+            Revoked::SignOn => "revoked_sign_on",
         }
     }
 }
@@ -200,7 +204,7 @@ impl RevocationList {
         serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
     }
 
-    /// Whether a verified session is revoked: at most three lookups, whatever the document's
+    /// Whether a verified session is revoked: at most four lookups, whatever the document's
     /// size.
     pub fn check(&self, session: &VerifiedClaims) -> Result<(), Revoked> {
         let claims = session.claims();
@@ -208,6 +212,9 @@ impl RevocationList {
             return Err(Revoked::Session);
         }
         let text = |name: &str| claims.extra.get(name).and_then(serde_json::Value::as_str);
+        if text(SIGN_ON_CLAIM).is_some_and(|psid| self.sessions.contains_key(psid)) {
+            return Err(Revoked::SignOn);
+        }
         if let (Some(idp), Some(sid)) = (text("idp"), text("idp_sid")) {
             if self.sessions.contains_key(&provider_session_key(idp, sid)) {
                 return Err(Revoked::ProviderSession);

@@ -12,7 +12,9 @@
 //! - [`next`]: where the browser goes afterwards; [`same_origin`]: the cross-site check.
 //! - [`session_routes`]: what `/auth/session`, `/auth/logout` and `/auth/revoke` require.
 //! - [`page`]: the login page.
+//! - [`handoff`]: a login at the auth host becoming one app's session ([`crate::apps`]).
 
+pub mod handoff;
 pub mod kv_passwords;
 pub mod next;
 pub mod oidc;

@@ -5,6 +5,7 @@ use crate::config::GatewayConfig;
 use crate::gateway::credentials::{self, Source};
 use crate::gateway::Checked;
 use crate::login::oidc::Provider;
+use crate::login::handoff::SIGN_ON_CLAIM;
 use crate::refusal::{Denied, Refusal};
 use crate::token::claims::VerifiedClaims;
 
@@ -54,13 +55,26 @@ pub fn may_revoke(
     Ok(())
 }
 
-/// The session a `POST /auth/logout` revokes: only one that verifies (a forged or expired one has
-/// nothing to end) and is not listed yet (no second write).
-pub fn to_end_on_logout(
-    verified: Option<VerifiedClaims>,
-    already_listed: impl FnOnce(&str) -> bool,
-) -> Option<VerifiedClaims> {
-    verified.filter(|session| !already_listed(&session.claims().sid))
+/// The session ids a `POST /auth/logout` of `session` lists, leaving out those `listed` already:
+/// its own `sid`; with `everywhere` (an app's "log out of every app") also the auth host's
+/// session it came from ([`SIGN_ON_CLAIM`]), which refuses every app's session from that
+/// sign-on, and the auth host's own.
+pub fn sessions_to_end(
+    session: &VerifiedClaims,
+    everywhere: bool,
+    listed: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let claims = session.claims();
+    let sign_on = claims
+        .extra
+        .get(SIGN_ON_CLAIM)
+        .and_then(serde_json::Value::as_str)
+        .filter(|_| everywhere);
+    std::iter::once(claims.sid.as_str())
+        .chain(sign_on)
+        .filter(|sid| !listed(sid))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The provider a browser's logout continues to (RP-Initiated Logout): the one the session was

@@ -3,6 +3,7 @@
 //! revocation cannot be stored the cookie is still cleared, but the answer is 503: the token
 //! itself would stay valid until it expires. Logouts that write count against `LOGIN_IP_LIMIT`.
 
+use crate::apps::Host;
 use crate::audit::AuditEvent;
 use crate::bindings;
 use crate::config::GatewayConfig;
@@ -21,7 +22,8 @@ use crate::adapter::gateway::revocation as revocation_copy;
 use crate::adapter::login::oidc;
 use crate::adapter::{request_url, respond};
 
-/// Serves the route.
+/// Serves the route. On an app (`APPS`), `?all=1` logs out of every app: it also lists the auth
+/// host's session this one came from.
 pub async fn handle(
     req: &Request,
     env: &Env,
@@ -33,41 +35,61 @@ pub async fn handle(
     let now = now();
     let clear = cookie::clear(&config.cookie_name);
     let max_stale = config.revocation.max_stale_secs;
+    let url = request_url::of(req).map_err(|_| Denied::new(Refusal::BadRequest, "bad_url"))?;
+    let everywhere = config.app.is_some() && url.query_param("all").as_deref() == Some("1");
     let verified = verified_session(req, config, now).await;
-    let continues_to = session_routes::logout_continues_to(config, verified.as_ref());
-    let session = session_routes::to_end_on_logout(verified, |sid| {
-        revocation_copy::lists_session(sid, now, max_stale)
-    });
-    if let Some(session) = session {
-        limit(
-            env,
-            bindings::LOGIN_IP_LIMIT,
-            format!("ip:{}", client_ip(audit)),
-        )
-        .await?;
-        audit.session(&session);
-        let claims = session.claims();
-        let drop_after = revocation::logout_drop_after(
-            claims,
-            now,
-            config.sessions.ttl_secs,
-            config.revocation.max_propagation_secs(),
-            config.session.max_session_age_secs,
-            config.session.leeway_secs,
-        );
-        audit.revoked = Some(serde_json::json!({ "sid": claims.sid }));
-        let mut delta = RevocationList::empty();
-        delta.revoke_session(&claims.sid, drop_after);
-        match store_revocation(env, now, &delta).await {
-            Ok(revision) => audit.revision = Some(revision),
-            Err(denied) => return with_cookie(respond::denied(denied, audit), &clear),
+    let continues_to = session_routes::logout_continues_to(config, verified.as_ref())
+        .filter(|_| config.app.is_none());
+    if let Some(session) = &verified {
+        let to_end = session_routes::sessions_to_end(session, everywhere, |sid| {
+            revocation_copy::lists_session(sid, now, max_stale)
+        });
+        if !to_end.is_empty() {
+            limit(
+                env,
+                bindings::LOGIN_IP_LIMIT,
+                format!("ip:{}", client_ip(audit)),
+            )
+            .await?;
+            audit.session(session);
+            let drop_after = revocation::logout_drop_after(
+                session.claims(),
+                now,
+                config.sessions.ttl_secs,
+                config.revocation.max_propagation_secs(),
+                config.session.max_session_age_secs,
+                config.session.leeway_secs,
+            );
+            let mut revoked = serde_json::Map::new();
+            for sid in &to_end {
+                let what = if *sid == session.claims().sid { "sid" } else { "psid" };
+                revoked.insert(what.into(), sid.as_str().into());
+            }
+            audit.revoked = Some(revoked.into());
+            let mut delta = RevocationList::empty();
+            for sid in &to_end {
+                delta.revoke_session(sid, drop_after);
+            }
+            match store_revocation(env, now, &delta).await {
+                Ok(revision) => audit.revision = Some(revision),
+                Err(denied) => return with_cookie(respond::denied(denied, audit), &clear),
+            }
         }
     }
     let wants_page = session_routes::logout_shows_page(respond::header(req, "accept").as_deref());
     let response = if wants_page {
-        match continues_to {
-            Some(provider) => redirect(&end_session_url(req, provider, now).await),
-            None => redirect("/auth/login"),
+        match (continues_to, &config.app) {
+            (Some(provider), _) => redirect(&end_session_url(req, provider, now).await),
+            // An app's users log in again at the auth host.
+            (None, Some(link)) => redirect(&format!(
+                "//{}/auth/login",
+                link.auth_host
+                    .on_port_of(&Host::parse(Some(url.host())).map_err(|e| {
+                        Denied::new(Refusal::BadRequest, e.code())
+                    })?)
+                    .authority()
+            )),
+            (None, None) => redirect("/auth/login"),
         }
     } else {
         Response::empty()

@@ -4,6 +4,7 @@
 
 mod backchannel_logout;
 mod callback;
+mod handoff;
 mod login;
 mod logout;
 mod page;
@@ -12,6 +13,7 @@ mod revoke;
 mod session;
 mod sso;
 
+use crate::apps::{AppLink, Apps, Site};
 use crate::audit::AuditEvent;
 use crate::config::GatewayConfig;
 use crate::gateway::credentials::Source;
@@ -23,45 +25,99 @@ use worker::{Env, Headers, Request, Response};
 
 use crate::adapter::{request_url, respond, token};
 
-/// Serves `/auth/*`; `path` is the request's canonical path.
+/// Serves `/auth/*` for `site`; `path` is the request's canonical path. With several apps,
+/// logins happen on the auth host only; an app serves its handoff, its logout and its session.
 pub async fn handle(
     mut req: Request,
     path: &str,
     env: &Env,
-    config: &GatewayConfig,
+    site: Site<'_>,
+    apps: Option<&Apps>,
     audit: &mut AuditEvent,
 ) -> Response {
     audit.path = Some(path.to_owned());
+    let result = match site {
+        Site::App(app) => match &app.config.app {
+            Some(link) => app_route(&req, path, env, &app.config, link, audit).await,
+            None => Err(Denied::new(Refusal::Internal, "app_without_link")),
+        },
+        Site::Single(config) | Site::Auth(config) => {
+            let apps = apps.filter(|_| matches!(site, Site::Auth(_)));
+            login_host_route(&mut req, path, env, config, apps, audit).await
+        }
+        Site::Unknown => Err(Denied::new(Refusal::MisdirectedRequest, "unknown_host")),
+    };
+    result.unwrap_or_else(|denied| respond::denied(denied, audit))
+}
+
+/// `/auth/*` where users log in: the only app's, or the auth host's (`apps`: then it also
+/// issues handoffs).
+async fn login_host_route(
+    req: &mut Request,
+    path: &str,
+    env: &Env,
+    config: &GatewayConfig,
+    apps: Option<&Apps>,
+    audit: &mut AuditEvent,
+) -> Result<Response, Denied> {
     let method = audit.method.clone();
-    let result = match (method.as_str(), path) {
-        ("GET" | "HEAD", "/auth/login") => login::page(&req, env, config, audit).await,
+    match (method.as_str(), path) {
+        ("GET" | "HEAD", "/auth/login") => login::page(req, env, config, audit).await,
         ("GET" | "HEAD", p) if p.starts_with(sso::PREFIX) => {
-            sso::start(&req, &p[sso::PREFIX.len()..], env, config, audit).await
+            sso::start(req, &p[sso::PREFIX.len()..], env, config, audit).await
         }
         ("GET" | "HEAD", p) if p.starts_with(callback::PREFIX) => {
-            callback::finish(&req, &p[callback::PREFIX.len()..], env, config, audit).await
+            callback::finish(req, &p[callback::PREFIX.len()..], env, config, audit).await
         }
         (_, p) if p == passkeys::PAGE || p.starts_with("/auth/passkeys/") => {
-            passkeys::handle(&mut req, p, env, config, audit).await
+            passkeys::handle(req, p, env, config, audit).await
         }
         ("GET" | "HEAD", "/auth/login.css" | "/auth/login.js" | "/auth/passkeys.js") => {
             audit.event = "asset";
             page::asset(env, &path["/auth".len()..]).await
         }
-        ("POST", "/auth/login") => login::submit(&mut req, env, config, audit).await,
-        ("POST", "/auth/logout") => logout::handle(&req, env, config, audit).await,
+        ("GET" | "HEAD", crate::login::handoff::PATH) => match apps {
+            Some(apps) => handoff::issue(req, env, config, apps, audit).await,
+            None => Err(Denied::new(Refusal::NotFound, "unknown_auth_path")),
+        },
+        ("POST", "/auth/login") => login::submit(req, env, config, audit).await,
+        ("POST", "/auth/logout") => logout::handle(req, env, config, audit).await,
         ("POST", p) if p.starts_with(backchannel_logout::PREFIX) => {
             let id = &p[backchannel_logout::PREFIX.len()..];
-            backchannel_logout::handle(&mut req, id, env, config, audit).await
+            backchannel_logout::handle(req, id, env, config, audit).await
         }
-        ("POST", "/auth/revoke") => revoke::handle(&mut req, env, config, audit).await,
-        ("GET", "/auth/session") => session::handle(&req, env, config, audit).await,
+        ("POST", "/auth/revoke") => revoke::handle(req, env, config, audit).await,
+        ("GET", "/auth/session") => session::handle(req, env, config, audit).await,
         (_, "/auth/login" | "/auth/logout" | "/auth/revoke" | "/auth/session") => {
             Err(Denied::new(Refusal::MethodNotAllowed, "method_not_allowed"))
         }
         _ => Err(Denied::new(Refusal::NotFound, "unknown_auth_path")),
-    };
-    result.unwrap_or_else(|denied| respond::denied(denied, audit))
+    }
+}
+
+/// `/auth/*` on an app: signing on through the auth host (`/auth/login`, `/auth/handoff`),
+/// logging out of this app or of all (`/auth/logout`), and its current session.
+async fn app_route(
+    req: &Request,
+    path: &str,
+    env: &Env,
+    config: &GatewayConfig,
+    link: &AppLink,
+    audit: &mut AuditEvent,
+) -> Result<Response, Denied> {
+    let method = audit.method.clone();
+    match (method.as_str(), path) {
+        ("GET" | "HEAD", "/auth/login") => handoff::start(req, link, audit).await,
+        ("GET" | "HEAD", crate::login::handoff::PATH) => {
+            handoff::redeem(req, env, config, link, audit).await
+        }
+        ("POST", "/auth/logout") => logout::handle(req, env, config, audit).await,
+        ("GET", "/auth/session") => session::handle(req, env, config, audit).await,
+        (_, "/auth/login" | "/auth/logout" | "/auth/session" | crate::login::handoff::PATH) => {
+            Err(Denied::new(Refusal::MethodNotAllowed, "method_not_allowed"))
+        }
+        _ => Err(Denied::new(Refusal::NotFound, "unknown_auth_path")),
+    }
 }
 
 /// The current session (`/auth/session`, `/auth/revoke`): presented, verified by the Worker's

@@ -76,7 +76,7 @@ async fn screened(
 /// Verifies `token` at `now` as `token::verify` would: a cache hit, else [`verify_fresh`]; a
 /// fresh success mints its `X-Auth-Assertion` and is cached with it. Our own sessions only.
 pub async fn verify(config: &GatewayConfig, token: &str, now: u64) -> Result<Session, Error> {
-    let cached = state::with_session_cache(config.session_cache_size, |c| c.get(token, now))
+    let cached = state::with_session_cache(config, |c| c.get(token, now))
         .filter(|session| session.verified.is_session());
     if let Some(session) = cached {
         return Ok(session);
@@ -100,7 +100,7 @@ async fn verify_any(
     let Some(issuer) = issuer else {
         return verify(config, token, now).await;
     };
-    let cached = state::with_session_cache(config.session_cache_size, |c| c.get(token, now))
+    let cached = state::with_session_cache(config, |c| c.get(token, now))
         .filter(|session| session.verified.via() == Via::Issuer);
     if let Some(session) = cached {
         return Ok(session);
@@ -118,7 +118,7 @@ async fn cached_with_assertion(
 ) -> Result<Session, Error> {
     let (session, minted) = with_assertion(config, verified, now).await;
     if minted {
-        state::with_session_cache(config.session_cache_size, |c| {
+        state::with_session_cache(config, |c| {
             c.insert(token, &session, &config.session, now)
         });
     }

@@ -2,7 +2,7 @@
 //! the gateway's own planning and decision (`gateway::plan`, `Plan::explain`), never a copy.
 
 use clap::Args;
-use edgeauth::config::GatewayConfig;
+use edgeauth::apps::{Deployment, Site};
 use edgeauth::gateway::rules::{Subject, Verdict, LOGIN_METHODS};
 use edgeauth::gateway::{self, Inbound};
 use serde_json::{Map, Value};
@@ -56,14 +56,39 @@ pub(crate) fn run(args: CheckPolicy) -> Result<(), Failure> {
     if let Some(file) = &args.rules {
         vars.insert("ACCESS_RULES".into(), read_input(file)?);
     }
-    let config = GatewayConfig::from_lookup(|name| vars.get(name).cloned())
+    let deployment = Deployment::from_lookup(|name| vars.get(name).cloned())
         .map_err(|e| usage(format!("{}: {e}", args.config)))?;
-    let rule_texts: Vec<Value> = vars
-        .get("ACCESS_RULES")
-        .and_then(|text| serde_json::from_str(text).ok())
+    let (host, path, query) = parts_of(&args.url);
+    // With several apps the URL's host picks the app, as at the edge.
+    let (config, rules_text) = match deployment.site(host) {
+        Ok(Site::Single(config)) => (config, vars.get("ACCESS_RULES").cloned()),
+        Ok(Site::App(app)) => (&app.config, app_rules_text(vars.get("APPS"), &app.id)),
+        Ok(Site::Auth(_)) => {
+            println!("request: {} {}", args.method, args.url);
+            println!("decision: deny (404): the auth host only logs users in and forwards nothing");
+            return Err(refused());
+        }
+        Ok(Site::Unknown) => {
+            println!("request: {} {}", args.method, args.url);
+            println!("decision: deny (421): no app is served on this host");
+            return Err(refused());
+        }
+        Err(e) => {
+            println!("request: {} {}", args.method, args.url);
+            println!(
+                "decision: deny (400): {} (give an absolute URL naming an app's host)",
+                e.code()
+            );
+            return Err(refused());
+        }
+    };
+    if let Some(link) = &config.app {
+        println!("app: {}", link.id);
+    }
+    let rule_texts: Vec<Value> = rules_text
+        .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
 
-    let (path, query) = path_and_query(&args.url);
     let method = if args.preflight {
         "OPTIONS".to_owned()
     } else {
@@ -124,7 +149,7 @@ pub(crate) fn run(args: CheckPolicy) -> Result<(), Failure> {
         login_time: Some(now.saturating_sub(args.login_age)),
     });
 
-    let plan = match gateway::plan(&config, &inbound) {
+    let plan = match gateway::plan(config, &inbound) {
         Ok(plan) => plan,
         Err(denied) => {
             println!("request: {method} {}", args.url);
@@ -192,21 +217,39 @@ fn refused() -> Failure {
     }
 }
 
-/// The path and query of a URL (`https://host/p?q`, `https://host?q`) or of a path (`/p?q`).
-/// The path is taken as sent: the runtime's URL parser, which resolves `..` before the edge
-/// sees it, is not modelled, so an odd spelling may be refused here (400) that the edge reads.
-fn path_and_query(url: &str) -> (&str, Option<&str>) {
-    let rest = match url.split_once("://") {
-        Some((_, rest)) => match rest.find(['/', '?']) {
-            Some(at) if rest[at..].starts_with('/') => &rest[at..],
-            Some(at) => return ("/", Some(&rest[at + 1..])),
-            None => "/",
+/// The rules of the app `id` in `APPS`, as written.
+fn app_rules_text(apps: Option<&String>, id: &str) -> Option<String> {
+    let apps: Vec<Value> = serde_json::from_str(apps?).ok()?;
+    apps.into_iter()
+        .find(|app| app.get("id").and_then(Value::as_str) == Some(id))?
+        .get("rules")
+        .map(Value::to_string)
+}
+
+/// The host, path and query of a URL (`https://host/p?q`, `https://host?q`) or of a path
+/// (`/p?q`, no host). The path is taken as sent: the runtime's URL parser, which resolves `..`
+/// before the edge sees it, is not modelled, so an odd spelling may be refused here (400) that
+/// the edge reads.
+fn parts_of(url: &str) -> (Option<&str>, &str, Option<&str>) {
+    let (host, rest) = match url.split_once("://") {
+        Some((_, rest)) => match rest.find(['/', '?', '#']) {
+            Some(at) if rest[at..].starts_with('/') => (&rest[..at], &rest[at..]),
+            Some(at) if rest[at..].starts_with('?') => {
+                let query = rest[at + 1..].split('#').next();
+                return (Some(&rest[..at]), "/", query);
+            }
+            Some(at) => (&rest[..at], "/"),
+            None => (rest, "/"),
         },
-        None => url,
+        None => return split_query(url, None),
     };
+    split_query(rest, Some(host))
+}
+
+fn split_query<'u>(rest: &'u str, host: Option<&'u str>) -> (Option<&'u str>, &'u str, Option<&'u str>) {
     let rest = rest.split('#').next().unwrap_or(rest);
     match rest.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (rest, None),
+        Some((path, query)) => (host, path, Some(query)),
+        None => (host, rest, None),
     }
 }

@@ -457,13 +457,13 @@ fn run(command: Command) -> Result<(), Failure> {
 
 fn check_config(path: &str) -> Result<(), Failure> {
     let text = read_input(path)?;
-    let config = load_config(path)?;
+    let deployment = load_config(path)?;
     // A missing binding fails closed at run time (every session, login or logout refused):
     // say so at build time instead.
     let parsed: toml::Table =
         toml::from_str(&text).map_err(|e| usage(format!("{path}: not TOML: {e}")))?;
     for binding in edgeauth::bindings::ALL {
-        if (binding.needed_by)(&config) && !declares(&parsed, &binding) {
+        if deployment.configs().any(|c| (binding.needed_by)(c)) && !declares(&parsed, &binding) {
             return Err(usage(format!(
                 "{path}: no {} binding {:?}: {} (see docs/configuration.md)",
                 kind_name(binding.kind),
@@ -522,10 +522,11 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-/// The gateway configuration a wrangler config's [vars] give, with a throwaway signing key.
-fn load_config(path: &str) -> Result<edgeauth::config::GatewayConfig, Failure> {
+/// The deployment a wrangler config's [vars] give (every app's configuration), with a throwaway
+/// signing key.
+fn load_config(path: &str) -> Result<edgeauth::apps::Deployment, Failure> {
     let strings = load_vars(path)?;
-    edgeauth::config::GatewayConfig::from_lookup(|name| strings.get(name).cloned())
+    edgeauth::apps::Deployment::from_lookup(|name| strings.get(name).cloned())
         .map_err(|e| usage(format!("{path}: {e}")))
 }
 

@@ -72,8 +72,9 @@ pub struct MappingJson {
 
 /// Claims a mapping may not keep besides the session's own ([`crate::token::claims::MEMBERS`]):
 /// those the edge sets itself.
-pub const RESERVED_CLAIMS: [&str; 9] = [
+pub const RESERVED_CLAIMS: [&str; 10] = [
     "amr",
+    "psid",
     "idp",
     "idp_sid",
     "machine",
