@@ -67,7 +67,10 @@ impl Host {
             }
             match rest {
                 "" => (name, None),
-                _ => (name, Some(rest.strip_prefix(':').ok_or(HostError::Malformed)?)),
+                _ => (
+                    name,
+                    Some(rest.strip_prefix(':').ok_or(HostError::Malformed)?),
+                ),
             }
         } else {
             let (name, port) = match value.split_once(':') {
@@ -77,7 +80,9 @@ impl Host {
             let is_label = |label: &str| {
                 !label.is_empty()
                     && label.len() <= 63
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             };
             if !name.split('.').all(is_label) {
                 return Err(HostError::Malformed);
@@ -87,7 +92,9 @@ impl Host {
         let port = match port {
             None => None,
             Some(digits) => {
-                if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit())
+                if digits.is_empty()
+                    || digits.len() > 5
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
                 {
                     return Err(HostError::Malformed);
                 }
@@ -291,7 +298,10 @@ impl Deployment {
         };
         let host = Host::parse(host)?;
         if host.name == apps.auth_host.name
-            && apps.auth_host.port.is_none_or(|port| host.port == Some(port))
+            && apps
+                .auth_host
+                .port
+                .is_none_or(|port| host.port == Some(port))
         {
             return Ok(Site::Auth(&self.base));
         }
@@ -300,7 +310,11 @@ impl Deployment {
 
     /// Every configuration: the base's, then each app's.
     pub fn configs(&self) -> impl Iterator<Item = &GatewayConfig> {
-        std::iter::once(&self.base).chain(self.apps.iter().flat_map(|a| a.apps.iter().map(|a| &a.config)))
+        std::iter::once(&self.base).chain(
+            self.apps
+                .iter()
+                .flat_map(|a| a.apps.iter().map(|a| &a.config)),
+        )
     }
 }
 
@@ -445,8 +459,14 @@ fn check_distinct(apps: &[App], auth_host: &Host, base: &GatewayConfig) -> Resul
     let mut ids = std::collections::BTreeSet::new();
     let mut hosts: Vec<&HostPattern> = Vec::new();
     let mut audiences = std::collections::BTreeMap::new();
-    audiences.insert(base.session.audience.as_str(), "the auth host's session".to_owned());
-    audiences.insert(base.assertion_audience.as_str(), "the auth host's assertion".to_owned());
+    audiences.insert(
+        base.session.audience.as_str(),
+        "the auth host's session".to_owned(),
+    );
+    audiences.insert(
+        base.assertion_audience.as_str(),
+        "the auth host's assertion".to_owned(),
+    );
     for app in apps {
         if !ids.insert(app.id.as_str()) {
             return Err(format!("the id {:?} is used twice", app.id));
@@ -589,7 +609,15 @@ mod tests {
         ] {
             assert_eq!(pattern.matches(&host(text)), matches, "{pattern:?} {text}");
         }
-        for bad in ["*.com", "*", "*.", "**.example.com", "a.*.example.com", "*.[::1]", ""] {
+        for bad in [
+            "*.com",
+            "*",
+            "*.",
+            "**.example.com",
+            "a.*.example.com",
+            "*.[::1]",
+            "",
+        ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
     }
@@ -609,9 +637,16 @@ mod tests {
             ("other.example.org", "unknown"),
             ("127.0.0.1:8787", "unknown"),
         ] {
-            assert_eq!(site_id(&deployment, text).as_deref(), Ok(expected), "{text}");
+            assert_eq!(
+                site_id(&deployment, text).as_deref(),
+                Ok(expected),
+                "{text}"
+            );
         }
-        assert_eq!(site_id(&deployment, "a, b").err(), Some(HostError::Malformed));
+        assert_eq!(
+            site_id(&deployment, "a, b").err(),
+            Some(HostError::Malformed)
+        );
         assert!(matches!(deployment.site(None), Err(HostError::Missing)));
         // Without APPS every host, even a missing one, is the only app's.
         let mut vars = HashMap::new();
@@ -629,9 +664,18 @@ mod tests {
             &[],
         )
         .expect("valid");
-        assert_eq!(site_id(&deployment, "wiki.example.com").as_deref(), Ok("wiki"));
-        assert_eq!(site_id(&deployment, "blog.example.com").as_deref(), Ok("any"));
-        assert_eq!(site_id(&deployment, "auth.example.com").as_deref(), Ok("auth"));
+        assert_eq!(
+            site_id(&deployment, "wiki.example.com").as_deref(),
+            Ok("wiki")
+        );
+        assert_eq!(
+            site_id(&deployment, "blog.example.com").as_deref(),
+            Ok("any")
+        );
+        assert_eq!(
+            site_id(&deployment, "auth.example.com").as_deref(),
+            Ok("auth")
+        );
     }
 
     #[test]
@@ -650,10 +694,16 @@ mod tests {
         assert_eq!(deployment.base.cache_slot(), 0);
         assert_eq!((wiki.cache_slot(), tools.cache_slot()), (1, 2));
         let link = wiki.app.as_ref().expect("link");
-        assert_eq!((link.id.as_str(), link.auth_host.name()), ("wiki", "auth.example.com"));
+        assert_eq!(
+            (link.id.as_str(), link.auth_host.name()),
+            ("wiki", "auth.example.com")
+        );
         // What is not the app's own is the deployment's.
         assert_eq!(wiki.session.issuer, deployment.base.session.issuer);
-        assert_eq!(wiki.signing_key().kid(), deployment.base.signing_key().kid());
+        assert_eq!(
+            wiki.signing_key().kid(),
+            deployment.base.signing_key().kid()
+        );
         assert_eq!(deployment.configs().count(), 3);
     }
 
@@ -697,16 +747,36 @@ mod tests {
         for (apps, extra, expect) in [
             ("[]", vec![], "1 to"),
             ("{", vec![], "not a list"),
-            (r#"[{"id": "a", "hosts": ["a.example.com"]}]"#, vec![], "origin"),
+            (
+                r#"[{"id": "a", "hosts": ["a.example.com"]}]"#,
+                vec![],
+                "origin",
+            ),
             (
                 r#"[{"id": "a", "hosts": ["a.example.com"], "origin": "http://o", "extra": 1}]"#,
                 vec![],
                 "unknown field",
             ),
-            (r#"[{"id": "A", "hosts": ["a.example.com"], "origin": "http://o"}]"#, vec![], "id"),
-            (r#"[{"id": "a", "hosts": [], "origin": "http://o"}]"#, vec![], "at least one"),
-            (r#"[{"id": "a", "hosts": ["*.com"], "origin": "http://o"}]"#, vec![], "hosts"),
-            (r#"[{"id": "a", "hosts": ["a.example.com"], "origin": "ftp://o"}]"#, vec![], "ORIGIN_URL"),
+            (
+                r#"[{"id": "A", "hosts": ["a.example.com"], "origin": "http://o"}]"#,
+                vec![],
+                "id",
+            ),
+            (
+                r#"[{"id": "a", "hosts": [], "origin": "http://o"}]"#,
+                vec![],
+                "at least one",
+            ),
+            (
+                r#"[{"id": "a", "hosts": ["*.com"], "origin": "http://o"}]"#,
+                vec![],
+                "hosts",
+            ),
+            (
+                r#"[{"id": "a", "hosts": ["a.example.com"], "origin": "ftp://o"}]"#,
+                vec![],
+                "ORIGIN_URL",
+            ),
             (
                 r#"[{"id": "a", "hosts": ["a.example.com"], "origin": "http://o", "rules": [{"path": "x"}]}]"#,
                 vec![],
@@ -724,7 +794,11 @@ mod tests {
                 vec![],
                 "listed twice",
             ),
-            (r#"[{"id": "a", "hosts": ["auth.example.com"], "origin": "http://o"}]"#, vec![], "AUTH_HOST"),
+            (
+                r#"[{"id": "a", "hosts": ["auth.example.com"], "origin": "http://o"}]"#,
+                vec![],
+                "AUTH_HOST",
+            ),
             (
                 r#"[{"id": "a", "hosts": ["a.example.com"], "origin": "http://o", "session_audience": "edgeauth"}]"#,
                 vec![],
@@ -761,8 +835,12 @@ mod tests {
         let err = Deployment::from_lookup(|name| vars.get(name).cloned()).expect_err("no APPS");
         assert!(err.0.contains("AUTH_HOST is set without APPS"), "{err}");
         vars.remove("AUTH_HOST");
-        vars.insert("APPS".into(), r#"[{"id": "a", "hosts": ["a.example.com"], "origin": "http://o"}]"#.into());
-        let err = Deployment::from_lookup(|name| vars.get(name).cloned()).expect_err("no AUTH_HOST");
+        vars.insert(
+            "APPS".into(),
+            r#"[{"id": "a", "hosts": ["a.example.com"], "origin": "http://o"}]"#.into(),
+        );
+        let err =
+            Deployment::from_lookup(|name| vars.get(name).cloned()).expect_err("no AUTH_HOST");
         assert!(err.0.contains("AUTH_HOST"), "{err}");
     }
 }

@@ -123,11 +123,9 @@ impl Refusal {
                 "The sign-in service could not be reached. Please try again later.",
             ),
             Refusal::NotFound => (404, "not_found", "Not found."),
-            Refusal::MisdirectedRequest => (
-                421,
-                "misdirected_request",
-                "This host is not served here.",
-            ),
+            Refusal::MisdirectedRequest => {
+                (421, "misdirected_request", "This host is not served here.")
+            }
             Refusal::MethodNotAllowed => (405, "method_not_allowed", "Method not allowed."),
             Refusal::CrossSite => (403, "forbidden", "Cross-site requests are not allowed."),
             Refusal::PayloadTooLarge => {

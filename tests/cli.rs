@@ -566,3 +566,72 @@ fn service_token_list_reads_wranglers_listing_and_never_shows_a_digest() {
     let bad = edgeauth(&["service-token", "list"], "{}");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A two-app deployment: check-config reads every app, and check-policy picks the app by the
+/// URL's host, as the edge does.
+#[test]
+fn check_config_and_check_policy_read_every_app() {
+    let apps_vars = r#"[vars]
+AUTH_HOST = "auth.example.com"
+APPS = '''[
+  {"id": "wiki", "hosts": ["wiki.example.com"], "origin": "https://wiki.internal",
+   "rules": [{"path": "/public/*", "access": "public"}, {"path": "/admin/*", "roles": ["admin"]}]},
+  {"id": "tools", "hosts": ["*.tools.example.com"], "origin": "https://tools.internal"}
+]'''
+"#;
+    // The shipped configuration (its bindings), its demo rules unset: each app has its own.
+    let shipped = std::fs::read_to_string(format!("{}/wrangler.toml", env!("CARGO_MANIFEST_DIR")))
+        .expect("wrangler.toml");
+    let rules_at = shipped.find("ACCESS_RULES = \"\"\"").expect("demo rules");
+    let rules_end = rules_at + shipped[rules_at..].find("]\"\"\"").expect("their end") + 4;
+    let apps =
+        format!("{}{}", &shipped[..rules_at], &shipped[rules_end..]).replace("[vars]\n", apps_vars);
+    let config = TempFile::new("apps.toml", &apps);
+    let check = edgeauth(&["check-config", config.path()], "");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let policy = |url: &str, extra: &[&str]| {
+        let mut args = vec!["check-policy", url, "--config", config.path()];
+        args.extend_from_slice(extra);
+        let out = edgeauth(&args, "");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = policy("https://wiki.example.com/public/a", &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("app: wiki") && out.contains("ACCESS_RULES[0]"),
+        "{out}"
+    );
+    // The same path at the other app: its rules (none) need a session.
+    let (code, out) = policy("https://a.tools.example.com/public/a", &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("app: tools"), "{out}");
+    let (code, out) = policy(
+        "https://wiki.example.com/admin/x",
+        &["--user", "alice", "--roles", "admin"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    for (url, says) in [
+        ("https://other.example.com/public/a", "421"),
+        ("https://auth.example.com/public/a", "404"),
+        ("/public/a", "400"),
+    ] {
+        let (code, out) = policy(url, &[]);
+        assert_eq!(code, Some(1), "{url}: {out}");
+        assert!(out.contains(says), "{url}: {out}");
+    }
+    // A host served twice is refused at check-config.
+    let twice = TempFile::new(
+        "twice.toml",
+        &apps.replace("*.tools.example.com", "wiki.example.com"),
+    );
+    let out = edgeauth(&["check-config", twice.path()], "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listed twice"));
+}

@@ -545,8 +545,7 @@ async fn fill_cache(token: &str, config: &GatewayConfig, now: u64) -> Response {
             return respond::json_text(500, r#"{"error":"fill"}"#, "no-store");
         }
     }
-    let (entries, cache_bytes) =
-        state::with_session_cache(config, |c| (c.len(), c.bytes()));
+    let (entries, cache_bytes) = state::with_session_cache(config, |c| (c.len(), c.bytes()));
     let memory_after = memory_bytes();
     respond::json_text(
         200,

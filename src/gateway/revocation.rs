@@ -26,8 +26,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::machine::service_token;
 use crate::login::handoff::SIGN_ON_CLAIM;
+use crate::machine::service_token;
 use serde::{Deserialize, Serialize};
 
 use crate::token::claims::{Claims, VerifiedClaims};

@@ -220,7 +220,9 @@ impl SealedHandoff {
         if now >= handoff.exp || handoff.exp > now.saturating_add(TTL_SECS) {
             return Err(HandoffError("expired"));
         }
-        let nonce = nonce.filter(|n| is_nonce(n)).ok_or(HandoffError("no_nonce"))?;
+        let nonce = nonce
+            .filter(|n| is_nonce(n))
+            .ok_or(HandoffError("no_nonce"))?;
         if !bool::from(state_of(nonce).as_bytes().ct_eq(handoff.state.as_bytes())) {
             return Err(HandoffError("state_mismatch"));
         }
@@ -253,9 +255,11 @@ pub fn app_session_claims(
     claims.sid = sid;
     claims.iat = now;
     claims.nbf = None;
-    claims.exp = now
-        .saturating_add(config.sessions.ttl_secs)
-        .min(central.auth_time.saturating_add(config.session.max_session_age_secs));
+    claims.exp = now.saturating_add(config.sessions.ttl_secs).min(
+        central
+            .auth_time
+            .saturating_add(config.session.max_session_age_secs),
+    );
     claims
         .extra
         .insert(SIGN_ON_CLAIM.into(), central.sid.clone().into());
@@ -313,7 +317,9 @@ mod tests {
             email: Some("alice@example.com".into()),
             extra: Default::default(),
         };
-        claims.extra.insert("amr".into(), serde_json::json!(["pwd"]));
+        claims
+            .extra
+            .insert("amr".into(), serde_json::json!(["pwd"]));
         claims
             .extra
             .insert(LOGIN_TIME_CLAIM.into(), login_time.into());
@@ -354,7 +360,13 @@ mod tests {
             .verifying_key()
             .verify(sealed.signing_input(), sealed.signature())
             .is_ok();
-        sealed.open(ours, link, &Host::parse(Some(at_host)).expect("host"), nonce, now)
+        sealed.open(
+            ours,
+            link,
+            &Host::parse(Some(at_host)).expect("host"),
+            nonce,
+            now,
+        )
     }
 
     #[test]
@@ -362,8 +374,14 @@ mod tests {
         let deployment = deployment();
         let nonce = nonce();
         let sealed = sealed_for(&deployment, "wiki.example.com", state_of(&nonce));
-        let opened =
-            open(&deployment, &sealed, "wiki.example.com", Some(&nonce), NOW + 1).expect("opens");
+        let opened = open(
+            &deployment,
+            &sealed,
+            "wiki.example.com",
+            Some(&nonce),
+            NOW + 1,
+        )
+        .expect("opens");
         assert_eq!(opened.session.claims().sub, "alice");
         assert_eq!(opened.next, "/docs?page=2");
         assert_eq!(opened.exp, NOW + TTL_SECS);
@@ -377,11 +395,19 @@ mod tests {
         let sealed = sealed_for(&deployment, "wiki.example.com", state_of(&nonce));
         let other_nonce = new_nonce(&[9u8; 32]);
         let refused = |value: &str, host: &str, nonce: Option<&str>, now: u64| {
-            open(&deployment, value, host, nonce, now).expect_err("refused").0
+            open(&deployment, value, host, nonce, now)
+                .expect_err("refused")
+                .0
         };
-        assert_eq!(refused(&sealed, "tools.example.com", Some(&nonce), NOW), "other_app");
+        assert_eq!(
+            refused(&sealed, "tools.example.com", Some(&nonce), NOW),
+            "other_app"
+        );
         assert_eq!(refused(&sealed, "wiki.example.com", None, NOW), "no_nonce");
-        assert_eq!(refused(&sealed, "wiki.example.com", Some("short"), NOW), "no_nonce");
+        assert_eq!(
+            refused(&sealed, "wiki.example.com", Some("short"), NOW),
+            "no_nonce"
+        );
         assert_eq!(
             refused(&sealed, "wiki.example.com", Some(&other_nonce), NOW),
             "state_mismatch"
@@ -405,17 +431,31 @@ mod tests {
         // Not sealed by us, or tampered with.
         let forged = {
             let host = Host::parse(Some("wiki.example.com")).expect("host");
-            Handoff::new("wiki", &host, state_of(&nonce), "/".into(), &[1u8; 32], &central(&deployment, NOW), NOW)
-                .expect("session")
-                .seal(&SigningKey::from_seed(&mut [1u8; 32]))
+            Handoff::new(
+                "wiki",
+                &host,
+                state_of(&nonce),
+                "/".into(),
+                &[1u8; 32],
+                &central(&deployment, NOW),
+                NOW,
+            )
+            .expect("session")
+            .seal(&SigningKey::from_seed(&mut [1u8; 32]))
         };
-        assert_eq!(refused(&forged, "wiki.example.com", Some(&nonce), NOW), "bad_seal");
+        assert_eq!(
+            refused(&forged, "wiki.example.com", Some(&nonce), NOW),
+            "bad_seal"
+        );
         let (payload, signature) = sealed.split_once('.').expect("sealed");
         let mut bytes = base64url::decode(payload).expect("payload");
         let at = bytes.len() / 2;
         bytes[at] ^= 1;
         let tampered = format!("{}.{signature}", base64url::encode(&bytes));
-        assert_eq!(refused(&tampered, "wiki.example.com", Some(&nonce), NOW), "bad_seal");
+        assert_eq!(
+            refused(&tampered, "wiki.example.com", Some(&nonce), NOW),
+            "bad_seal"
+        );
         for malformed in ["", "x", "a.b", &"A".repeat(MAX_SEALED_BYTES + 1)] {
             assert!(SealedHandoff::parse(malformed).is_err(), "{malformed}");
         }
@@ -430,8 +470,16 @@ mod tests {
         let host = Host::parse(Some("wiki.example.com")).expect("host");
         let session = central(&deployment, NOW);
         let late = session.claims().exp - 10;
-        let handoff = Handoff::new("wiki", &host, state_of(&nonce()), "/".into(), &[2u8; 32], &session, late)
-            .expect("session");
+        let handoff = Handoff::new(
+            "wiki",
+            &host,
+            state_of(&nonce()),
+            "/".into(),
+            &[2u8; 32],
+            &session,
+            late,
+        )
+        .expect("session");
         assert_eq!(handoff.exp, session.claims().exp);
     }
 
@@ -448,8 +496,14 @@ mod tests {
         assert_eq!(claims.auth_time, session.claims().auth_time);
         assert_eq!(claims.extra[LOGIN_TIME_CLAIM], serde_json::json!(NOW - 100));
         assert_eq!(claims.extra["amr"], serde_json::json!(["pwd"]));
-        assert_eq!(claims.extra[SIGN_ON_CLAIM], serde_json::json!("central-session-id-0001"));
-        assert_eq!((claims.iat, claims.exp), (NOW, NOW + wiki.sessions.ttl_secs));
+        assert_eq!(
+            claims.extra[SIGN_ON_CLAIM],
+            serde_json::json!("central-session-id-0001")
+        );
+        assert_eq!(
+            (claims.iat, claims.exp),
+            (NOW, NOW + wiki.sessions.ttl_secs)
+        );
         // The app's verifier takes it; the other app's and the auth host's do not.
         let token = crate::token::mint(&claims, wiki.signing_key());
         let app_session =
@@ -474,14 +528,23 @@ mod tests {
             "s".into(),
             session.claims().auth_time + wiki.session.max_session_age_secs - 5,
         );
-        assert_eq!(old.exp, session.claims().auth_time + wiki.session.max_session_age_secs);
+        assert_eq!(
+            old.exp,
+            session.claims().auth_time + wiki.session.max_session_age_secs
+        );
     }
 
     #[test]
     fn a_fresh_login_is_one_within_the_least_rule_age() {
         let deployment = deployment();
-        assert!(login_is_fresh(&central(&deployment, NOW - FRESH_LOGIN_SECS), NOW));
-        assert!(!login_is_fresh(&central(&deployment, NOW - FRESH_LOGIN_SECS - 1), NOW));
+        assert!(login_is_fresh(
+            &central(&deployment, NOW - FRESH_LOGIN_SECS),
+            NOW
+        ));
+        assert!(!login_is_fresh(
+            &central(&deployment, NOW - FRESH_LOGIN_SECS - 1),
+            NOW
+        ));
     }
 
     #[test]

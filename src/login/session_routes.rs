@@ -4,8 +4,8 @@
 use crate::config::GatewayConfig;
 use crate::gateway::credentials::{self, Source};
 use crate::gateway::Checked;
-use crate::login::oidc::Provider;
 use crate::login::handoff::SIGN_ON_CLAIM;
+use crate::login::oidc::Provider;
 use crate::refusal::{Denied, Refusal};
 use crate::token::claims::VerifiedClaims;
 

@@ -109,8 +109,12 @@ pub async fn issue(
         .into_owned();
     let reauth = url.query_param("reauth").as_deref() == Some("1");
     let now = now();
-    let presented = respond::header(req, "cookie")
-        .and_then(|header| cookie::find(&header, &config.cookie_name).ok().flatten().map(str::to_owned));
+    let presented = respond::header(req, "cookie").and_then(|header| {
+        cookie::find(&header, &config.cookie_name)
+            .ok()
+            .flatten()
+            .map(str::to_owned)
+    });
     let session = match presented {
         None => None,
         Some(token) => match token::check(env, config, &token, now).await.0 {
@@ -136,7 +140,9 @@ pub async fn issue(
     let handoff = Handoff::new(&app.id, &app_host, state, next, &random()?, &session, now)
         .map_err(|e| failed(e.0))?;
     let sealed = signing::sign(config, handoff.to_seal()).await?;
-    Ok(redirect_quietly(&handoff::redeem_location(&app_host, &sealed)))
+    Ok(redirect_quietly(&handoff::redeem_location(
+        &app_host, &sealed,
+    )))
 }
 
 /// An app's `GET /auth/handoff?token=`: the handoff opened for this app, host and browser, the
@@ -166,16 +172,15 @@ pub async fn redeem(
     if let Err(reason) = revocation::screen(env, config, &opened.session, now).await {
         return Err(Denied::new(Refusal::SignInFailed, reason).of(&opened.session));
     }
-    let ttl = opened.exp.saturating_sub(now).saturating_add(config.session.leeway_secs);
+    let ttl = opened
+        .exp
+        .saturating_sub(now)
+        .saturating_add(config.session.leeway_secs);
     if !single_use::claim(env, &format!("handoff:{}", opened.jti), ttl).await? {
         return Err(failed("used_before"));
     }
-    let claims = handoff::app_session_claims(
-        config,
-        &opened.session,
-        claims::session_id(random()?),
-        now,
-    );
+    let claims =
+        handoff::app_session_claims(config, &opened.session, claims::session_id(random()?), now);
     let token = signing::mint(config, &claims).await?;
     if token.len() > config.session.max_token_bytes {
         return Err(Denied::new(Refusal::Internal, "minted_token_too_large"));

@@ -62,7 +62,11 @@ pub async fn handle(
             );
             let mut revoked = serde_json::Map::new();
             for sid in &to_end {
-                let what = if *sid == session.claims().sid { "sid" } else { "psid" };
+                let what = if *sid == session.claims().sid {
+                    "sid"
+                } else {
+                    "psid"
+                };
                 revoked.insert(what.into(), sid.as_str().into());
             }
             audit.revoked = Some(revoked.into());
@@ -84,9 +88,10 @@ pub async fn handle(
             (None, Some(link)) => redirect(&format!(
                 "//{}/auth/login",
                 link.auth_host
-                    .on_port_of(&Host::parse(Some(url.host())).map_err(|e| {
-                        Denied::new(Refusal::BadRequest, e.code())
-                    })?)
+                    .on_port_of(
+                        &Host::parse(Some(url.host()))
+                            .map_err(|e| { Denied::new(Refusal::BadRequest, e.code()) })?
+                    )
                     .authority()
             )),
             (None, None) => redirect("/auth/login"),

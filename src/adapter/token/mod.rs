@@ -118,9 +118,7 @@ async fn cached_with_assertion(
 ) -> Result<Session, Error> {
     let (session, minted) = with_assertion(config, verified, now).await;
     if minted {
-        state::with_session_cache(config, |c| {
-            c.insert(token, &session, &config.session, now)
-        });
+        state::with_session_cache(config, |c| c.insert(token, &session, &config.session, now));
     }
     Ok(session)
 }

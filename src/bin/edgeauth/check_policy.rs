@@ -246,7 +246,10 @@ fn parts_of(url: &str) -> (Option<&str>, &str, Option<&str>) {
     split_query(rest, Some(host))
 }
 
-fn split_query<'u>(rest: &'u str, host: Option<&'u str>) -> (Option<&'u str>, &'u str, Option<&'u str>) {
+fn split_query<'u>(
+    rest: &'u str,
+    host: Option<&'u str>,
+) -> (Option<&'u str>, &'u str, Option<&'u str>) {
     let rest = rest.split('#').next().unwrap_or(rest);
     match rest.split_once('?') {
         Some((path, query)) => (host, path, Some(query)),
