@@ -76,6 +76,21 @@ async function accessTokenCase(alg) {
  * with methods, roles, claims, e-mail domains, login methods, deny rules), the request's path
  * matched by one near the end, so the scan sees them all.
  */
+/**
+ * The body of the host-lookup bench (rows 1t, 1u): a deployment of `count` apps, each on an exact
+ * host and a wildcard, and a host only the last app's wildcard serves (every exact host and every
+ * earlier wildcard is tried first).
+ */
+function hostsCase(count) {
+  const apps = Array.from({ length: count }, (_, i) => ({
+    id: `app-${i}`,
+    hosts: [`app-${i}.example.com`, `*.app-${i}.example.com`],
+    origin: `https://origin-${i}.internal`,
+  }));
+  const vars = { SIGNING_KEY: privateJwk, AUTH_HOST: 'auth.example.com', APPS: JSON.stringify(apps) };
+  return JSON.stringify({ vars, host: `tenant.app-${count - 1}.example.com:8443` });
+}
+
 function rulesCase(count) {
   const rules = [];
   for (let i = 0; rules.length < count - 1; i++) {
@@ -264,6 +279,7 @@ async function main() {
   const ssoBodies = { RS256: await idTokenCase('RS256'), ES256: await idTokenCase('ES256') };
   const passkeyBodies = { ES256: passkeyCase('ES256'), EdDSA: passkeyCase('EdDSA') };
   const rulesBodies = { 10: rulesCase(10), 100: rulesCase(100), 1000: rulesCase(1000) };
+  const hostBodies = { 10: hostsCase(10), 100: hostsCase(100) };
   const machineBodies = { RS256: await accessTokenCase('RS256'), ES256: await accessTokenCase('ES256'), service: serviceTokenCase() };
   // 1. Verify cost per token inside workerd: warm up, then ROUNDS interleaved rounds; medians.
   const ways = {
@@ -288,6 +304,8 @@ async function main() {
     rules10: () => perOp(edge.url, '/__bench/verify?mode=rules', N_VERIFY, rulesBodies[10]),
     rules100: () => perOp(edge.url, '/__bench/verify?mode=rules', N_VERIFY, rulesBodies[100]),
     rules1000: () => perOp(edge.url, '/__bench/verify?mode=rules', N_SSO, rulesBodies[1000]),
+    hosts10: () => perOp(edge.url, '/__bench/verify?mode=hosts', N_VERIFY, hostBodies[10]),
+    hosts100: () => perOp(edge.url, '/__bench/verify?mode=hosts', N_VERIFY, hostBodies[100]),
     webcrypto: () => perOp(js.url, '/__bench/webcrypto', N_VERIFY),
     jose: () => perOp(js.url, '/__bench/jose', N_VERIFY),
   };
@@ -423,6 +441,8 @@ async function main() {
     `| 1q | the same with 100 rules | ${f1(us.rules100)} µs/request | ${ratio(us.rules100, us.rules10)} 1p |`,
     `| 1r | the same with 1,000 rules | ${f1(us.rules1000)} µs/request | ${ratio(us.rules1000, us.rules10)} 1p; ${ratio(us.rules1000, FREE_PLAN_CPU_US)} of 10 ms |`,
     `| 1s | a request-bound assertion per request in workerd (its claims with htm, htu, jti and a 60 s exp, and a WebCrypto sign; no cache can serve it) | ${f1(us.bound)} µs/request | ${ratio(us.bound, us.mint)} 1f's mint; paid on every request of a bound path, where a session-long assertion is paid once per session per isolate |`,
+    `| 1t | finding the app by the request's host in workerd (parse the Host, exact hosts, then wildcards), 10 apps, the host matched by the last app's wildcard | ${f1(us.hosts10)} µs/request | |`,
+    `| 1u | the same with 100 apps | ${f1(us.hosts100)} µs/request | ${ratio(us.hosts100, us.hosts10)} 1t; ${ratio(us.hosts100, FREE_PLAN_CPU_US)} of 10 ms |`,
     `| 2a | native mint (host, release) | ${Math.round(native.mint_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.mint_per_s)} µs each |`,
     `| 2b | native verify (host, release) | ${Math.round(native.verify_per_s).toLocaleString('en')} /s | ${f1(1e6 / native.verify_per_s)} µs each; workerd first sight is ${ratio(us.first, 1e6 / native.verify_per_s)} native |`,
     `| 3a | end to end, pass-through JS worker → origin, the same request as 3b (${WRK_CONNECTIONS} connections, ${WRK_SECONDS} s, medians of ${ROUNDS} interleaved rounds) | ${Math.round(e2e.pass.rps)} req/s, p50 ${f2(e2e.pass.p50)} ms, p99 ${f2(e2e.pass.p99)} ms | baseline |`,

@@ -868,7 +868,7 @@ fn auth_routes_act_only_for_the_current_session() {
     let sid = "c2Vzc2lvbi1pZC0xMjM0NQ".to_owned();
     assert_eq!(
         session_routes::sessions_to_end(&admin, false, |_| false),
-        [sid.clone()]
+        std::slice::from_ref(&sid)
     );
     assert!(session_routes::sessions_to_end(&admin, false, listed).is_empty());
     // Without a sign-on claim, "every app" is this session alone.

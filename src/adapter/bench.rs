@@ -226,6 +226,7 @@ pub async fn handle(mut req: Request, config: &GatewayConfig) -> Response {
         "sso" => sso_callback(token, config, n, now).await,
         "issuer" => issuer_first_sight(token, config, n, now).await,
         "rules" => rules_decision(token, n, now),
+        "hosts" => host_lookup(token, n),
         "service" => service_token_use(token, config, n, now).await,
         "passkey" => passkey_sign_in(token, config, n, now).await,
         "password" => {
@@ -398,6 +399,33 @@ fn rules_decision(body: &str, n: u64, now: u64) -> Response {
             .access_for("GET", path)
             .evaluate(Some(&subject), now, false);
         ok += u64::from(std::hint::black_box(verdict) == Verdict::Pass);
+    }
+    timed(n, Date::now().as_millis() - start, ok)
+}
+
+/// Finding whom a request is for by its host (`apps::Deployment::site`), in a deployment built
+/// from the body's vars (`{"vars": {...}, "host": "..."}`: `APPS` with as many apps as asked).
+fn host_lookup(body: &str, n: u64) -> Response {
+    use crate::apps::{Deployment, Site};
+    let Ok(input) = serde_json::from_str::<serde_json::Value>(body) else {
+        return respond::json_text(400, r#"{"error":"body"}"#, "no-store");
+    };
+    let vars = input
+        .get("vars")
+        .and_then(|v| v.as_object())
+        .cloned()
+        .unwrap_or_default();
+    let Ok(deployment) =
+        Deployment::from_lookup(|name| vars.get(name).and_then(|v| v.as_str()).map(str::to_owned))
+    else {
+        return respond::json_text(400, r#"{"error":"vars"}"#, "no-store");
+    };
+    let host = input.get("host").and_then(|h| h.as_str());
+    let mut ok = 0u64;
+    let start = Date::now().as_millis();
+    for _ in 0..n {
+        let site = deployment.site(std::hint::black_box(host));
+        ok += u64::from(matches!(site, Ok(Site::App(_))));
     }
     timed(n, Date::now().as_millis() - start, ok)
 }
