@@ -164,6 +164,10 @@ impl HostPattern {
         if wildcard && (!host.name.contains('.') || host.name.starts_with('[')) {
             return Err(refuse());
         }
+        if matches!(host.port, Some(80 | 443)) {
+            // The runtime's URL never shows a default port: such a pattern would match nothing.
+            return Err(format!("{text:?}: leave out the default port"));
+        }
         Ok(HostPattern {
             name: host.name,
             wildcard,
@@ -282,7 +286,16 @@ impl Deployment {
             }
             return Ok(Deployment { base, apps: None });
         };
-        let apps = Apps::parse(&text, &vars, &base)?;
+        let mut apps = Apps::parse(&text, &vars, &base)?;
+        let mut base = base;
+        base.signs_on = true;
+        // One memory bound for the deployment, shared by every app's cache and the auth host's.
+        let slots = apps.apps.len() + 1;
+        for config in std::iter::once(&mut base).chain(apps.apps.iter_mut().map(|a| &mut a.config))
+        {
+            config.session_cache_size = config.session_cache_size.div_ceil(slots);
+            config.session_cache_bytes /= slots;
+        }
         Ok(Deployment {
             base,
             apps: Some(apps),
@@ -297,12 +310,7 @@ impl Deployment {
             return Ok(Site::Single(&self.base));
         };
         let host = Host::parse(host)?;
-        if host.name == apps.auth_host.name
-            && apps
-                .auth_host
-                .port
-                .is_none_or(|port| host.port == Some(port))
-        {
+        if host.name == apps.auth_host.name {
             return Ok(Site::Auth(&self.base));
         }
         Ok(apps.app_for(&host).map_or(Site::Unknown, Site::App))
@@ -331,10 +339,17 @@ impl Apps {
         let auth_host = vars
             .get("AUTH_HOST")
             .ok_or_else(|| err("AUTH_HOST (where users log in) must be set too".into()))?;
+        // No port: the auth host answers on every port, so no app's wildcard can take its name
+        // on another one.
         let auth_host = HostPattern::parse(&auth_host)
             .ok()
             .and_then(|p| p.exact())
-            .ok_or_else(|| ConfigError(format!("AUTH_HOST: {auth_host:?} is not a host name")))?;
+            .filter(|host| host.port.is_none())
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "AUTH_HOST: {auth_host:?} is not a host name without a port"
+                ))
+            })?;
         let entries: Vec<AppEntry> =
             serde_json::from_str(text).map_err(|e| err(format!("not a list of apps: {e}")))?;
         if entries.is_empty() || entries.len() > MAX_APPS {
@@ -403,6 +418,18 @@ impl App {
             )));
         }
         let in_app = |e: ConfigError| ConfigError(format!("{id:?}: {}", e.0));
+        // An empty value would read as unset, and fall back to the deployment's.
+        for (name, value) in [
+            ("origin", Some(&entry.origin)),
+            ("cookie", entry.cookie.as_ref()),
+            ("session_audience", entry.session_audience.as_ref()),
+            ("assertion_audience", entry.assertion_audience.as_ref()),
+            ("assertion_binding", entry.assertion_binding.as_ref()),
+        ] {
+            if value.is_some_and(|v| v.trim().is_empty()) {
+                return Err(in_app(ConfigError(format!("{name} is empty"))));
+            }
+        }
         if entry.hosts.is_empty() {
             return Err(in_app(ConfigError("hosts: at least one".into())));
         }
@@ -443,6 +470,15 @@ impl App {
                 .or_else(|| vars.get(name))
         })
         .map_err(in_app)?;
+        // Its own `__Host-` cookie: no other host can set it, and none of the edge's own.
+        if !config.cookie_name.starts_with("__Host-")
+            || crate::gateway::cookie::is_transaction(&config.cookie_name)
+        {
+            return Err(in_app(ConfigError(format!(
+                "cookie: {:?} must start with __Host- and not be one of the edge's own",
+                config.cookie_name
+            ))));
+        }
         config.app = Some(AppLink {
             id: id.clone(),
             auth_host: auth_host.clone(),
@@ -472,10 +508,17 @@ fn check_distinct(apps: &[App], auth_host: &Host, base: &GatewayConfig) -> Resul
             return Err(format!("the id {:?} is used twice", app.id));
         }
         for pattern in &app.hosts {
-            if hosts.contains(&pattern) {
-                return Err(format!("{:?}: a host is listed twice", app.id));
+            // On another port a host is the same host to a browser: the same cookies.
+            if hosts
+                .iter()
+                .any(|p| p.name == pattern.name && p.wildcard == pattern.wildcard)
+            {
+                return Err(format!(
+                    "{:?}: a host is listed twice (ports aside)",
+                    app.id
+                ));
             }
-            if pattern.exact().is_some_and(|h| h.name == auth_host.name) {
+            if !pattern.wildcard && pattern.name == auth_host.name {
                 return Err(format!("{:?}: AUTH_HOST is not an app's host", app.id));
             }
             hosts.push(pattern);
@@ -692,6 +735,13 @@ mod tests {
         assert!(!wiki.bind_assertions && tools.bind_assertions);
         assert!(!wiki.rules.is_empty() && tools.rules.is_empty());
         assert_eq!(deployment.base.cache_slot(), 0);
+        // One cache budget, shared by the auth host and both apps.
+        assert_eq!(wiki.session_cache_size, 10_000_usize.div_ceil(3));
+        assert_eq!(
+            wiki.session_cache_bytes * 3,
+            crate::token::session_cache::DEFAULT_MAX_BYTES
+                - crate::token::session_cache::DEFAULT_MAX_BYTES % 3
+        );
         assert_eq!((wiki.cache_slot(), tools.cache_slot()), (1, 2));
         let link = wiki.app.as_ref().expect("link");
         assert_eq!(

@@ -53,6 +53,8 @@ pub fn with_session_cache<R>(config: &GatewayConfig, f: impl FnOnce(&mut Session
         if caches.len() <= slot {
             caches.resize_with(slot + 1, || None);
         }
-        f(caches[slot].get_or_insert_with(|| SessionCache::new(config.session_cache_size)))
+        f(caches[slot].get_or_insert_with(|| {
+            SessionCache::with_bounds(config.session_cache_size, config.session_cache_bytes)
+        }))
     })
 }

@@ -78,6 +78,9 @@ pub struct GatewayConfig {
     /// Entries of the per-isolate verified-session cache (`SESSION_CACHE_SIZE`, default 10,000;
     /// 0 disables it).
     pub session_cache_size: usize,
+    /// The cache's memory bound, in estimated bytes: about 32 MiB, shared by every app's cache
+    /// with several apps ([`crate::apps`]).
+    pub session_cache_bytes: usize,
     /// Fraction of plain `allow` decisions that are logged (`AUDIT_SAMPLE_ALLOWED`, 0–1, default
     /// 1: all). Refusals, errors, logins, logouts and renewals are always logged.
     pub audit_sample_allowed: f64,
@@ -86,6 +89,9 @@ pub struct GatewayConfig {
     /// The app this configuration is, when the deployment serves several (`APPS`); `None` for
     /// the only app, or the auth host.
     pub app: Option<crate::apps::AppLink>,
+    /// Whether this is the auth host of several apps: its sessions then carry a sign-on id
+    /// (`login::handoff::SIGN_ON_CLAIM`) that every app session made from them shares.
+    pub signs_on: bool,
 }
 
 /// A configuration problem, precise enough to fix from the log. Never contains secret values.
@@ -154,9 +160,11 @@ impl GatewayConfig {
             issuers,
             service_tokens: service_token::Settings::from_vars(&vars)?,
             session_cache_size: session_cache::capacity_from_vars(&vars)?,
+            session_cache_bytes: session_cache::DEFAULT_MAX_BYTES,
             audit_sample_allowed: audit::sample_from_vars(&vars)?,
             revocation: revocation::Settings::from_vars(&vars)?,
             app: None,
+            signs_on: false,
         })
     }
 

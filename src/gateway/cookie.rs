@@ -59,13 +59,15 @@ pub fn without(header: &str, name: &str) -> Option<String> {
     })
 }
 
-/// A ceremony's cookie, a single sign-on transaction (`login::oidc::transaction`) or a passkey
-/// challenge (`login::passkey::challenge`): the edge's alone, never the origin's, in any case.
-fn is_transaction(candidate: &str) -> bool {
+/// A ceremony's cookie, a single sign-on transaction (`login::oidc::transaction`), a passkey
+/// challenge (`login::passkey::challenge`) or a handoff's nonce (`login::handoff`): the edge's
+/// alone, never the origin's, in any case.
+pub fn is_transaction(candidate: &str) -> bool {
     let candidate = candidate.trim_start();
     [
         crate::login::oidc::transaction::COOKIE_PREFIX,
         crate::login::passkey::challenge::COOKIE,
+        crate::login::handoff::NONCE_COOKIE,
     ]
     .iter()
     .any(|prefix| {
@@ -157,7 +159,7 @@ mod tests {
     #[test]
     fn transaction_cookies_never_reach_the_origin() {
         let header =
-            "a=1; __Host-edgeauth-sso-AbCdEfGhIjKlMnOp=sealed; __HOST-EDGEAUTH-SSO-x=y; b=2; __Host-edgeauth-passkey=c";
+            "a=1; __Host-edgeauth-sso-AbCdEfGhIjKlMnOp=sealed; __HOST-EDGEAUTH-SSO-x=y; b=2; __Host-edgeauth-passkey=c; __Host-edgeauth-handoff=nonce";
         assert_eq!(without(header, DEFAULT_NAME).as_deref(), Some("a=1; b=2"));
         let with_session = format!("{header}; {DEFAULT_NAME}=tok");
         assert_eq!(

@@ -393,6 +393,23 @@ pub fn max_propagation_secs(refresh_secs: u64, max_stale_secs: u64) -> u64 {
         .saturating_add(KV_PROPAGATION_SECS)
 }
 
+/// How long a logout's sign-on entry ([`SIGN_ON_CLAIM`]) must be kept: until every session of
+/// that sign-on alive now, or made before every isolate knew of the revocation (a renewal, an
+/// app's handoff), has expired. Not capped by the presented session's maximum age: a later login
+/// of the same sign-on began later.
+pub fn sign_on_drop_after(
+    claims: &Claims,
+    now: u64,
+    ttl: u64,
+    propagation_secs: u64,
+    leeway: u64,
+) -> u64 {
+    claims
+        .exp
+        .max(now.saturating_add(propagation_secs).saturating_add(ttl))
+        .saturating_add(leeway)
+}
+
 /// How long a logout's `sid` entry must be kept: until the presented token has expired, and any
 /// renewal of the same session minted before every isolate knew of the revocation (at most
 /// `propagation_secs` from `now`, each at most `ttl` long) has too; never past the session's

@@ -174,10 +174,6 @@ pub struct Opened {
     pub session: VerifiedClaims,
     /// Where to go on the app.
     pub next: String,
-    /// The one-time id to claim.
-    pub jti: String,
-    /// Expiry, Unix seconds: how long the one-time marker must be kept.
-    pub exp: u64,
 }
 
 impl SealedHandoff {
@@ -199,15 +195,18 @@ impl SealedHandoff {
     }
 
     /// Opens the handoff once the seal verified under our signing key (`sealed_by_us`), for the
-    /// app `link` reached at `host`, in a browser whose nonce cookie holds `nonce`, at `now`.
+    /// app `link` reached at `host`, at `now`: a genuine handoff for here, whose `jti` the caller
+    /// claims next, before [`Genuine::bind`] checks the browser. So the first presentation of a
+    /// genuine handoff uses it up, whichever browser makes it: one started by an attacker and
+    /// completed by a victim's browser (whose nonce does not match) is gone before the attacker
+    /// can present it with theirs.
     pub fn open(
         self,
         sealed_by_us: bool,
         link: &AppLink,
         host: &Host,
-        nonce: Option<&str>,
         now: u64,
-    ) -> Result<Opened, HandoffError> {
+    ) -> Result<Genuine, HandoffError> {
         let payload = self.0.open(sealed_by_us).ok_or(HandoffError("bad_seal"))?;
         let handoff: Handoff =
             serde_json::from_slice(&payload).map_err(|_| HandoffError("payload"))?;
@@ -220,6 +219,29 @@ impl SealedHandoff {
         if now >= handoff.exp || handoff.exp > now.saturating_add(TTL_SECS) {
             return Err(HandoffError("expired"));
         }
+        Ok(Genuine(handoff))
+    }
+}
+
+/// A genuine handoff for this app and host, not yet tied to the browser presenting it.
+#[derive(Debug)]
+pub struct Genuine(Handoff);
+
+impl Genuine {
+    /// The one-time id to claim before [`Genuine::bind`].
+    pub fn jti(&self) -> &str {
+        &self.0.jti
+    }
+
+    /// Expiry, Unix seconds: how long the one-time marker must be kept.
+    pub fn exp(&self) -> u64 {
+        self.0.exp
+    }
+
+    /// The handoff for the browser whose nonce cookie holds `nonce`, at `now`: refused unless
+    /// the state it carries is that nonce's.
+    pub fn bind(self, nonce: Option<&str>, now: u64) -> Result<Opened, HandoffError> {
+        let handoff = self.0;
         let nonce = nonce
             .filter(|n| is_nonce(n))
             .ok_or(HandoffError("no_nonce"))?;
@@ -232,8 +254,6 @@ impl SealedHandoff {
         Ok(Opened {
             session: VerifiedClaims::new(handoff.session, String::new()),
             next: crate::login::next::safe_next(Some(&handoff.next)),
-            jti: handoff.jti,
-            exp: handoff.exp,
         })
     }
 }
@@ -360,13 +380,9 @@ mod tests {
             .verifying_key()
             .verify(sealed.signing_input(), sealed.signature())
             .is_ok();
-        sealed.open(
-            ours,
-            link,
-            &Host::parse(Some(at_host)).expect("host"),
-            nonce,
-            now,
-        )
+        let genuine = sealed.open(ours, link, &Host::parse(Some(at_host)).expect("host"), now)?;
+        assert_eq!(genuine.jti(), base64url::encode(&[8u8; 32]));
+        genuine.bind(nonce, now)
     }
 
     #[test]
@@ -384,8 +400,6 @@ mod tests {
         .expect("opens");
         assert_eq!(opened.session.claims().sub, "alice");
         assert_eq!(opened.next, "/docs?page=2");
-        assert_eq!(opened.exp, NOW + TTL_SECS);
-        assert_eq!(opened.jti, base64url::encode(&[8u8; 32]));
     }
 
     #[test]

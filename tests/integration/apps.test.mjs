@@ -209,7 +209,8 @@ describe('hosts', () => {
     // itself, before the Worker runs (the edge's own refusal of it, 400, is a unit test).
     const malformed = await send('wiki.test, x.tools.test', '/public/page');
     assert.ok(malformed.status >= 400, `joined Host: ${malformed.status}`);
-    // Two Host lines on the wire: the runtime or the edge refuses; the origin never sees it.
+    // Two Host lines on the wire: refused before the Worker (wrangler's dev proxy answers 500 for
+    // both of these; Cloudflare's edge answers 400), and the origin never sees it.
     const doubled = await new Promise((resolve, reject) => {
       const socket = net.connect(port, '127.0.0.1', () => {
         socket.write(`GET /public/page HTTP/1.1\r\nHost: wiki.test\r\nHost: x.tools.test\r\nConnection: close\r\n\r\n`);
@@ -220,7 +221,7 @@ describe('hosts', () => {
       socket.on('error', reject);
     });
     const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(doubled)?.[1]);
-    assert.ok(status >= 400 && status < 500, `doubled Host: ${doubled.slice(0, 80)}`);
+    assert.ok(status >= 400, `doubled Host: ${doubled.slice(0, 80)}`);
     assert.equal(wikiOrigin.received.length + toolsOrigin.received.length, before);
   });
 
@@ -462,5 +463,56 @@ describe('logout', () => {
   test('a cross-site logout is refused', async () => {
     const response = await send(WIKI(), '/auth/logout?all=1', { method: 'POST', headers: { origin: `http://${TOOLS()}` } });
     assert.equal(response.status, 403);
+  });
+});
+
+describe('renewal and revocation per app', () => {
+  const control = vectors.doc.cases.find((c) => c.name === 'valid_control');
+  const now = () => Math.floor(Date.now() / 1000);
+  /** A session of `audience` for `sub`, issued `age` seconds ago with a one-hour lifetime. */
+  const sessionFor = (audience, { sub = 'carol', age = 3000, psid = 'sign-on-of-carol-0001' } = {}) => {
+    const t = now();
+    const payload = JSON.stringify({
+      iss: 'edgeauth', aud: audience, sub, sid: `app-session-${audience.replace(/\W/g, '')}-${sub}`,
+      iat: t - age, exp: t - age + 3600, auth_time: t - age, roles: ['user'], login_time: t - age, psid,
+    });
+    return vectors.build({ ...control, payload, sign: 'key' }, t);
+  };
+  const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+
+  test("an app renews its own sessions, for itself, keeping the sign-on", async () => {
+    const old = sessionFor('edgeauth:wiki');
+    const response = await send(WIKI(), '/renew-me', { headers: { cookie: `__Host-edgeauth=${old}` } });
+    assert.equal(response.status, 200);
+    const renewed = response.cookies.find((c) => c.startsWith('__Host-edgeauth='));
+    assert.ok(renewed, 'a renewed cookie');
+    const claims = claimsOf(renewed.split(';')[0].slice('__Host-edgeauth='.length));
+    assert.equal(claims.aud, 'edgeauth:wiki');
+    assert.equal(claims.psid, 'sign-on-of-carol-0001');
+    assert.equal(claims.sid, claimsOf(old).sid);
+    assert.ok(claims.exp > claimsOf(old).exp);
+    // The same token is nothing at the other app: refused, not renewed.
+    const elsewhere = await send(TOOLS(), '/renew-me', { headers: { cookie: `__Host-edgeauth=${old}` } });
+    assert.equal(elsewhere.status, 401);
+    assert.equal(elsewhere.cookies.filter((c) => c.startsWith('__Host-edgeauth=ey')).length, 0);
+  });
+
+  test("an administrator's revocation of a user ends that user's sessions at every app", async () => {
+    const wiki = sessionFor('edgeauth:wiki', { sub: 'dave', age: 10 });
+    const tools = sessionFor('edgeauth:tools', { sub: 'dave', age: 10 });
+    const status = async (host, token) => (await send(host, '/private', { headers: { cookie: `__Host-edgeauth=${token}` } })).status;
+    assert.equal(await status(WIKI(), wiki), 200);
+    assert.equal(await status(TOOLS(), tools), 200);
+    const browser = new Browser();
+    await browser.signInAt(WIKI(), '/x', 'root');
+    const admin = browser.cookie(AUTH(), '__Host-edgeauth');
+    const revoke = await send(AUTH(), '/auth/revoke', {
+      method: 'POST',
+      headers: { origin: `http://${AUTH()}`, cookie: `__Host-edgeauth=${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'dave' }),
+    });
+    assert.equal(revoke.status, 200, revoke.text);
+    assert.equal(await status(WIKI(), wiki), 401);
+    assert.equal(await status(TOOLS(), tools), 401);
   });
 });

@@ -52,7 +52,7 @@ pub async fn finish(
         Err(e) => page::failure(env, config, "/", signed_out(e), audit).await?,
         Ok(transaction) => match sign_in(provider, &url, config, &transaction).await {
             Ok(identity) => {
-                let session = methods::start_session(config, &identity, audit).await?;
+                let session = methods::start_session(req, env, config, &identity, audit).await?;
                 audit.reason = Some(format!("success:{}", provider.id));
                 with_cookie(redirect(&transaction.next), &session.set_cookie)?
             }

@@ -38,10 +38,14 @@ fn host_of(url: &request_url::RequestUrl) -> Result<Host, Denied> {
     Host::parse(Some(url.host())).map_err(|e| Denied::new(Refusal::BadRequest, e.code()))
 }
 
-/// A redirect that tells the browser to send no `Referer` onwards.
+/// A redirect that tells the browser to send no `Referer` onwards, and to run in no frame (a
+/// page framing the exchange could watch where it goes).
 fn redirect_quietly(location: &str) -> Response {
     let response = redirect(location);
-    let _ = response.headers().set("referrer-policy", "no-referrer");
+    let headers = response.headers();
+    let _ = headers.set("referrer-policy", "no-referrer");
+    let _ = headers.set("x-frame-options", "DENY");
+    let _ = headers.set("content-security-policy", "frame-ancestors 'none'");
     response
 }
 
@@ -162,22 +166,24 @@ pub async fn redeem(
     let key = config.signing_key().verifying_key();
     let sealed_by_us =
         token::ed25519::verify(key, sealed.signing_input(), sealed.signature()).await;
+    let now = now();
+    let genuine = sealed
+        .open(sealed_by_us, link, &host, now)
+        .map_err(|e| failed(e.0))?;
+    // Used up at its first presentation here, before the browser is checked.
+    let ttl = genuine
+        .exp()
+        .saturating_sub(now)
+        .saturating_add(config.session.leeway_secs);
+    if !single_use::claim(env, &format!("handoff:{}", genuine.jti()), ttl).await? {
+        return Err(failed("used_before"));
+    }
     let cookies = respond::header(req, "cookie").unwrap_or_default();
     let nonce = cookie::find(&cookies, handoff::NONCE_COOKIE).ok().flatten();
-    let now = now();
-    let opened = sealed
-        .open(sealed_by_us, link, &host, nonce, now)
-        .map_err(|e| failed(e.0))?;
+    let opened = genuine.bind(nonce, now).map_err(|e| failed(e.0))?;
     audit.sub = Some(opened.session.claims().sub.clone());
     if let Err(reason) = revocation::screen(env, config, &opened.session, now).await {
         return Err(Denied::new(Refusal::SignInFailed, reason).of(&opened.session));
-    }
-    let ttl = opened
-        .exp
-        .saturating_sub(now)
-        .saturating_add(config.session.leeway_secs);
-    if !single_use::claim(env, &format!("handoff:{}", opened.jti), ttl).await? {
-        return Err(failed("used_before"));
     }
     let claims =
         handoff::app_session_claims(config, &opened.session, claims::session_id(random()?), now);

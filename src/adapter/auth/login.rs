@@ -97,7 +97,7 @@ pub async fn submit(
             return failure(env, config, request.kind, &request.next, denied, audit).await;
         }
     };
-    let session = methods::start_session(config, &identity, audit).await?;
+    let session = methods::start_session(req, env, config, &identity, audit).await?;
     let response = match request.kind {
         LoginKind::Form => redirect(&request.next),
         LoginKind::Json => respond::json(

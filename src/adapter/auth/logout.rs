@@ -36,7 +36,9 @@ pub async fn handle(
     let clear = cookie::clear(&config.cookie_name);
     let max_stale = config.revocation.max_stale_secs;
     let url = request_url::of(req).map_err(|_| Denied::new(Refusal::BadRequest, "bad_url"))?;
-    let everywhere = config.app.is_some() && url.query_param("all").as_deref() == Some("1");
+    // At the auth host a logout always ends the whole sign-on; at an app, with `?all=1`.
+    let everywhere =
+        config.signs_on || (config.app.is_some() && url.query_param("all").as_deref() == Some("1"));
     let verified = verified_session(req, config, now).await;
     let continues_to = session_routes::logout_continues_to(config, verified.as_ref())
         .filter(|_| config.app.is_none());

@@ -284,7 +284,7 @@ async fn sign_in(
         backed_up: signed_in.flags.backed_up(),
     };
     store.save_seen(&body.id, &seen).await?;
-    let session = start_session(config, &identity, audit).await?;
+    let session = start_session(req, env, config, &identity, audit).await?;
     audit.reason = Some("success:passkey".into());
     let next = safe_next(body.next.as_deref());
     let response = with_cookie(json_response(&json!({"next": next}))?, &session.set_cookie)?;
@@ -527,7 +527,7 @@ async fn register(
                 )
                 .await?;
             refuse_reserved(config, &identity)?;
-            let session = start_session(config, &identity, audit).await?;
+            let session = start_session(req, env, config, &identity, audit).await?;
             audit.event = "passkey_register";
             audit.reason = Some("success:enrollment".into());
             with_cookie(answer, &session.set_cookie)?

@@ -11,12 +11,14 @@ mod upstream;
 use crate::audit::AuditEvent;
 use crate::config::GatewayConfig;
 use crate::gateway::cookie;
+use crate::gateway::Checked;
+use crate::login::handoff::SIGN_ON_CLAIM;
 use crate::login::request::LoginRequest;
 use crate::login::{self, Identity, PasswordStore, Verdict};
 use crate::refusal::{Denied, Refusal};
 
 use crate::token::claims::{self, Claims};
-use worker::{Date, Env};
+use worker::{Date, Env, Request};
 
 use crate::adapter::signing;
 
@@ -34,6 +36,30 @@ pub async fn check_password(
     }
 }
 
+/// The sign-on id of the session `req` presents, when it is valid and `sub`'s.
+async fn kept_sign_on(
+    req: &Request,
+    env: &Env,
+    config: &GatewayConfig,
+    sub: &str,
+    now: u64,
+) -> Option<String> {
+    let header = req.headers().get("cookie").ok().flatten()?;
+    let token = cookie::find(&header, &config.cookie_name).ok().flatten()?;
+    match crate::adapter::token::check(env, config, token, now)
+        .await
+        .0
+    {
+        Checked::Valid(session) if session.claims().sub == sub => session
+            .claims()
+            .extra
+            .get(SIGN_ON_CLAIM)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
 /// A session just minted for an identity.
 pub struct Started {
     /// Its claims.
@@ -44,8 +70,13 @@ pub struct Started {
     pub set_cookie: String,
 }
 
-/// Mints the session of `identity` (whatever method vouched for it) and records the login.
+/// Mints the session of `identity` (whatever method vouched for it), logging in through `req`,
+/// and records the login. At the auth host of several apps the session carries a sign-on id:
+/// the one of the session this browser presents for the same user, if any, else its own `sid`;
+/// so one logout ends every app session of this browser's sign-on, logins before it included.
 pub async fn start_session(
+    req: &Request,
+    env: &Env,
     config: &GatewayConfig,
     identity: &Identity,
     audit: &mut AuditEvent,
@@ -53,7 +84,12 @@ pub async fn start_session(
     let now = Date::now().as_millis() / 1000;
     let mut entropy = [0u8; 16];
     getrandom::fill(&mut entropy).map_err(|_| Denied::new(Refusal::Internal, "no_randomness"))?;
-    let claims = login::new_session_claims(config, identity, claims::session_id(entropy), now);
+    let mut claims = login::new_session_claims(config, identity, claims::session_id(entropy), now);
+    if config.signs_on {
+        let kept = kept_sign_on(req, env, config, &identity.sub, now).await;
+        let sign_on = kept.unwrap_or_else(|| claims.sid.clone());
+        claims.extra.insert(SIGN_ON_CLAIM.into(), sign_on.into());
+    }
     let token = signing::mint(config, &claims).await?;
     if token.len() > config.session.max_token_bytes {
         // The session could never be used: refuse now rather than fail every request later.
