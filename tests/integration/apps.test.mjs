@@ -64,10 +64,17 @@ function send(host, target, { method = 'GET', headers = {}, body } = {}) {
   });
 }
 
+// Password users, taken in turn by each new browser: no user logs in more than LOGIN_USER_LIMIT
+// (5) times in this file, and all logins and logouts together stay under LOGIN_IP_LIMIT (50),
+// so no rate-limit window, wherever it falls, can refuse one.
+const USERS = ['alice', 'bob', 'erin', 'frank', 'grace'];
+let browsers = 0;
+
 /** A browser's cookies by host name, as `__Host-` cookies are: each host its own. */
 class Browser {
   constructor() {
     this.jar = new Map();
+    this.user = USERS[browsers++ % USERS.length];
   }
 
   cookieHeader(host) {
@@ -117,12 +124,13 @@ class Browser {
   }
 
   /** The password login form, posted from the auth host's login page. */
-  async logIn(target, username = 'alice') {
+  async logIn(target, username = this.user) {
     const host = AUTH();
     const next = new URL(target, 'http://x').searchParams.get('next') ?? '/';
+    const cookie = this.cookieHeader(host);
     const response = await send(host, '/auth/login', {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: `http://${host}`, accept: 'text/html' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: `http://${host}`, accept: 'text/html', ...(cookie ? { cookie } : {}) },
       body: new URLSearchParams({ username, password: PASSWORD, next }).toString(),
     });
     this.keep(host, response);
@@ -130,7 +138,7 @@ class Browser {
   }
 
   /** From a page on an app to that page with a session: the handoff, a login where one is needed. */
-  async signInAt(host, page, username = 'alice') {
+  async signInAt(host, page, username = this.user) {
     const needsLogin = (r, at) => at === AUTH() && r.headers.location.startsWith('/auth/login');
     let { response, host: at, target } = await this.follow(host, page, { until: needsLogin });
     if (at === AUTH() && response.status === 303 && response.headers.location.startsWith('/auth/login')) {
@@ -176,7 +184,7 @@ before(async () => {
   });
   port = Number(new URL(edge.url).port);
   await Promise.all([
-    kvPut(edge, 'user:alice', record(['user'])),
+    ...USERS.map((name) => kvPut(edge, `user:${name}`, record(['user']))),
     kvPut(edge, 'user:root', record(['user', 'admin'])),
   ]);
   const keys = await send(WIKI(), '/.well-known/jwks.json');
@@ -291,9 +299,9 @@ describe('one sign-on across two apps', () => {
     assert.equal(page.status, 200);
     const seen = wikiOrigin.received.at(-1);
     assert.equal(seen.url, '/docs?page=2');
-    assert.equal(seen.headers['x-auth-user'], 'alice');
+    assert.equal(seen.headers['x-auth-user'], browser.user);
     const assertion = await assertionOf(seen, 'origin:wiki');
-    assert.equal(assertion.sub, 'alice');
+    assert.equal(assertion.sub, browser.user);
     assert.equal(typeof assertion.psid, 'string');
   });
 
@@ -372,23 +380,60 @@ describe('handoffs', () => {
     assert.equal(replay.cookies.length, 0);
   });
 
-  test('a handoff sent to another app, or redeemed by another browser, is refused', async () => {
+  test('a handoff sent to another app or host, or tampered with, is refused and stays unused', async () => {
     const { browser, target } = await issued(WIKI());
-    const nonce = browser.cookie(WIKI(), '__Host-edgeauth-handoff');
-    const cookie = `__Host-edgeauth-handoff=${nonce}`;
+    const cookie = `__Host-edgeauth-handoff=${browser.cookie(WIKI(), '__Host-edgeauth-handoff')}`;
     assert.equal((await send(TOOLS(), target, { headers: { cookie } })).status, 401, 'another app');
     assert.equal((await send('y.tools.test:' + port, target, { headers: { cookie } })).status, 401, 'another host');
-    // Another browser (the attacker's, or a leaked URL): no nonce, or its own.
-    assert.equal((await send(WIKI(), target)).status, 401, 'no nonce');
-    const other = new Browser();
-    await other.navigate(WIKI(), '/auth/login');
-    const otherCookie = `__Host-edgeauth-handoff=${other.cookie(WIKI(), '__Host-edgeauth-handoff')}`;
-    assert.equal((await send(WIKI(), target, { headers: { cookie: otherCookie } })).status, 401, 'another nonce');
-    // Tampered with.
     const tampered = target.replace(/token=(.)/, (_, c) => `token=${c === 'A' ? 'B' : 'A'}`);
     assert.equal((await send(WIKI(), tampered, { headers: { cookie } })).status, 401, 'tampered');
-    // Still good for its own app and browser: none of the refusals used it up.
-    assert.equal((await browser.navigate(WIKI(), target)).status, 303);
+    // None of those was this app's genuine handoff: it still works, once.
+    const redeemed = await browser.navigate(WIKI(), target);
+    assert.equal(redeemed.status, 303);
+    assert.equal(redeemed.headers['x-frame-options'], 'DENY');
+    assert.equal((await send(WIKI(), target, { headers: { cookie } })).status, 401, 'used');
+  });
+
+  test('a handoff presented by a browser without its nonce is refused, and used up', async () => {
+    // A leaked handoff URL opened elsewhere: no nonce, or another browser's.
+    for (const otherNonce of [false, true]) {
+      const { browser, target } = await issued(WIKI());
+      const cookie = `__Host-edgeauth-handoff=${browser.cookie(WIKI(), '__Host-edgeauth-handoff')}`;
+      const other = new Browser();
+      if (otherNonce) await other.navigate(WIKI(), '/auth/login');
+      const headers = otherNonce ? { cookie: other.cookieHeader(WIKI()) } : {};
+      assert.equal((await send(WIKI(), target, { headers })).status, 401, `other nonce: ${otherNonce}`);
+      // The rightful browser must start again: the handoff is gone.
+      assert.equal((await send(WIKI(), target, { headers: { cookie } })).status, 401);
+    }
+  });
+
+  test("a handoff an attacker started and a victim's browser completed is useless to the attacker", async () => {
+    const attacker = new Browser();
+    const start = await attacker.navigate(WIKI(), '/auth/login?next=%2F');
+    const toAuth = new URL(start.headers.location, `http://${WIKI()}`);
+    // The victim, signed in at the auth host, is lured to the attacker's handoff URL.
+    const victim = new Browser();
+    assert.equal((await victim.signInAt(WIKI(), '/mine')).response.status, 200);
+    const issuedToVictim = await victim.navigate(AUTH(), `${toAuth.pathname}${toAuth.search}`);
+    assert.equal(issuedToVictim.status, 303);
+    const toApp = new URL(issuedToVictim.headers.location, `http://${AUTH()}`);
+    // The victim's browser follows it at once: its nonce does not match, and that uses it up.
+    assert.equal((await victim.navigate(WIKI(), `${toApp.pathname}${toApp.search}`)).status, 401);
+    // The attacker, with the matching nonce, gets nothing.
+    const stolen = await attacker.navigate(WIKI(), `${toApp.pathname}${toApp.search}`);
+    assert.equal(stolen.status, 401);
+    assert.equal(attacker.cookie(WIKI(), '__Host-edgeauth'), undefined);
+  });
+
+  test('the nonce cookie never reaches an origin', async () => {
+    const browser = new Browser();
+    await browser.navigate(WIKI(), '/auth/login');
+    const cookie = browser.cookieHeader(WIKI());
+    assert.match(cookie, /__Host-edgeauth-handoff=/);
+    const seen = await send(WIKI(), '/public/x', { headers: { cookie: `${cookie}; theme=dark` } });
+    assert.equal(seen.status, 200);
+    assert.equal(wikiOrigin.received.at(-1).headers.cookie, 'theme=dark');
   });
 
   test('the auth host hands off only to configured apps', async () => {
@@ -458,6 +503,27 @@ describe('logout', () => {
     const out = await send(AUTH(), '/auth/logout', { method: 'POST', headers: { origin: `http://${AUTH()}`, cookie: `__Host-edgeauth=${central}` } });
     assert.equal(out.status, 204);
     assert.equal((await send(WIKI(), '/admin/x', { headers: { cookie: `__Host-edgeauth=${wiki}` } })).status, 401);
+  });
+
+  test('a logout ends the sign-on of every login in this browser, earlier ones included', async () => {
+    const browser = new Browser();
+    assert.equal((await browser.signInAt(WIKI(), '/one')).response.status, 200);
+    const wiki = browser.cookie(WIKI(), '__Host-edgeauth');
+    const firstLogin = browser.cookie(AUTH(), '__Host-edgeauth');
+    // A second login in the same browser (a rule's max_auth_age_secs asks for one, say).
+    const login = await browser.logIn('/auth/login?next=%2F');
+    assert.equal(login.status, 303);
+    const secondLogin = browser.cookie(AUTH(), '__Host-edgeauth');
+    assert.notEqual(secondLogin, firstLogin);
+    assert.equal((await browser.signInAt(TOOLS(), '/two')).response.status, 200);
+    const tools = browser.cookie(TOOLS(), '__Host-edgeauth');
+    const out = await send(AUTH(), '/auth/logout', { method: 'POST', headers: { origin: `http://${AUTH()}`, cookie: `__Host-edgeauth=${secondLogin}` } });
+    assert.equal(out.status, 204);
+    for (const [host, token] of [[WIKI(), wiki], [TOOLS(), tools]]) {
+      assert.equal((await send(host, '/private', { headers: { cookie: `__Host-edgeauth=${token}` } })).status, 401, host);
+    }
+    const first = await send(AUTH(), '/auth/session', { headers: { cookie: `__Host-edgeauth=${firstLogin}` } });
+    assert.equal(first.status, 401, 'the earlier login too');
   });
 
   test('a cross-site logout is refused', async () => {
