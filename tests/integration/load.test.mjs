@@ -41,6 +41,8 @@ function token({ sub = 'alice', roles = ['user'], sid = 'c2Vzc2lvbi1pZC0xMjM0NQ'
 
 let origin;
 let originPort;
+/** The cut-off of the `departed` user's revocation. */
+let departedBefore;
 let edge;
 
 before(async () => {
@@ -58,11 +60,12 @@ before(async () => {
     },
   });
   // Before any session is checked, so the isolate's first read already has it.
+  departedBefore = now();
   await kvPut(edge, 'revocations', JSON.stringify({
     format: 1,
     revision: 1,
     sessions: { [REVOKED_SID]: 4_000_000_000 },
-    users: { departed: { before: now(), drop_after: 4_000_000_000 } },
+    users: { departed: { before: departedBefore, drop_after: 4_000_000_000 } },
   }), 'REVOCATIONS');
 });
 
@@ -83,7 +86,9 @@ function kinds() {
   const expired = token({ at: now() - 10_000 });
   const forged = token({ sign: 'other_key' });
   const revokedSession = token({ sub: 'user3', sid: REVOKED_SID });
-  const departed = token({ sub: 'departed', sid: 'departed-session-0123', at: now() - 60 });
+  // Began before the cut-off however long the run has taken so far (not `now() - 60`: a slow
+  // load phase would carry it past the cut-off).
+  const departed = token({ sub: 'departed', sid: 'departed-session-0123', at: departedBefore - 60 });
   const admin = valid.find((u) => u.roles.includes('admin'));
   const plain = valid.find((u) => !u.roles.includes('admin'));
   const bearer = (t) => ({ authorization: `Bearer ${t}` });
