@@ -1,5 +1,5 @@
 # The README's commands. The logic lives in scripts/; each target is one script.
-.PHONY: help setup dev test build fmt lint bench
+.PHONY: help setup dev test build fmt lint bench fuzz
 
 help:
 	@echo "make dev    set up what is missing, build, run wrangler dev on 127.0.0.1:8787"
@@ -9,6 +9,7 @@ help:
 	@echo "make lint   rustfmt check and clippy -D warnings, host and wasm32"
 	@echo "make setup  only the set-up steps (toolchain, host tools, npm, dev key)"
 	@echo "make bench  the comparative benchmark (workerd, native, end to end, bundle); a few minutes"
+	@echo "make fuzz   every fuzz target for EDGEAUTH_FUZZ_SECONDS (default 80) in all; make test runs it too"
 
 setup:
 	@scripts/setup.sh
@@ -31,3 +32,6 @@ lint:
 
 bench:
 	@scripts/bench.sh
+
+fuzz:
+	@scripts/fuzz.sh

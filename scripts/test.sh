@@ -22,6 +22,11 @@ cargo test --locked 2>&1 | tee "$cargo_log"
 phase_done "cargo test"
 cargo_counts="$(awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d ignored", p, f, i }' "$cargo_log")"
 
+# A bounded run of every fuzz target (EDGEAUTH_FUZZ_SECONDS in all), or the property tests where
+# no nightly toolchain can be had; it says which ran.
+"$EDGEAUTH_ROOT/scripts/fuzz.sh"
+phase_done fuzz
+
 "$EDGEAUTH_ROOT/scripts/build.sh"
 phase_done build
 

@@ -15,8 +15,15 @@ fuzz_target!(|data: &[u8]| {
     for result in [&refused, &normalize(raw, Parameters::Strip)] {
         let Ok(path) = result else { continue };
         assert!(path.starts_with('/'), "{raw:?} -> {path:?}");
-        assert_eq!(normalize(path, Parameters::Refuse).as_ref(), Ok(path), "{raw:?}");
-        assert!(!path.contains(';') && !path.contains("//"), "{raw:?} -> {path:?}");
+        assert_eq!(
+            normalize(path, Parameters::Refuse).as_ref(),
+            Ok(path),
+            "{raw:?}"
+        );
+        assert!(
+            !path.contains(';') && !path.contains("//"),
+            "{raw:?} -> {path:?}"
+        );
         let upper = path.to_ascii_uppercase();
         for escaped in ["%2F", "%5C", "%3B", "%25", "%00", "%2E"] {
             assert!(!upper.contains(escaped), "{raw:?} -> {path:?}");

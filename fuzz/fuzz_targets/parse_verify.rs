@@ -42,12 +42,18 @@ fuzz_target!(|data: &[u8]| {
     let fixture = fixture();
     if let Ok(text) = std::str::from_utf8(data) {
         let accepted = verify(text, &fixture.keys, &fixture.rules, NOW).is_ok();
-        assert!(!accepted || text == fixture.token, "forged token verified: {text:?}");
+        assert!(
+            !accepted || text == fixture.token,
+            "forged token verified: {text:?}"
+        );
         // The same bytes spliced into the real token's claims segment.
         let (head, _) = fixture.token.split_once('.').expect("segments");
         let (_, sig) = fixture.token.rsplit_once('.').expect("segments");
         let spliced = format!("{head}.{text}.{sig}");
         let accepted = verify(&spliced, &fixture.keys, &fixture.rules, NOW).is_ok();
-        assert!(!accepted || spliced == fixture.token, "spliced token verified: {spliced:?}");
+        assert!(
+            !accepted || spliced == fixture.token,
+            "spliced token verified: {spliced:?}"
+        );
     }
 });
