@@ -109,6 +109,11 @@ export async function startOrigin({ port: listenPort = 0 } = {}) {
       res.end(JSON.stringify(seen));
     });
   });
+  // Node closes an idle keep-alive connection after 5 s; workerd may send the next request on
+  // it as it closes (a 502 "Network connection lost" that no edge decision made). Kept far
+  // longer than any test's pause between requests; close() ends them all.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(listenPort, HOST, resolve);
@@ -371,7 +376,7 @@ function kvPutNow(worker, key, value, binding) {
     let stderr = '';
     child.stderr.on('data', (chunk) => { stderr += chunk; });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`wrangler kv key ${operation[0]} ${key}: ${stderr}`))));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`wrangler kv key ${operation[0]} ${key}: ${stderr}`))));
   });
 }
 
@@ -386,7 +391,8 @@ export function kvGet(worker, key, binding = 'USERS') {
     let stdout = '';
     child.stdout.on('data', (chunk) => { stdout += chunk; });
     child.on('error', reject);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': a process may exit before all of its output has been read.
+    child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`wrangler kv key list ${key} failed`));
       if (!JSON.parse(stdout).some((entry) => entry.name === key)) return resolve(null);
       const get = spawn(
@@ -397,7 +403,7 @@ export function kvGet(worker, key, binding = 'USERS') {
       let value = '';
       get.stdout.on('data', (chunk) => { value += chunk; });
       get.on('error', reject);
-      get.on('exit', (status) => (status === 0 ? resolve(value.trim()) : reject(new Error(`wrangler kv key get ${key} failed`))));
+      get.on('close', (status) => (status === 0 ? resolve(value.trim()) : reject(new Error(`wrangler kv key get ${key} failed`))));
     });
   });
 }

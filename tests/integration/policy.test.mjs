@@ -159,7 +159,7 @@ function checkPolicy(method, route, who, extra = []) {
     let stdout = '';
     child.stdout.on('data', (chunk) => { stdout += chunk; });
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout }));
+    child.on('close', (code) => resolve({ code, stdout }));
   });
 }
 
