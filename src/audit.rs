@@ -50,6 +50,10 @@ pub struct AuditEvent {
     /// `revoke` records.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked: Option<serde_json::Value>,
+    /// On `health` records: what this isolate holds (`cache_entries`, `cache_bytes`,
+    /// `revoked_sessions`, `revoked_users`, `memory_bytes`), so its memory can be watched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolate: Option<serde_json::Value>,
     /// The revocation document's revision after this request's write.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<u64>,

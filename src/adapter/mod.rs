@@ -108,6 +108,15 @@ async fn route(req: Request, env: &Env, state: &state::State, audit: &mut AuditE
     match (audit.method.as_str(), path.as_str()) {
         ("GET" | "HEAD", HEALTH_PATH) => {
             audit.event = "health";
+            let (cache_entries, cache_bytes) = state::session_cache_sizes();
+            let (revoked_sessions, revoked_users) = gateway::revocation::copy_sizes();
+            audit.isolate = Some(serde_json::json!({
+                "cache_entries": cache_entries,
+                "cache_bytes": cache_bytes,
+                "revoked_sessions": revoked_sessions,
+                "revoked_users": revoked_users,
+                "memory_bytes": core::arch::wasm32::memory_size(0) * 65_536,
+            }));
             respond::json_text(
                 200,
                 &format!(

@@ -45,6 +45,16 @@ thread_local! {
     static SESSION_CACHES: RefCell<Vec<Option<SessionCache>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Entries and estimated bytes of every verified-session cache of this isolate together.
+pub fn session_cache_sizes() -> (usize, usize) {
+    SESSION_CACHES.with(|cell| {
+        cell.borrow()
+            .iter()
+            .flatten()
+            .fold((0, 0), |(n, b), c| (n + c.len(), b + c.bytes()))
+    })
+}
+
 /// Runs `f` with `config`'s verified-session cache, created on first use.
 pub fn with_session_cache<R>(config: &GatewayConfig, f: impl FnOnce(&mut SessionCache) -> R) -> R {
     let slot = config.cache_slot();

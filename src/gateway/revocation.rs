@@ -486,6 +486,13 @@ pub struct RevocationCopy {
 }
 
 impl RevocationCopy {
+    /// Entries of the document held (sessions, users), for the isolate's own report.
+    pub fn sizes(&self) -> (usize, usize) {
+        self.copy
+            .as_ref()
+            .map_or((0, 0), |(list, _)| (list.sessions.len(), list.users.len()))
+    }
+
     /// The next step for a request at `now`. Reads happen every `refresh_secs` while the copy is
     /// usable, every [`RETRY_SECS`] while it is not, and never two at once.
     pub fn next_step(&self, now: u64, refresh_secs: u64, max_stale_secs: u64) -> Step {

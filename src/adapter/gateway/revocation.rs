@@ -30,6 +30,11 @@ thread_local! {
     static COPY: RefCell<RevocationCopy> = RefCell::new(RevocationCopy::default());
 }
 
+/// Entries of this isolate's copy (sessions, users).
+pub fn copy_sizes() -> (usize, usize) {
+    COPY.with(|copy| copy.borrow().sizes())
+}
+
 /// `Ok` if the verified session may be used; otherwise the reason for the log:
 /// `revoked_session`, `revoked_user`, or `revocation_unavailable` (no copy fresh enough).
 pub async fn screen(
