@@ -362,6 +362,8 @@ impl Apps {
             apps.push(app);
         }
         check_distinct(&apps, &auth_host, base).map_err(err)?;
+        check_cookie_name(&base.cookie_name)
+            .map_err(|e| ConfigError(format!("SESSION_COOKIE: {e}")))?;
         Ok(Apps { auth_host, apps })
     }
 
@@ -470,15 +472,8 @@ impl App {
                 .or_else(|| vars.get(name))
         })
         .map_err(in_app)?;
-        // Its own `__Host-` cookie: no other host can set it, and none of the edge's own.
-        if !config.cookie_name.starts_with("__Host-")
-            || crate::gateway::cookie::is_transaction(&config.cookie_name)
-        {
-            return Err(in_app(ConfigError(format!(
-                "cookie: {:?} must start with __Host- and not be one of the edge's own",
-                config.cookie_name
-            ))));
-        }
+        check_cookie_name(&config.cookie_name)
+            .map_err(|e| in_app(ConfigError(format!("cookie: {e}"))))?;
         config.app = Some(AppLink {
             id: id.clone(),
             auth_host: auth_host.clone(),
@@ -486,6 +481,29 @@ impl App {
         });
         Ok(App { id, hosts, config })
     }
+}
+
+/// With several apps every session cookie is a `__Host-` cookie, which no other host (a sibling
+/// app, its origin) can set or overwrite, and none is one of the edge's own ceremony cookies.
+fn check_cookie_name(name: &str) -> Result<(), String> {
+    if name.starts_with("__Host-") && !crate::gateway::cookie::is_transaction(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} must start with __Host- and not be one of the edge's own"
+        ))
+    }
+}
+
+/// Whether `wildcard` serves `exact`'s name on the ports `exact` (pinned to one) leaves it.
+fn covers_on_another_port(wildcard: &HostPattern, exact: &HostPattern) -> bool {
+    wildcard.wildcard
+        && !exact.wildcard
+        && exact.port.is_some()
+        && wildcard.matches(&Host {
+            name: exact.name.clone(),
+            port: None,
+        })
 }
 
 /// Ids, hosts and audiences must each name one thing: a host served twice would be routed by
@@ -508,11 +526,16 @@ fn check_distinct(apps: &[App], auth_host: &Host, base: &GatewayConfig) -> Resul
             return Err(format!("the id {:?} is used twice", app.id));
         }
         for pattern in &app.hosts {
-            // On another port a host is the same host to a browser: the same cookies.
-            if hosts
-                .iter()
-                .any(|p| p.name == pattern.name && p.wildcard == pattern.wildcard)
-            {
+            // On another port a host is the same host to a browser: the same cookies. So no name
+            // may be served by two apps on different ports: the same name twice, or a name with
+            // a port that another app's wildcard serves on every other port. (An exact host
+            // without a port wins on every port, so a wildcard over it is no overlap.)
+            let overlaps = |other: &HostPattern| {
+                (other.name == pattern.name && other.wildcard == pattern.wildcard)
+                    || covers_on_another_port(other, pattern)
+                    || covers_on_another_port(pattern, other)
+            };
+            if hosts.iter().any(|other| overlaps(other)) {
                 return Err(format!(
                     "{:?}: a host is listed twice (ports aside)",
                     app.id

@@ -261,7 +261,7 @@ impl Genuine {
 /// The claims of the app session minted from the auth host's `session` at `now`: the same user,
 /// roles, login and provider claims, for this app's issuer and audience, with a fresh `sid`, a
 /// lifetime of this app's, bounded by the login's maximum age as any session, and
-/// [`SIGN_ON_CLAIM`] naming the auth host's session.
+/// [`SIGN_ON_CLAIM`] naming the sign-on: the auth host's session's own, else its `sid`.
 pub fn app_session_claims(
     config: &GatewayConfig,
     session: &VerifiedClaims,
@@ -280,9 +280,15 @@ pub fn app_session_claims(
             .auth_time
             .saturating_add(config.session.max_session_age_secs),
     );
-    claims
+    // The sign-on the auth host's session belongs to (the same across re-logins there), else
+    // that session itself.
+    let sign_on = central
         .extra
-        .insert(SIGN_ON_CLAIM.into(), central.sid.clone().into());
+        .get(SIGN_ON_CLAIM)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or(&central.sid)
+        .to_owned();
+    claims.extra.insert(SIGN_ON_CLAIM.into(), sign_on.into());
     claims
 }
 
@@ -545,6 +551,25 @@ mod tests {
         assert_eq!(
             old.exp,
             session.claims().auth_time + wiki.session.max_session_age_secs
+        );
+    }
+
+    #[test]
+    fn the_app_session_keeps_the_sign_on_of_a_re_login() {
+        let deployment = deployment();
+        let wiki = app(&deployment, "wiki.example.com");
+        let mut claims = central(&deployment, NOW).into_claims();
+        claims.sid = "second-login-sid-0002".into();
+        claims
+            .extra
+            .insert(SIGN_ON_CLAIM.into(), "first-login-sid-0001".into());
+        let base = &deployment.base;
+        let token = crate::token::mint(&claims, base.signing_key());
+        let relogin = crate::token::verify(&token, &base.keys, &base.session, NOW).expect("ok");
+        let app_claims = app_session_claims(wiki, &relogin, "s".into(), NOW);
+        assert_eq!(
+            app_claims.extra[SIGN_ON_CLAIM],
+            serde_json::json!("first-login-sid-0001")
         );
     }
 

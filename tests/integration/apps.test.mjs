@@ -67,7 +67,7 @@ function send(host, target, { method = 'GET', headers = {}, body } = {}) {
 // Password users, taken in turn by each new browser: no user logs in more than LOGIN_USER_LIMIT
 // (5) times in this file, and all logins and logouts together stay under LOGIN_IP_LIMIT (50),
 // so no rate-limit window, wherever it falls, can refuse one.
-const USERS = ['alice', 'bob', 'erin', 'frank', 'grace'];
+const USERS = ['alice', 'bob', 'erin', 'frank', 'grace', 'ivan', 'judy', 'mike'];
 let browsers = 0;
 
 /** A browser's cookies by host name, as `__Host-` cookies are: each host its own. */
@@ -524,6 +524,41 @@ describe('logout', () => {
     }
     const first = await send(AUTH(), '/auth/session', { headers: { cookie: `__Host-edgeauth=${firstLogin}` } });
     assert.equal(first.status, 401, 'the earlier login too');
+  });
+
+  test('three logins in one browser, apps entered after each: one logout ends them all', async () => {
+    const browser = new Browser();
+    assert.equal((await browser.signInAt(WIKI(), '/one')).response.status, 200);
+    const wiki = browser.cookie(WIKI(), '__Host-edgeauth');
+    assert.equal((await browser.logIn('/auth/login?next=%2F')).status, 303);
+    assert.equal((await browser.signInAt(TOOLS(), '/two')).response.status, 200);
+    const tools = browser.cookie(TOOLS(), '__Host-edgeauth');
+    assert.equal((await browser.logIn('/auth/login?next=%2F')).status, 303);
+    // Log out of every app from wiki, whose session came from the first login.
+    const all = await send(WIKI(), '/auth/logout?all=1', { method: 'POST', headers: { origin: `http://${WIKI()}`, cookie: `__Host-edgeauth=${wiki}` } });
+    assert.equal(all.status, 204);
+    assert.equal((await send(TOOLS(), '/private', { headers: { cookie: `__Host-edgeauth=${tools}` } })).status, 401, 'the app of the second login');
+    const central = browser.cookie(AUTH(), '__Host-edgeauth');
+    assert.equal((await send(AUTH(), '/auth/session', { headers: { cookie: `__Host-edgeauth=${central}` } })).status, 401, 'the third login');
+  });
+
+  test("a logout at the auth host with its expired session still ends the apps' live ones", async () => {
+    // The auth host's session is never renewed; its apps' are. Expired an hour ago, it still
+    // names the sign-on.
+    const control = vectors.doc.cases.find((c) => c.name === 'valid_control');
+    const t = Math.floor(Date.now() / 1000);
+    const session = (aud, sid, iat, exp) => vectors.build({
+      ...control,
+      sign: 'key',
+      payload: JSON.stringify({ iss: 'edgeauth', aud, sub: 'henry', sid, iat, exp, auth_time: t - 7200, roles: ['user'], login_time: t - 7200, psid: 'sign-on-of-henry-01' }),
+    }, t);
+    const expiredCentral = session('edgeauth', 'central-of-henry-01', t - 7200, t - 3600);
+    const liveApp = session('edgeauth:wiki', 'wiki-of-henry-0001', t - 60, t + 3000);
+    assert.equal((await send(WIKI(), '/private', { headers: { cookie: `__Host-edgeauth=${liveApp}` } })).status, 200);
+    assert.equal((await send(AUTH(), '/auth/session', { headers: { cookie: `__Host-edgeauth=${expiredCentral}` } })).status, 401, 'expired');
+    const out = await send(AUTH(), '/auth/logout', { method: 'POST', headers: { origin: `http://${AUTH()}`, cookie: `__Host-edgeauth=${expiredCentral}` } });
+    assert.equal(out.status, 204);
+    assert.equal((await send(WIKI(), '/private', { headers: { cookie: `__Host-edgeauth=${liveApp}` } })).status, 401);
   });
 
   test('a cross-site logout is refused', async () => {

@@ -16,7 +16,8 @@ use crate::refusal::{Denied, Refusal};
 use worker::{Env, Request, Response};
 
 use super::{
-    client_ip, limit, now, redirect, same_origin, store_revocation, verified_session, with_cookie,
+    client_ip, lapsed_sign_on, limit, now, redirect, same_origin, store_revocation,
+    verified_session, with_cookie,
 };
 use crate::adapter::gateway::revocation as revocation_copy;
 use crate::adapter::login::oidc;
@@ -39,7 +40,12 @@ pub async fn handle(
     // At the auth host a logout always ends the whole sign-on; at an app, with `?all=1`.
     let everywhere =
         config.signs_on || (config.app.is_some() && url.query_param("all").as_deref() == Some("1"));
-    let verified = verified_session(req, config, now).await;
+    let verified = match verified_session(req, config, now).await {
+        // The auth host's session is never renewed (it forwards nothing) while its apps' are:
+        // an expired one still names the sign-on to end.
+        None if config.signs_on => lapsed_sign_on(req, env, config, now).await,
+        verified => verified,
+    };
     let continues_to = session_routes::logout_continues_to(config, verified.as_ref())
         .filter(|_| config.app.is_none());
     if let Some(session) = &verified {
@@ -54,28 +60,33 @@ pub async fn handle(
             )
             .await?;
             audit.session(session);
-            let drop_after = revocation::logout_drop_after(
-                session.claims(),
-                now,
-                config.sessions.ttl_secs,
-                config.revocation.max_propagation_secs(),
-                config.session.max_session_age_secs,
-                config.session.leeway_secs,
-            );
+            let claims = session.claims();
+            let propagation = config.revocation.max_propagation_secs();
+            let (ttl, leeway) = (config.sessions.ttl_secs, config.session.leeway_secs);
             let mut revoked = serde_json::Map::new();
-            for sid in &to_end {
-                let what = if *sid == session.claims().sid {
-                    "sid"
-                } else {
-                    "psid"
-                };
-                revoked.insert(what.into(), sid.as_str().into());
-            }
-            audit.revoked = Some(revoked.into());
             let mut delta = RevocationList::empty();
             for sid in &to_end {
+                let (what, drop_after) = if *sid == claims.sid {
+                    let max_age = config.session.max_session_age_secs;
+                    let until = revocation::logout_drop_after(
+                        claims,
+                        now,
+                        ttl,
+                        propagation,
+                        max_age,
+                        leeway,
+                    );
+                    ("sid", until)
+                } else {
+                    // The sign-on: other sessions of it may have begun later than this one.
+                    let until =
+                        revocation::sign_on_drop_after(claims, now, ttl, propagation, leeway);
+                    ("psid", until)
+                };
+                revoked.insert(what.into(), sid.as_str().into());
                 delta.revoke_session(sid, drop_after);
             }
+            audit.revoked = Some(revoked.into());
             match store_revocation(env, now, &delta).await {
                 Ok(revision) => audit.revision = Some(revision),
                 Err(denied) => return with_cookie(respond::denied(denied, audit), &clear),

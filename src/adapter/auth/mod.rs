@@ -151,6 +151,22 @@ async fn verified_session(
         .map(|session| session.verified)
 }
 
+/// At the auth host: the presented session if it is ours and unrevoked, even past its `exp`,
+/// within the maximum age. It is never renewed (the auth host forwards nothing) while the app
+/// sessions made from it are, so only this way does a later logout or login still find the
+/// sign-on it began. Only for that: it admits nothing.
+pub(crate) async fn lapsed_sign_on(
+    req: &Request,
+    env: &Env,
+    config: &GatewayConfig,
+    now: u64,
+) -> Option<VerifiedClaims> {
+    let (cookie, _) = credentials_of(req);
+    let cookie = cookie?;
+    let presented = crate::gateway::cookie::find(&cookie, &config.cookie_name).ok()??;
+    token::lapsed_session(env, config, presented, now).await
+}
+
 fn credentials_of(req: &Request) -> (Option<String>, Option<String>) {
     (
         respond::header(req, "cookie"),

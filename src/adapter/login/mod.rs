@@ -11,7 +11,6 @@ mod upstream;
 use crate::audit::AuditEvent;
 use crate::config::GatewayConfig;
 use crate::gateway::cookie;
-use crate::gateway::Checked;
 use crate::login::handoff::SIGN_ON_CLAIM;
 use crate::login::request::LoginRequest;
 use crate::login::{self, Identity, PasswordStore, Verdict};
@@ -36,7 +35,8 @@ pub async fn check_password(
     }
 }
 
-/// The sign-on id of the session `req` presents, when it is valid and `sub`'s.
+/// The sign-on id of the auth host's session `req` presents, when it is ours, unrevoked and
+/// `sub`'s, even past its `exp` (`auth::lapsed_sign_on`: that session is never renewed).
 async fn kept_sign_on(
     req: &Request,
     env: &Env,
@@ -44,20 +44,16 @@ async fn kept_sign_on(
     sub: &str,
     now: u64,
 ) -> Option<String> {
-    let header = req.headers().get("cookie").ok().flatten()?;
-    let token = cookie::find(&header, &config.cookie_name).ok().flatten()?;
-    match crate::adapter::token::check(env, config, token, now)
-        .await
-        .0
-    {
-        Checked::Valid(session) if session.claims().sub == sub => session
-            .claims()
-            .extra
-            .get(SIGN_ON_CLAIM)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned),
-        _ => None,
+    let session = crate::adapter::auth::lapsed_sign_on(req, env, config, now).await?;
+    let claims = session.claims();
+    if claims.sub != sub {
+        return None;
     }
+    claims
+        .extra
+        .get(SIGN_ON_CLAIM)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
 }
 
 /// A session just minted for an identity.
@@ -100,7 +96,16 @@ pub async fn start_session(
     audit.sub = Some(claims.sub.clone());
     audit.sid = Some(claims.sid.clone());
     audit.kid = Some(config.signing_key().kid().to_owned());
-    let set_cookie = cookie::set(&config.cookie_name, &token, claims.exp.saturating_sub(now));
+    // At the auth host the cookie outlives the token, to the login's maximum age: a logout or a
+    // later login there must still find the sign-on the app sessions share.
+    let kept_until = if config.signs_on {
+        claims
+            .auth_time
+            .saturating_add(config.session.max_session_age_secs)
+    } else {
+        claims.exp
+    };
+    let set_cookie = cookie::set(&config.cookie_name, &token, kept_until.saturating_sub(now));
     Ok(Started {
         claims,
         token,

@@ -85,6 +85,30 @@ pub async fn verify(config: &GatewayConfig, token: &str, now: u64) -> Result<Ses
     cached_with_assertion(config, token, verified, now).await
 }
 
+/// Our own session `token` verified as [`verify_fresh`] does but with its `exp` and maximum age
+/// stretched by the maximum age, then screened against the revocation copy: what names a sign-on
+/// for a logout or a later login at the auth host to carry on (`auth::lapsed_sign_on`). Never
+/// cached, never admitted anywhere.
+pub async fn lapsed_session(
+    env: &Env,
+    config: &GatewayConfig,
+    token: &str,
+    now: u64,
+) -> Option<VerifiedClaims> {
+    let stretched = Validation {
+        leeway_secs: config
+            .session
+            .leeway_secs
+            .saturating_add(config.session.max_session_age_secs),
+        ..config.session.clone()
+    };
+    let session = verify_fresh(token, &config.keys, &stretched, now)
+        .await
+        .ok()?;
+    revocation::screen(env, config, &session, now).await.ok()?;
+    Some(session)
+}
+
 /// [`verify`], or for a bearer token naming a trusted issuer, that issuer's check (cached
 /// like a session).
 async fn verify_any(
