@@ -1692,6 +1692,13 @@ describe('soak', () => {
       await sleep(200);
     }
 
+    // What the isolate itself holds, from its health line (a /healthz asked now).
+    const healthLines = () => fs.readFileSync(edge.logFile, 'utf8').split('\n').filter((l) => l.startsWith('{"event":"health"'));
+    const healthBefore = healthLines().length;
+    await (await fetch(`${edge.url}/healthz`, { signal: AbortSignal.timeout(15_000) })).arrayBuffer();
+    for (let attempt = 0; attempt < 100 && healthLines().length <= healthBefore; attempt += 1) await sleep(100);
+    const isolate = JSON.parse(healthLines().at(-1) ?? '{}').isolate ?? null;
+
     const events_ = {};
     for (const match of log.matchAll(/^\{"event":"([a-z_]+)"/gm)) events_[match[1]] = (events_[match[1]] ?? 0) + 1;
     const refreshFailures = (log.match(/revocation_refresh_failed/g) ?? []).length;
@@ -1720,12 +1727,16 @@ describe('soak', () => {
       + `verified-session cache: at most ${SESSION_CACHE_SIZE} entries by configuration (${presented} distinct valid-looking tokens presented; its size is not exposed), `
       + `≤ ${Math.round((SESSION_CACHE_SIZE * (3 * tokenBytes + assertionBytes + 256)) / 1024)} KiB by the cache's own cost estimate (3 × token ${tokenBytes} B + assertion ${assertionBytes} B + 256)`);
     console.log(`soak: audit log events ${JSON.stringify(events_)}`);
+    console.log(`soak: the isolate holds ${JSON.stringify(isolate)} (its health line: cache entries and estimated bytes, the revocation copy's sessions and users, wasm memory)`);
     const show = (list) => list.slice(0, 40).map(({ record, problem }) => `#${record.n} ${record.op} ${record.method} ${record.target}: ${problem}`);
     if (wrong.length) console.log(`soak: wrong decisions (first 40):\n  ${show(wrong).join('\n  ')}`);
     if (devProxy.length) console.log(`soak: wrangler dev's proxy lost or retried ${devProxy.length} requests (not the edge's decisions; the edge logged: ${devProxy.slice(0, 10).map((d) => `#${d.record.n} ${d.record.method} ${d.record.target.split('?')[0]} ${d.why} [${d.edge.join(',') || 'nothing'}]`).join('; ')})`);
     if (originSide.length) console.log(`soak: at the origin (first 15):\n  ${originSide.slice(0, 15).map((p) => `#${p.n}: ${p.problem}`).join('\n  ')}`);
 
     assert.deepEqual(failures, [], 'no operation threw');
+    assert.ok(isolate, 'the health line reports what the isolate holds');
+    assert.ok(isolate.cache_entries <= SESSION_CACHE_SIZE, `the cache holds ${isolate.cache_entries} of at most ${SESSION_CACHE_SIZE}`);
+    assert.ok(isolate.memory_bytes <= 128 * 1024 * 1024, `wasm memory ${isolate.memory_bytes} B, within an isolate's 128 MB`);
     assert.ok(devProxy.length <= Math.max(10, requests / 200), `wrangler dev's proxy lost or retried ${devProxy.length} of ${requests} requests: the run says too little about the edge`);
     assert.deepEqual(show(wrong), [], `${wrong.length} wrong decisions`);
     assert.deepEqual(originSide.slice(0, 15), [], `${originSide.length} problems at the origin`);
