@@ -7,6 +7,7 @@
 mod auth;
 #[cfg(feature = "bench")]
 mod bench;
+mod deadline;
 mod gateway;
 mod login;
 mod machine;

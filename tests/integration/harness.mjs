@@ -66,6 +66,7 @@ export function crateVersion() {
  * `/respond?status=N&location=L&header=name:value` answers with that status (and Location and
  * each `header`) instead;
  * `/slow?ms=N` answers after N milliseconds.
+ * `/huge-headers?kb=N` answers with one header of N KiB.
  * Every received request is also kept in `received`, in order. `port` (default: a free one)
  * lets a test stop the origin and start it again at the same address.
  */
@@ -95,6 +96,10 @@ export async function startOrigin({ port: listenPort = 0 } = {}) {
         }, Number(url.searchParams.get('ms') ?? 0));
         res.on('close', () => clearTimeout(timer));
         return;
+      }
+      if (url.pathname === '/huge-headers') {
+        // One header of ?kb= KiB.
+        headers['x-huge'] = 'h'.repeat(1024 * Number(url.searchParams.get('kb') ?? 1));
       }
       if (url.pathname === '/respond') {
         status = Number(url.searchParams.get('status') ?? 200);
@@ -252,9 +257,20 @@ function logTail(file, lines = 30) {
  * passes `readyStatus: 500`: it is ready when /healthz answers that. `args` are extra arguments
  * for `wrangler dev`, e.g. `['-c', 'tests/integration/some.toml']` for another configuration;
  * `without` lists bindings the worker runs without (e.g. `['USERS']`), for fault tests.
+ * `persistTo` names a state directory to use and keep (for restarts); by default each worker
+ * has its own, removed when it stops.
  */
-export async function startWorker({ name, vars = {}, readyStatus = 200, without = [], args: extraArgs = [] }) {
-  const persistTo = fs.mkdtempSync(path.join(os.tmpdir(), `edgeauth-${name}-`));
+export async function startWorker({
+  name,
+  vars = {},
+  readyStatus = 200,
+  without = [],
+  args: extraArgs = [],
+  persistTo: keptState,
+}) {
+  // A caller's directory is the caller's: a restart (`kill()`, then a start with the same
+  // `persistTo`) finds KV and Durable Object storage as the killed worker left them.
+  const persistTo = keptState ?? fs.mkdtempSync(path.join(os.tmpdir(), `edgeauth-${name}-`));
   fs.mkdirSync(LOG_DIR, { recursive: true });
   const logFile = path.join(LOG_DIR, `wrangler-${name}.log`);
   const log = fs.openSync(logFile, 'w');
@@ -313,7 +329,14 @@ export async function startWorker({ name, vars = {}, readyStatus = 200, without 
       killGroup(child.pid, 'SIGKILL');
       if (!gone) await exitedPromise;
       running.delete(worker);
-      fs.rmSync(persistTo, { recursive: true, force: true });
+      if (!keptState) fs.rmSync(persistTo, { recursive: true, force: true });
+    },
+    /** SIGKILL to wrangler and workerd at once, as a crash: nothing is flushed or shut down. */
+    async kill() {
+      if (!running.has(worker)) return;
+      killGroup(child.pid, 'SIGKILL');
+      await exitedPromise;
+      running.delete(worker);
     },
   };
   running.add(worker);
@@ -425,4 +448,42 @@ export async function waitForLog(worker, pattern, timeoutMs = 10_000) {
 /** Stops every worker this process started; safe to call more than once. */
 export async function stopAll() {
   await Promise.all([...running].map((worker) => worker.stop()));
+}
+
+/**
+ * Runs `fault()` while `lanes` loops keep sending traffic: each loop runs the checks in
+ * `checks` (functions that send one request and assert its answer) in turn until `fault()` has
+ * settled, then each check once more: the edge decided right throughout, and after. Resolves to `{ result, sent }`; the first failed check rejects it.
+ */
+export async function underLoad(checks, fault, { lanes = 8 } = {}) {
+  let done = false;
+  let sent = 0;
+  const lane = async (offset) => {
+    for (let i = offset; !done; i += 1) {
+      await checks[i % checks.length]();
+      sent += 1;
+    }
+    for (const check of checks) {
+      await check();
+      sent += 1;
+    }
+  };
+  // A lane's failure is kept at once (and stops the others), never left unhandled until the
+  // fault is over.
+  let failure;
+  const running = Array.from({ length: lanes }, (_, k) =>
+    lane(k).catch((error) => {
+      failure ??= error;
+      done = true;
+    }),
+  );
+  let result;
+  try {
+    result = await fault();
+  } finally {
+    done = true;
+    await Promise.all(running);
+  }
+  if (failure) throw failure;
+  return { result, sent };
 }

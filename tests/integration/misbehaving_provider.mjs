@@ -143,6 +143,8 @@ export async function startMisbehavingProvider({
   const requests = [];
 
   let url;
+  /** Handlers that replace a route's own while a fault test runs (fault()). */
+  const faults = new Map();
   const handlers = {
     'GET /.well-known/openid-configuration': (req, res) => {
       counts.discovery += 1;
@@ -275,7 +277,8 @@ export async function startMisbehavingProvider({
   const server = http.createServer((req, res) => {
     const parsed = new URL(req.url, 'http://placeholder');
     requests.push({ method: req.method, path: parsed.pathname });
-    const handler = handlers[`${req.method} ${parsed.pathname}`];
+    const route = `${req.method} ${parsed.pathname}`;
+    const handler = faults.get(route) ?? handlers[route];
     if (!handler) {
       counts.other += 1;
       return sendJson(res, 404, { error: 'not_found' });
@@ -319,6 +322,16 @@ export async function startMisbehavingProvider({
       return published;
     },
     registerClient,
+    /**
+     * Replaces the handler of `route` ('GET /jwks', say) with `handler(req, res, query, serve)`,
+     * where `serve()` answers as the route normally would; `null` restores it. For faults: a
+     * stall mid-body, garbage, a huge document.
+     */
+    fault(route, handler) {
+      if (!handlers[route]) throw new Error(`no route ${route}`);
+      if (handler) faults.set(route, (req, res, query) => handler(req, res, query, () => handlers[route](req, res, query)));
+      else faults.delete(route);
+    },
     /**
      * Scripts the login whose authorization request carries `state`. `scenario` is either a
      * function `(defaults) => ({ header, claims, signWith })` building its ID token over the

@@ -205,7 +205,7 @@ describe('logout and the admin endpoint', () => {
     assert.equal((await get(strict, '/app', session({ sub: 'not-grace' }))).status, 200);
   });
 
-  test('concurrent revocations are all kept (one writer), and published to KV for every isolate', async () => {
+  test('concurrent revocations are all kept (one writer), and in KV once answered', async () => {
     const admin = session({ sub: 'root', roles: ['admin'] });
     const sids = Array.from({ length: 16 }, (_, i) => `concurrent-${i}-${crypto.randomBytes(6).toString('hex')}`);
     const answers = await Promise.all(sids.map((sid) => call(strict, '/auth/revoke', admin, { method: 'POST', body: JSON.stringify({ sid }) })));
@@ -213,13 +213,9 @@ describe('logout and the admin endpoint', () => {
     const revisions = answers.map((answer) => JSON.parse(answer.text).revision);
     assert.equal(new Set(revisions).size, sids.length, 'each write got its own revision');
     for (const sid of sids) assert.equal((await get(strict, '/app', session({ sid }))).status, 401, sid);
-    // The writer publishes the whole document to KV right after (its alarm): every sid is there.
-    let published = null;
-    for (let attempt = 0; attempt < 50; attempt += 1) {
-      published = JSON.parse((await kvGet(strict, 'revocations', 'REVOCATIONS')) ?? '{"sessions":{}}');
-      if (sids.every((sid) => sid in published.sessions)) break;
-      await sleep(200);
-    }
+    // The writer answers only once a publish holding the write is in KV, so one read after the
+    // answers finds every sid (faults_under_load.test.mjs kills workerd mid-burst to show it).
+    const published = JSON.parse((await kvGet(strict, 'revocations', 'REVOCATIONS')) ?? '{"sessions":{}}');
     for (const sid of sids) assert.ok(sid in published.sessions, `${sid} published`);
     assert.ok(published.revision >= Math.max(...revisions));
   });

@@ -24,9 +24,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { startOrigin, startWorker, stopAll, waitForLog } from './harness.mjs';
+import { startOrigin, startWorker, stopAll, underLoad, waitForLog } from './harness.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
-import { jwkOf, startMisbehavingProvider } from './misbehaving_provider.mjs';
+import { generateKey, jwkOf, startMisbehavingProvider } from './misbehaving_provider.mjs';
 
 const vectors = loadExpectFail();
 /** Needs form-encoding in client_secret_basic (RFC 6749 §2.3.1): space, ':', '+', '%', '/'. */
@@ -40,13 +40,19 @@ let edge;
 const op = {};
 
 before(async () => {
-  [origin, op.bad, op.single, op.rotate, op.other] = await Promise.all([
+  [origin, op.bad, op.single, op.rotate, op.other, op.flaky, op.flakykeys, op.many, op.toomany] = await Promise.all([
     startOrigin(),
     startMisbehavingProvider({ name: 'bad', sub: SUB }),
     startMisbehavingProvider({ name: 'single', sub: SUB, publish: ['RS256'] }),
     startMisbehavingProvider({ name: 'rotate', sub: SUB, publish: ['RS256'] }),
     // The same server spelled with another host name: Discovery §4.3 wants the exact string.
     startMisbehavingProvider({ name: 'other', sub: SUB, discoveryIssuer: (url) => url.replace('//127.0.0.1:', '//localhost:') }),
+    // Faults of a provider that works otherwise: its discovery document, then its JWKS.
+    startMisbehavingProvider({ name: 'flaky', sub: SUB, publish: ['RS256'] }),
+    startMisbehavingProvider({ name: 'flakykeys', sub: SUB, publish: ['RS256'] }),
+    // A JWKS of 1,000 keys (the most accepted), the signing key last; one of 1,001.
+    startMisbehavingProvider({ name: 'many', sub: SUB, publish: ['RS256'] }),
+    startMisbehavingProvider({ name: 'toomany', sub: SUB, publish: ['RS256'] }),
   ]);
   const entry = (id) => ({
     id,
@@ -62,7 +68,7 @@ before(async () => {
       ISSUER: vectors.doc.issuer,
       ORIGIN_URL: origin.url,
       ACCESS_RULES: '[]',
-      IDENTITY_PROVIDERS: JSON.stringify(['bad', 'single', 'rotate', 'other'].map(entry)),
+      IDENTITY_PROVIDERS: JSON.stringify(Object.keys(op).map(entry)),
       BAD_SECRET: CLIENT_SECRET,
     },
   });
@@ -399,5 +405,87 @@ describe('discovery (Config RP)', () => {
     assert.ok(op.other.counts.discovery >= 1, 'the discovery document was read');
     assert.equal(op.other.counts.authorize, authorizeBefore);
     await logLine(requestId, 'error', 'discovery:issuer does not match');
+  });
+});
+
+describe('a provider that fails (each under load: sessions keep deciding right meanwhile)', () => {
+  /** Starts a login at `id` as a browser would; the edge's answer (502 when discovery fails). */
+  async function start(id) {
+    requests += 1;
+    const requestId = `conformance-${process.pid}-${requests}`;
+    const response = await fetch(`${edge.url}/auth/sso/${id}?next=/app`, { redirect: 'manual', headers: { 'cf-ray': requestId } });
+    return { response, body: await response.text(), requestId };
+  }
+
+  /** Traffic beside the fault: a signed-in session passes, a tampered one is refused. */
+  let load;
+  before(async () => {
+    const signedIn = await login('bad', undefined);
+    const cookie = sessionCookie(signedIn.cookies).split(';')[0];
+    const tampered = cookie.slice(0, -4) + (cookie.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    const expect = (headers, status) => async () => {
+      const response = await fetch(`${edge.url}/app/under-load`, { headers, signal: AbortSignal.timeout(15_000) });
+      await response.arrayBuffer();
+      assert.equal(response.status, status, `a request beside the fault (${JSON.stringify(headers).slice(0, 40)})`);
+    };
+    load = [expect({ cookie }, 200), expect({ cookie: tampered, accept: 'application/json' }, 401), expect({ accept: 'application/json' }, 401)];
+  });
+
+  /** Half a body, then nothing: the connection stays open and the answer never completes. */
+  const stallMidBody = (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"issuer": "');
+    req.socket.setTimeout(0);
+  };
+
+  test('discovery stalls mid-body, answers garbage, answers 10 MB: 502 each time with one reason; then it recovers', async () => {
+    const cases = [
+      [stallMidBody, /"reason":"provider_unreachable:no complete answer within 5000 ms"/],
+      [(req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('<html>maintenance</html>'); }, /"reason":"discovery:[^"]+"/],
+      [(req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        let left = 160; // 10 MB, chunked: only the edge's own count can stop it
+        const more = () => { while (left > 0) { left -= 1; if (!res.write(chunk)) return res.once('drain', more); } res.end(); };
+        res.on('error', () => {});
+        more();
+      }, /"reason":"provider_answer:too large"/],
+    ];
+    const { sent } = await underLoad(load, async () => {
+      for (const [fault, reason] of cases) {
+        op.flaky.fault('GET /.well-known/openid-configuration', fault);
+        const { response, body, requestId } = await start('flaky');
+        assert.equal(response.status, 502);
+        assert.match(body, /could not be reached/);
+        assert.equal(response.headers.get('set-cookie'), null, 'no transaction started');
+        const line = await waitForLog(edge, new RegExp(`"request_id":"${escape(requestId)}"[^\n]*`));
+        assert.match(line, reason);
+      }
+    });
+    assert.ok(sent > 0);
+    op.flaky.fault('GET /.well-known/openid-configuration', null);
+    await assertSignedIn(await login('flaky', undefined), 'flaky');
+  });
+
+  test('the JWKS stalls mid-body: the callback is refused with one reason; after the retry pause it recovers', async () => {
+    op.flakykeys.fault('GET /jwks', stallMidBody);
+    await underLoad(load, async () => {
+      await assertRefused(await login('flakykeys', undefined), 'provider_unreachable:no complete answer within 5000 ms', 502);
+    });
+    op.flakykeys.fault('GET /jwks', null);
+    // A failed JWKS fetch is not retried for FETCH_RETRY_SECS (10 s): waited out, then it is.
+    await new Promise((resolve) => setTimeout(resolve, 10_500));
+    await assertSignedIn(await login('flakykeys', undefined), 'flakykeys');
+  });
+
+  test('a JWKS of 1,000 keys signs in; one of 1,001 is refused', async () => {
+    const others = await Promise.all(Array.from({ length: 999 }, () => generateKey('ES256')));
+    op.many.publish([...others, op.many.keys.RS256]);
+    op.toomany.publish([...others, await generateKey('ES256'), op.toomany.keys.RS256]);
+    assert.equal(op.many.published.length, 1000);
+    await underLoad(load, async () => {
+      await assertSignedIn(await login('many', undefined), 'many');
+      await assertRefused(await login('toomany', undefined), 'jwks:too many keys');
+    });
   });
 });

@@ -23,6 +23,7 @@ use crate::refusal::{Denied, Refusal};
 use crate::token::claims::VerifiedClaims;
 use worker::{Env, Headers, Request, Response};
 
+use crate::adapter::deadline::{self, BodyError};
 use crate::adapter::{request_url, respond, token};
 
 /// Serves `/auth/*` for `site`; `path` is the request's canonical path. With several apps,
@@ -225,25 +226,16 @@ async fn limit(env: &Env, binding: &'static str, key: String) -> Result<(), Deni
 /// Read chunk by chunk, counted as it arrives: a body without a length (chunked) is refused as
 /// soon as it passes `max`, never buffered whole first.
 async fn capped_body(req: &mut Request, max: usize) -> Result<Vec<u8>, Denied> {
-    use futures_util::StreamExt;
-    let too_large = || Denied::new(Refusal::PayloadTooLarge, "body_too_large");
     let declared = respond::header(req, "content-length").and_then(|len| len.parse::<usize>().ok());
+    let too_large = || Denied::new(Refusal::PayloadTooLarge, "body_too_large");
     if declared.is_some_and(|len| len > max) {
         return Err(too_large());
     }
-    // No stream: no body at all.
-    let Ok(mut stream) = req.stream() else {
-        return Ok(Vec::new());
-    };
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| Denied::new(Refusal::BadRequest, "body_unreadable"))?;
-        if body.len() + chunk.len() > max {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
+    match deadline::capped(req.stream().ok(), max).await {
+        Ok(body) => Ok(body),
+        Err(BodyError::TooLarge) => Err(too_large()),
+        Err(BodyError::Broken) => Err(Denied::new(Refusal::BadRequest, "body_unreadable")),
     }
-    Ok(body)
 }
 
 /// Whether a state-changing request comes from this origin (`Origin` / `Sec-Fetch-Site`).

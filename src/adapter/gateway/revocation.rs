@@ -10,8 +10,9 @@ use crate::bindings;
 use crate::config::GatewayConfig;
 use crate::gateway::revocation::{RevocationCopy, RevocationList, Step};
 use crate::token::claims::VerifiedClaims;
-use futures_util::future::{select, Either};
 use worker::{console_error, Date, Delay, Env, Method, Request, RequestInit};
+
+use crate::adapter::deadline;
 
 /// The Workers KV binding holding the published document.
 pub const BINDING: &str = bindings::REVOCATIONS;
@@ -22,6 +23,9 @@ const WRITER_BINDING: &str = bindings::REVOCATION_WRITER;
 const WRITER_NAME: &str = "revocations";
 /// How long a KV read may take before it counts as failed.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a write may wait for the writer: its publish, and the one before it, plus margin.
+/// Past it the logout or revocation reports that it could not revoke (503).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request without a usable copy waits for another request's read.
 const WAIT_LIMIT_MS: u64 = 6_000;
 
@@ -102,11 +106,9 @@ pub(super) async fn read(env: &Env) -> Result<RevocationList, String> {
     let kv = env
         .kv(BINDING)
         .map_err(|_| format!("{BINDING} KV binding missing"))?;
-    let reading = std::pin::pin!(kv.get(KEY).text());
-    let timer = std::pin::pin!(Delay::from(READ_TIMEOUT));
-    let text = match select(reading, timer).await {
-        Either::Left((result, _)) => result.map_err(|e| format!("KV read failed: {e}"))?,
-        Either::Right(_) => return Err("KV read timed out".to_owned()),
+    let text = match deadline::within(READ_TIMEOUT, kv.get(KEY).text()).await {
+        Some(result) => result.map_err(|e| format!("KV read failed: {e}"))?,
+        None => return Err("KV read timed out".to_owned()),
     };
     match text {
         None => Ok(RevocationList::empty()),
@@ -126,14 +128,20 @@ pub async fn write(env: &Env, now: u64, delta: &RevocationList) -> Result<u64, S
         .with_body(Some(delta.to_json().into()));
     let request = Request::new_with_init("https://revocation-writer.invalid/", &init)
         .map_err(|e| format!("writer request: {e}"))?;
-    let mut response = writer
-        .fetch_with_request(request)
+    let exchange = async {
+        let mut response = writer
+            .fetch_with_request(request)
+            .await
+            .map_err(|e| format!("writer unreachable: {e}"))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("writer answer: {e}"))?;
+        Ok::<_, String>((response, text))
+    };
+    let (response, text) = deadline::within(WRITE_TIMEOUT, exchange)
         .await
-        .map_err(|e| format!("writer unreachable: {e}"))?;
-    let text = response
-        .text()
-        .await
-        .map_err(|e| format!("writer answer: {e}"))?;
+        .ok_or_else(|| format!("writer gave no answer within {WRITE_TIMEOUT:?}"))??;
     if response.status_code() != 200 {
         return Err(format!(
             "writer refused ({}): {text}",

@@ -9,8 +9,7 @@ use crate::login::oidc::github::{self, Endpoints, MAX_TEAMS_BYTES, MAX_USER_BYTE
 use crate::login::oidc::id_token::IdClaims;
 use crate::login::oidc::{OidcError, Provider};
 
-use super::oidc::{capped_body, PROVIDER_TIMEOUT_MS};
-use crate::adapter::gateway::send_with_timeout;
+use super::oidc::call;
 
 /// Exchanges `code` and reads the identity it gives access to.
 pub async fn finish(
@@ -76,12 +75,8 @@ async fn fetch(
         .with_body(body.map(Into::into));
     let request = Request::new_with_init(url, &init)
         .map_err(|e| OidcError::new("provider_unreachable", e))?;
-    let mut response = send_with_timeout(request, PROVIDER_TIMEOUT_MS)
-        .await
-        .map_err(|denied| OidcError::new("provider_unreachable", denied.reason))?;
-    let status = response.status_code();
-    if status != 200 {
-        return Err(OidcError::new("github", format!("status:{status}")));
+    match call(request, max).await? {
+        (200, body) => Ok(body),
+        (status, _) => Err(OidcError::new("github", format!("status:{status}"))),
     }
-    capped_body(&mut response, max).await
 }

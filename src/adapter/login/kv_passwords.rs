@@ -9,17 +9,16 @@ use crate::refusal::{Denied, Refusal};
 use worker::Env;
 
 use super::pbkdf2;
+use crate::adapter::deadline;
 
 /// The verdict on `request`; `Err` when the store cannot be read (500, fail closed).
 pub async fn check(env: &Env, request: &LoginRequest) -> Result<Verdict, Denied> {
     let store = env
         .kv(bindings::USERS)
         .map_err(|_| Denied::new(Refusal::Internal, "kv_binding_missing"))?;
-    let stored = store
-        .get(&user_key(&request.username))
-        .text()
+    let stored = deadline::kv_record(&store, &user_key(&request.username))
         .await
-        .map_err(|_| Denied::new(Refusal::Internal, "kv_read_failed"))?;
+        .map_err(|e| Denied::new(Refusal::Internal, e.as_str()))?;
     let lookup = Lookup::from_stored(stored.as_deref());
     let matches = pbkdf2::verify_password(request.password.as_bytes(), &lookup.hash())
         .await

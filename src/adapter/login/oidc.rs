@@ -6,8 +6,9 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::Duration;
 
-use worker::{Headers, Method, Request, RequestInit, RequestRedirect, Response};
+use worker::{Headers, Method, Request, RequestInit, RequestRedirect};
 
 use crate::login::next::encode_component;
 use crate::login::oidc::discovery::{Discovery, MAX_DISCOVERY_BYTES};
@@ -16,7 +17,7 @@ use crate::login::oidc::jwks::{Alg, NoKey, ProviderKey, ProviderKeys, MAX_JWKS_B
 use crate::login::oidc::{OidcError, Provider, TokenAuth};
 
 use crate::adapter::gateway::send_with_timeout;
-use crate::adapter::webcrypto;
+use crate::adapter::{deadline, webcrypto};
 
 /// How long a discovery document is used before it is fetched again.
 pub const DISCOVERY_TTL_SECS: u64 = 3600;
@@ -30,7 +31,7 @@ pub const JWKS_REFETCH_SECS: u64 = 60;
 /// edge refuses without trying again: a provider that is down, slow or rate-limiting the
 /// Worker is not hit once per request that names it.
 pub const FETCH_RETRY_SECS: u64 = 10;
-/// How long the provider has to answer one request, in milliseconds.
+/// How long the provider has to answer one request, body included, in milliseconds.
 pub const PROVIDER_TIMEOUT_MS: u64 = 5_000;
 /// Largest token endpoint answer accepted, in bytes.
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
@@ -260,11 +261,7 @@ async fn exchange(
         .with_body(Some(form.into()));
     let request = Request::new_with_init(&discovery.token_endpoint, &init)
         .map_err(|e| OidcError::new("token_request", e))?;
-    let mut response = send_with_timeout(request, PROVIDER_TIMEOUT_MS)
-        .await
-        .map_err(|denied| OidcError::new("provider_unreachable", denied.reason))?;
-    let status = response.status_code();
-    let body = capped_body(&mut response, MAX_TOKEN_RESPONSE_BYTES).await?;
+    let (status, body) = call(request, MAX_TOKEN_RESPONSE_BYTES).await?;
     if status != 200 {
         let error = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
@@ -304,28 +301,31 @@ pub async fn get(url: &str, max: usize) -> Result<Vec<u8>, OidcError> {
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
     let request = Request::new_with_init(url, &init).map_err(unreachable("request"))?;
-    let mut response = send_with_timeout(request, PROVIDER_TIMEOUT_MS)
-        .await
-        .map_err(|denied| OidcError::new("provider_unreachable", denied.reason))?;
-    if response.status_code() != 200 {
-        return Err(OidcError::new("provider_status", response.status_code()));
+    match call(request, max).await? {
+        (200, body) => Ok(body),
+        (status, _) => Err(OidcError::new("provider_status", status)),
     }
-    capped_body(&mut response, max).await
 }
 
-pub(super) async fn capped_body(response: &mut Response, max: usize) -> Result<Vec<u8>, OidcError> {
-    let declared = response
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|len| len.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > max) {
-        return Err(OidcError::new("provider_answer", "too large"));
-    }
-    let body = response.bytes().await.map_err(unreachable("body"))?;
-    if body.len() > max {
-        return Err(OidcError::new("provider_answer", "too large"));
-    }
-    Ok(body)
+/// Sends `request` to a provider and reads its answer's status and body (at most `max` bytes),
+/// all within `PROVIDER_TIMEOUT_MS`: a provider that stalls before its headers or half-way
+/// through its body fails the call like one that is down.
+pub(super) async fn call(request: Request, max: usize) -> Result<(u16, Vec<u8>), OidcError> {
+    let exchange = async {
+        let mut response = send_with_timeout(request, PROVIDER_TIMEOUT_MS)
+            .await
+            .map_err(|denied| OidcError::new("provider_unreachable", denied.reason))?;
+        let body = deadline::capped_body(&mut response, max)
+            .await
+            .map_err(|e| OidcError::new("provider_answer", e.as_str()))?;
+        Ok((response.status_code(), body))
+    };
+    deadline::within(Duration::from_millis(PROVIDER_TIMEOUT_MS), exchange)
+        .await
+        .unwrap_or_else(|| {
+            Err(OidcError::new(
+                "provider_unreachable",
+                format!("no complete answer within {PROVIDER_TIMEOUT_MS} ms"),
+            ))
+        })
 }

@@ -14,7 +14,7 @@ use crate::login::passkey::{PasskeyError, MAX_PER_USER};
 use crate::login::{Identity, PasswordStore};
 use crate::refusal::{Denied, Refusal};
 
-use crate::adapter::webcrypto;
+use crate::adapter::{deadline, webcrypto};
 
 /// The `USERS` namespace, read and written for passkeys.
 pub struct Store(KvStore);
@@ -37,11 +37,9 @@ impl Store {
     }
 
     async fn text(&self, key: &str) -> Result<Option<String>, Denied> {
-        self.0
-            .get(key)
-            .text()
+        deadline::kv_record(&self.0, key)
             .await
-            .map_err(|_| unavailable("read_failed"))
+            .map_err(|e| unavailable(e.as_str()))
     }
 
     async fn put(&self, key: &str, value: &str) -> Result<(), Denied> {

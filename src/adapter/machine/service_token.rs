@@ -9,6 +9,8 @@ use crate::machine::service_token::{self, Presented};
 use crate::token::claims::VerifiedClaims;
 use crate::token::error::Error;
 
+use crate::adapter::deadline;
+
 /// Checks `presented` against its record at `now`.
 pub async fn verify(
     env: &Env,
@@ -17,11 +19,8 @@ pub async fn verify(
     now: u64,
 ) -> Result<VerifiedClaims, Error> {
     let unavailable = Error::Credential("service_token_store_unavailable");
-    let stored = env
-        .kv(bindings::USERS)
-        .map_err(|_| unavailable)?
-        .get(&service_token::record_key(presented.client_id))
-        .text()
+    let store = env.kv(bindings::USERS).map_err(|_| unavailable)?;
+    let stored = deadline::kv_record(&store, &service_token::record_key(presented.client_id))
         .await
         .map_err(|_| unavailable)?;
     service_token::check(
