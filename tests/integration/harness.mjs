@@ -403,8 +403,18 @@ function kvPutNow(worker, key, value, binding) {
   });
 }
 
-/** Reads `key` from `worker`'s local KV namespace `binding` (null when missing). */
+/**
+ * Reads `key` from `worker`'s local KV namespace `binding` (null when missing). Queued behind
+ * the same state directory's other `wrangler kv` calls: two at once on one directory can fail.
+ */
 export function kvGet(worker, key, binding = 'USERS') {
+  const previous = kvQueues.get(worker.persistTo) ?? Promise.resolve();
+  const next = previous.then(() => kvGetNow(worker, key, binding));
+  kvQueues.set(worker.persistTo, next.catch(() => {}));
+  return next;
+}
+
+function kvGetNow(worker, key, binding) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       WRANGLER,

@@ -53,7 +53,9 @@
 // document the isolate copies (read back from KV: bytes and entries), and the audit log's events.
 //
 // Apps: every MIX row names the apps it runs on and every request is built from its app (edge,
-// rules, paths). There is one app today; a second is one more APPS entry, once multi-app exists.
+// rules, paths). There is one app today. A second app of one deployment (APPS) needs every login
+// row to go through the auth host and the handoff, and the judges to know each session's app:
+// not done yet (apps.test.mjs covers the multi-app rules without load).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
