@@ -221,8 +221,11 @@ export async function receivedDuring(origin, fn) {
 async function isReady(url, readyStatus) {
   try {
     const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-    await response.arrayBuffer();
-    return response.status === readyStatus;
+    const body = await response.text();
+    if (readyStatus === 200) return response.status === 200;
+    // An error status is the edge's only with its own generic body (which names the request):
+    // wrangler's proxy answers errors of its own while the worker is still loading.
+    return response.status === readyStatus && /"request_id":"/.test(body);
   } catch {
     return false;
   }
