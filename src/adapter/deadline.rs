@@ -1,6 +1,7 @@
 //! Bounds on waiting for other systems: a deadline for any future, a body read in chunks up to
-//! a size cap, and a KV record read under both. A provider or store that stalls (before its headers, or half-way
-//! through a body) or answers too much costs at most the deadline and the cap, then refuses.
+//! a size cap, and a KV record read under both. A provider or store that stalls (before its
+//! headers, or half-way through a body) or answers too much costs at most the deadline and the
+//! cap, then refuses.
 
 use std::future::Future;
 use std::time::Duration;
@@ -41,21 +42,23 @@ impl BodyError {
 
 /// `response`'s body, at most `max` bytes (see [`capped`]).
 pub async fn capped_body(response: &mut Response, max: usize) -> Result<Vec<u8>, BodyError> {
-    let declared = response
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|len| len.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > max) {
+    let declared = response.headers().get("content-length").ok().flatten();
+    if declares_more(declared.as_deref(), max) {
         return Err(BodyError::TooLarge);
     }
     capped(response.stream().ok(), max).await
 }
 
+/// Whether a `Content-Length` of `declared` is above `max`: checked before the body's stream is
+/// taken, since a stream taken and left unread breaks the connection it came on.
+pub fn declares_more(declared: Option<&str>, max: usize) -> bool {
+    declared
+        .and_then(|len| len.parse::<usize>().ok())
+        .is_some_and(|len| len > max)
+}
+
 /// A body stream (none: an empty body), at most `max` bytes: reading stops at the first chunk
-/// past the cap, so an endless body is never buffered. A declared length above `max` is for
-/// the caller to refuse before calling.
+/// past the cap, so an endless body is never buffered.
 pub async fn capped(stream: Option<ByteStream>, max: usize) -> Result<Vec<u8>, BodyError> {
     let Some(mut stream) = stream else {
         return Ok(Vec::new());

@@ -226,9 +226,8 @@ async fn limit(env: &Env, binding: &'static str, key: String) -> Result<(), Deni
 /// Read chunk by chunk, counted as it arrives: a body without a length (chunked) is refused as
 /// soon as it passes `max`, never buffered whole first.
 async fn capped_body(req: &mut Request, max: usize) -> Result<Vec<u8>, Denied> {
-    let declared = respond::header(req, "content-length").and_then(|len| len.parse::<usize>().ok());
     let too_large = || Denied::new(Refusal::PayloadTooLarge, "body_too_large");
-    if declared.is_some_and(|len| len > max) {
+    if deadline::declares_more(respond::header(req, "content-length").as_deref(), max) {
         return Err(too_large());
     }
     match deadline::capped(req.stream().ok(), max).await {

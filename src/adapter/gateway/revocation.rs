@@ -21,8 +21,6 @@ pub const KEY: &str = "revocations";
 /// The Durable Object namespace of the writer, and the name of its one instance.
 const WRITER_BINDING: &str = bindings::REVOCATION_WRITER;
 const WRITER_NAME: &str = "revocations";
-/// How long a KV read may take before it counts as failed.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a write may wait for the writer: its publish, and the one before it, plus margin.
 /// Past it the logout or revocation reports that it could not revoke (503).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,12 +99,12 @@ pub fn lists_session(sid: &str, now: u64, max_stale_secs: u64) -> bool {
 }
 
 /// The published document; a missing value is an empty list, anything unreadable (or a read
-/// slower than `READ_TIMEOUT`) an error.
+/// slower than [`deadline::KV_READ_TIMEOUT`]) an error.
 pub(super) async fn read(env: &Env) -> Result<RevocationList, String> {
     let kv = env
         .kv(BINDING)
         .map_err(|_| format!("{BINDING} KV binding missing"))?;
-    let text = match deadline::within(READ_TIMEOUT, kv.get(KEY).text()).await {
+    let text = match deadline::within(deadline::KV_READ_TIMEOUT, kv.get(KEY).text()).await {
         Some(result) => result.map_err(|e| format!("KV read failed: {e}"))?,
         None => return Err("KV read timed out".to_owned()),
     };
