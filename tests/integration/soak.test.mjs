@@ -52,10 +52,16 @@
 // configured cache bound and the most it could hold of what was presented, and the revocation
 // document the isolate copies (read back from KV: bytes and entries), and the audit log's events.
 //
-// Apps: every MIX row names the apps it runs on and every request is built from its app (edge,
-// rules, paths). There is one app today. A second app of one deployment (APPS) needs every login
-// row to go through the auth host and the handoff, and the judges to know each session's app:
-// not done yet (apps.test.mjs covers the multi-app rules without load).
+// Apps: two deployments run side by side, each its own `wrangler dev` and KV. The first has one
+// app (`main`, no APPS) and every kind of login, machine credential and administrator
+// revocation. The second (APPS, AUTH_HOST) has two apps, `wiki` and `tools` (a wildcard host,
+// its own rules, request-bound assertions), each with its own checking origin, and one sign-on at
+// its auth host: a password, SSO or passkey login there, then a handoff into one app or both
+// (some handoffs presented at the wrong app, without their nonce, or twice), app logouts and
+// logouts of the whole sign-on (psid). Every MIX row names the apps it runs on; every session
+// knows its app, and a credential presented at any other app (another app's session, a token of
+// the first deployment, a machine credential where none is configured) must be refused there.
+// A revocation applies only in the deployment that made it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -154,11 +160,59 @@ const PATH_ATTACKS = [
   { target: '/Deploy/app', canonical: '/Deploy/app' },
 ];
 
+// The second deployment: two apps behind one Worker, one sign-on at its auth host (APPS,
+// AUTH_HOST, docs/apps.md). wiki has the main app's rules; tools (a wildcard host) its own, and
+// request-bound assertions. Its auth host is `localhost`, so passkeys work there over http.
+const APPS_AUTH_HOST = 'localhost';
+const APPS_AUTH_AUDIENCE = 'soak-apps';
+const HANDOFF_COOKIE = '__Host-edgeauth-handoff';
+const TOOLS_RULES = [
+  { path: '/public/*', access: 'public' },
+  { path: '/ops/*', roles: ['admin'] },
+  { path: '/reports/*', access: 'authenticated' },
+];
+const TOOLS_NEEDS = new Map([
+  ['/reports/weekly', 'session'],
+  ['/', 'session'],
+  ['/ops/panel', 'admin'],
+  ['/public/status', 'public'],
+  ['/OPS/panel', 'admin'],
+]);
+const TOOLS_PLAIN_PATHS = ['/reports/weekly', '/', '/ops/panel', '/public/status'];
+const TOOLS_PATH_ATTACKS = [
+  ...PATH_ATTACKS.filter((attack) => attack.refused),
+  { target: '/public/../ops/panel', canonical: '/ops/panel' },
+  { target: '/public/%2e%2e/ops/panel', canonical: '/ops/panel' },
+  { target: '//ops//panel', canonical: '/ops/panel' },
+  { target: '/reports/./weekly', canonical: '/reports/weekly' },
+  { target: '/OPS/panel', canonical: '/OPS/panel' },
+];
+
 /**
- * The apps under test. One today; a second app (its own edge or route, rules and paths) is one
- * more entry here and a name in the `apps` of the MIX rows that should run on it.
+ * The apps under test, each a name in the `apps` of the MIX rows that run on it: `main`, the
+ * one app of the first deployment (no APPS), and `wiki` and `tools` of the second. `signon` is
+ * the second deployment's auth host (it forwards nothing; no row runs on it). `deployment` tells
+ * whose revocations apply; `host()` is the Host line its requests carry.
  */
-const APPS = { main: { name: 'main', edge: () => edge, needs: NEEDS, plainPaths: PLAIN_PATHS, pathAttacks: PATH_ATTACKS } };
+const APPS = {
+  main: {
+    name: 'main', deployment: 'main', edge: () => edge, host: () => edgeHost, needs: NEEDS, plainPaths: PLAIN_PATHS,
+    pathAttacks: PATH_ATTACKS, sessionAudience: SESSION_AUDIENCE, passkeyHost: () => passkeyHost,
+  },
+  signon: {
+    name: 'signon', deployment: 'apps', edge: () => appsEdge, host: () => `${APPS_AUTH_HOST}:${appsPort}`,
+    sessionAudience: APPS_AUTH_AUDIENCE, passkeyHost: () => `${APPS_AUTH_HOST}:${appsPort}`,
+  },
+  wiki: {
+    name: 'wiki', deployment: 'apps', edge: () => appsEdge, host: () => `wiki.soak.test:${appsPort}`, needs: NEEDS,
+    plainPaths: PLAIN_PATHS, pathAttacks: PATH_ATTACKS, sessionAudience: 'soak-apps:wiki', assertionAudience: 'origin:wiki',
+  },
+  tools: {
+    name: 'tools', deployment: 'apps', edge: () => appsEdge, host: () => `ci.tools.soak.test:${appsPort}`, needs: TOOLS_NEEDS,
+    plainPaths: TOOLS_PLAIN_PATHS, pathAttacks: TOOLS_PATH_ATTACKS, sessionAudience: 'soak-apps:tools', assertionAudience: 'origin:tools',
+  },
+};
+const otherApp = (app) => (app === 'wiki' ? 'tools' : 'wiki');
 
 // ---------------------------------------------------------------------------------------------
 // Randomness (seeded: SOAK_SEED replays the draws; the interleaving is the machine's)
@@ -194,6 +248,10 @@ let edge;
 let edgeHost;
 let passkeyHost;
 let origin;
+let appsEdge; // the second deployment
+let appsPort;
+let wikiOrigin;
+let toolsOrigin;
 let alpha;
 let corp;
 let edgeKeys; // kid -> KeyObject, from /.well-known/jwks.json
@@ -287,12 +345,13 @@ let edgeRequests = 0;
 let providerRequests = 0;
 
 /**
- * One request to the edge. `headers` is a list of [name, value] lines; `host` the Host line
- * (default the edge's own, 127.0.0.1:port; passkeys use localhost:port). The target gets
+ * One request to `app`'s edge. `headers` is a list of [name, value] lines; `host` the Host line
+ * (default the app's: 127.0.0.1:port for `main`, its host name for the second deployment's;
+ * passkeys use localhost:port). The target gets
  * `n=<request number>` in its query (the origin matches its records back by it) unless
  * `tag: false`. Resolves to the record, which the caller gives a `judge`.
  */
-function send(op, { method = 'GET', target, headers = [], body, host = edgeHost, tag = true, app = 'main' }) {
+function send(op, { method = 'GET', target, headers = [], body, app = 'main', host = APPS[app].host(), tag = true }) {
   edgeRequests += 1;
   const n = edgeRequests;
   const fullTarget = tag ? `${target}${target.includes('?') ? '&' : '?'}n=${n}` : target;
@@ -395,17 +454,23 @@ function verifyEdgeToken(token, audience) {
 // ---------------------------------------------------------------------------------------------
 // The model: who holds what, and what was revoked when
 
-/** Every revocation made: { type: sid|sub|idp|service, key, before, pendingSince, confirmedAt, how }. */
+/**
+ * Every revocation made: { type: sid|psid|sub|idp|service, key, deployment, before, pendingSince,
+ * confirmedAt, how }. A revocation applies only in the deployment that made it (each has its own
+ * revocation document).
+ */
 const revocations = [];
 
-function revoke(type, key, how) {
-  const entry = { type, key, before: null, pendingSince: Date.now(), confirmedAt: null, how };
+function revoke(type, key, how, deployment = 'main') {
+  const entry = { type, key, deployment, before: null, pendingSince: Date.now(), confirmedAt: null, how };
   revocations.push(entry);
   return entry;
 }
 
 function revocationMatches(entry, id) {
+  if ((entry.deployment ?? 'main') !== (id.deployment ?? 'main')) return false;
   switch (entry.type) {
+    case 'psid': return id.psid === entry.key;
     case 'sid': return id.kind !== 'service' && id.sid === entry.key;
     case 'idp': return id.idp === 'alpha' && id.idpSid === entry.key;
     case 'sub': return id.sub === entry.key && (entry.before === null || id.authTime < entry.before);
@@ -445,7 +510,9 @@ function credState(cred, tSend, tRecv) {
 const meets = (need, roles) => need === 'public' || need === 'session' || roles.includes(need);
 
 const pool = {
-  sessions: [], // logged-in sessions: { via, sub, sid, roles, authTime, idp, idpSid, versions: [{ token, iat, exp }], gone }
+  sessions: [], // logged-in sessions: { via, app, deployment, sub, sid, psid, roles, authTime, idp, idpSid, versions: [{ token, iat, exp }], gone }
+  signOns: [], // the second deployment's sign-ons: { central (its auth host's session), via }
+  appsPasskeyUsers: [], // passkeys enrolled at the second deployment's auth host
   admin: null, // the administrator's session (never revoked)
   passwordUsers: [],
   ssoUsers: [],
@@ -460,24 +527,27 @@ function addSession(session) {
   if (pool.sessions.length > POOL_CAP) pool.sessions.splice(Math.floor(random() * (POOL_CAP / 2)), 1);
 }
 
-function liveSessions() {
-  return pool.sessions.filter((s) => !s.gone);
+/** The sessions not yet logged out or revoked (of `app` only, when given). */
+function liveSessions(app) {
+  return pool.sessions.filter((s) => !s.gone && (app === undefined || s.app === app));
 }
 
 /** The credential a session's token `version` is. */
 function sessionCred(session, version = session.versions.at(-1)) {
   return {
-    kind: 'session', via: session.via, token: version.token, sub: session.sub, sid: session.sid, roles: session.roles,
-    authTime: session.authTime, idp: session.idp, idpSid: session.idpSid, iat: version.iat, exp: version.exp,
+    kind: 'session', via: session.via, app: session.app, deployment: session.deployment, token: version.token, sub: session.sub,
+    sid: session.sid, psid: session.psid, roles: session.roles, authTime: session.authTime, idp: session.idp, idpSid: session.idpSid,
+    iat: version.iat, exp: version.exp,
   };
 }
 
-/** A session from a token the edge minted at login (checked: signature, audience, the claims). */
-function sessionFromToken(token, via) {
-  const claims = verifyEdgeToken(token, SESSION_AUDIENCE);
+/** A session of `app` from a token the edge minted (checked: signature, that app's audience, the claims). */
+function sessionFromToken(token, via, app = 'main') {
+  const claims = verifyEdgeToken(token, APPS[app].sessionAudience);
   return {
-    via, sub: claims.sub, sid: claims.sid, roles: claims.roles ?? [], authTime: claims.auth_time, idp: claims.idp,
-    idpSid: claims.idp_sid, versions: [{ token, iat: claims.iat, exp: claims.exp }], gone: false, claims,
+    via, app, deployment: APPS[app].deployment, sub: claims.sub, sid: claims.sid, psid: claims.psid, roles: claims.roles ?? [],
+    authTime: claims.auth_time, idp: claims.idp, idpSid: claims.idp_sid, versions: [{ token, iat: claims.iat, exp: claims.exp }],
+    gone: false, claims,
   };
 }
 
@@ -516,10 +586,21 @@ function canonicalProblem(rawPath) {
 }
 
 const originSeen = new Map(); // n -> what the origin made of it
+const boundJtis = new Set(); // the jti of every request-bound assertion seen
 const originProblems = []; // { n, problem }
 
-/** Checks one forwarded request; returns what the origin saw (identity from the assertion). */
-function inspectAtOrigin(req, bodyText) {
+/**
+ * The origins: `main`'s, and one per app of the second deployment. Each knows its app's paths,
+ * rules and assertion audience (an assertion minted for another app does not verify here).
+ */
+const ORIGIN_SITES = {
+  main: { app: 'main', needs: NEEDS, audience: ASSERTION_AUDIENCE },
+  wiki: { app: 'wiki', needs: NEEDS, audience: APPS.wiki.assertionAudience },
+  tools: { app: 'tools', needs: TOOLS_NEEDS, audience: APPS.tools.assertionAudience, bound: true },
+};
+
+/** Checks one request forwarded to `site`'s origin; returns what it saw (identity from the assertion). */
+function inspectAtOrigin(req, bodyText, site) {
   const problems = [];
   const [rawPath, query = ''] = req.url.split('?');
   const params = new URLSearchParams(query);
@@ -539,22 +620,33 @@ function inspectAtOrigin(req, bodyText) {
   for (const key of params.keys()) if (/^[._ []?method$/i.test(key)) problems.push(`method override ${key}`);
   const pathProblem = canonicalProblem(rawPath);
   if (pathProblem) problems.push(`path ${rawPath} not canonical: ${pathProblem}`);
-  const need = NEEDS.get(rawPath);
-  if (!need) problems.push(`path ${rawPath} is none the run sends`);
+  const need = site.needs.get(rawPath);
+  if (!need) problems.push(`path ${rawPath} is none the run sends to ${site.app}`);
 
   let identity = 'anonymous';
   const present = IDENTITY_HEADERS.filter((name) => req.headers[name] !== undefined);
   if (present.length > 0) {
     if (present.length !== IDENTITY_HEADERS.length) problems.push(`only ${present.join(',')} of the identity headers`);
     try {
-      const claims = verifyEdgeToken(req.headers['x-auth-assertion'] ?? '', ASSERTION_AUDIENCE);
+      const claims = verifyEdgeToken(req.headers['x-auth-assertion'] ?? '', site.audience);
       if (claims.exp * 1000 <= Date.now() - LEEWAY_SECS * 1000) problems.push('an expired assertion');
       if (req.headers['x-auth-user'] !== claims.sub) problems.push(`X-Auth-User ${req.headers['x-auth-user']} is not the assertion's ${claims.sub}`);
       if (req.headers['x-auth-roles'] !== (claims.roles ?? []).join(',')) problems.push(`X-Auth-Roles ${req.headers['x-auth-roles']} is not the assertion's`);
       if (req.headers['x-auth-session'] !== claims.sid) problems.push('X-Auth-Session is not the assertion\'s sid');
-      if (req.headers['x-auth-expires'] !== String(claims.exp)) problems.push('X-Auth-Expires is not the assertion\'s exp');
+      if (site.bound) {
+        // A request-bound assertion (docs/origin.md): this request's method and URL, a jti never
+        // seen before, at most 60 s, never past the session's exp (X-Auth-Expires).
+        if (claims.htm !== req.method) problems.push(`a bound assertion for method ${claims.htm}`);
+        if (claims.htu !== `http://${APPS[site.app].host()}${rawPath}`) problems.push(`a bound assertion for ${claims.htu}`);
+        if (typeof claims.jti !== 'string' || boundJtis.has(claims.jti)) problems.push('a bound assertion without a new jti');
+        boundJtis.add(claims.jti);
+        if (!(claims.exp - claims.iat <= 60) || !(claims.exp <= Number(req.headers['x-auth-expires']))) problems.push('a bound assertion lives too long');
+      } else if (req.headers['x-auth-expires'] !== String(claims.exp)) {
+        problems.push('X-Auth-Expires is not the assertion\'s exp');
+      }
       identity = {
         kind: claims.machine === 'service_token' ? 'service' : claims.machine === 'issuer' ? 'external' : 'session',
+        app: site.app, deployment: APPS[site.app].deployment, psid: claims.psid,
         sub: claims.sub, roles: claims.roles ?? [], sid: claims.sid, authTime: claims.auth_time, idp: claims.idp,
         idpSid: claims.idp_sid, clientId: claims.machine === 'service_token' ? claims.sid : undefined,
         assertionBytes: req.headers['x-auth-assertion'].length,
@@ -569,15 +661,15 @@ function inspectAtOrigin(req, bodyText) {
   const n = params.get('n');
   const expectBody = params.get('body');
   if (expectBody !== null && bodyText !== `soak body ${n}`) problems.push(`the body changed on the way: ${JSON.stringify(bodyText.slice(0, 60))}`);
-  return { n, method: req.method, path: rawPath, identity, problems, receivedAt: Date.now() };
+  return { n, app: site.app, method: req.method, path: rawPath, identity, problems, receivedAt: Date.now() };
 }
 
-function startCheckingOrigin() {
+function startCheckingOrigin(site = ORIGIN_SITES.main) {
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', () => {
-      const seen = inspectAtOrigin(req, Buffer.concat(chunks).toString('utf8'));
+      const seen = inspectAtOrigin(req, Buffer.concat(chunks).toString('utf8'), site);
       if (seen.n === null) originProblems.push({ n: null, problem: `a request without n: ${req.method} ${req.url}` });
       else if (originSeen.has(seen.n)) originProblems.push({ n: seen.n, problem: 'forwarded twice' });
       else originSeen.set(seen.n, seen);
@@ -631,8 +723,9 @@ const outcomeText = (o) => `${o.status}${o.identity === 'anonymous' ? ' anonymou
  * navigation if `nav`. `fixed` is a status the request must get whatever the credential (a
  * refused spelling, an ambiguous credential); `then(record, seen, outcome)` runs after a match.
  */
-function forwardJudge({ cred, present, canonical, need, nav = false, fixed, then }) {
+function forwardJudge({ app = 'main', cred, present, canonical, need, nav = false, fixed, then }) {
   return (record, seen) => {
+    if (seen && seen.app !== app) return `a request to ${app} reached the origin of ${seen.app}`;
     if (fixed !== undefined) {
       if (record.status !== fixed) return `expected ${fixed}, got ${record.status ?? record.error}`;
       if (seen) return `refused with ${fixed} but forwarded as ${seen.path}`;
@@ -657,7 +750,7 @@ function forwardJudge({ cred, present, canonical, need, nav = false, fixed, then
     if (renewed) {
       judged.renewed += 1;
       if (!admittedSession) return `a session cookie was set on ${outcomeText(match)} (${present}, ${cred?.kind})`;
-      const problem = renewalProblem(cred, renewed);
+      const problem = renewalProblem(cred, renewed, APPS[app].sessionAudience);
       if (problem) return problem;
     } else if (admittedSession && mustRenew(cred, record)) {
       return `not renewed although ${(record.tSend / 1000 - cred.iat).toFixed(1)} s past its iat (threshold ${RENEW_THRESHOLD_SECS} s)`;
@@ -683,15 +776,15 @@ function mustRenew(cred, record) {
   return sent - cred.iat > RENEW_AFTER * (cred.exp - cred.iat) + 1 && sent - 1 > cred.exp - SESSION_TTL_SECS && record.tRecv / 1000 + 1 < cred.exp;
 }
 
-/** What is wrong with `renewed`, the renewal of `cred`'s token (null if nothing). */
-function renewalProblem(cred, renewed) {
+/** What is wrong with `renewed`, the renewal of `cred`'s token for `audience` (null if nothing). */
+function renewalProblem(cred, renewed, audience = SESSION_AUDIENCE) {
   let claims;
   try {
-    claims = verifyEdgeToken(renewed, SESSION_AUDIENCE);
+    claims = verifyEdgeToken(renewed, audience);
   } catch (error) {
     return `the renewed token does not verify: ${error.message}`;
   }
-  if (claims.sid !== cred.sid || claims.sub !== cred.sub || claims.auth_time !== cred.authTime || !sameSet(claims.roles ?? [], cred.roles)) {
+  if (claims.sid !== cred.sid || claims.sub !== cred.sub || claims.auth_time !== cred.authTime || claims.psid !== cred.psid || !sameSet(claims.roles ?? [], cred.roles)) {
     return `the renewal changed the session: ${JSON.stringify(claims)}`;
   }
   if (!(claims.exp > cred.exp) || claims.iat < cred.iat) return `the renewal did not extend it: exp ${cred.exp} → ${claims.exp}`;
@@ -727,11 +820,23 @@ const NAVIGATION = [['accept', 'text/html,application/xhtml+xml'], ['sec-fetch-m
 const API_CLIENT = [['accept', 'application/json']];
 
 /**
+ * `cred` as `app` must take it: a session (or a token crafted here, which is `main`'s) only at
+ * its own app, a machine credential only where it is configured (the first deployment); anything
+ * else is a credential of no value there.
+ */
+function validAt(app, cred) {
+  if (!cred || cred.kind === 'none' || cred.kind === 'invalid') return cred;
+  const own = ['session', 'crafted'].includes(cred.kind) ? (cred.app ?? 'main') === app : APPS[app].deployment === 'main';
+  return own ? cred : { ...cred, kind: 'invalid', name: `${cred.kind} of ${cred.app ?? 'main'} at ${app}` };
+}
+
+/**
  * Sends `cred` to `canonical` on `app` (or `target`, a raw spelling of it) and judges it:
  * the shared path of every forwarded request. Resolves to the record.
  */
-async function forward(op, { app = 'main', cred, present, canonical, target = canonical, nav = false, method = 'GET', extra = [], fixed, then }) {
+async function forward(op, { app = 'main', cred: held, present, canonical, target = canonical, nav = false, method = 'GET', extra = [], fixed, then }) {
   const needs = APPS[app].needs;
+  const cred = validAt(app, held);
   if (cred?.token && cred.kind !== 'invalid') presentedTokens.add(cred.token);
   const withBody = method === 'POST' && fixed === undefined;
   const tagged = withBody ? `${target}?body=1` : target;
@@ -739,12 +844,12 @@ async function forward(op, { app = 'main', cred, present, canonical, target = ca
     app, method, target: tagged, body: withBody ? `soak body ${edgeRequests + 1}` : undefined,
     headers: [...(nav ? NAVIGATION : API_CLIENT), ...presentHeaders(cred, present), ...(withBody ? [['content-type', 'text/plain']] : []), ...extra],
   });
-  record.judge = forwardJudge({ cred, present, canonical, need: canonical ? needs.get(canonical) : undefined, nav, fixed, then });
+  record.judge = forwardJudge({ app, cred, present, canonical, need: canonical ? needs.get(canonical) : undefined, nav, fixed, then });
   // A renewal becomes the session's newest token (the judge checks it).
   const renewed = cookieSet(record, SESSION_COOKIE);
   if (renewed && cred?.kind === 'session' && present === 'cookie' && cred.session) {
     try {
-      const claims = verifyEdgeToken(renewed, SESSION_AUDIENCE);
+      const claims = verifyEdgeToken(renewed, APPS[app].sessionAudience);
       if (claims.sid === cred.sid) cred.session.versions.push({ token: renewed, iat: claims.iat, exp: claims.exp });
     } catch {
       // judged as a wrong decision
@@ -766,12 +871,13 @@ function takePasswordUser(filter = () => true) {
   return user;
 }
 
-async function passwordLogin(user, { form = false, password = PASSWORD, op = 'password-login' } = {}) {
-  const fields = { username: user.name, password, next: '/app/data' };
+/** A password login at `app` (`main`, or the second deployment's auth host, `signon`). */
+async function passwordLogin(user, { form = false, password = PASSWORD, op = 'password-login', app = 'main', next = '/app/data' } = {}) {
+  const fields = { username: user.name, password, next };
   const record = await send(op, {
-    method: 'POST', target: '/auth/login',
+    app, method: 'POST', target: '/auth/login',
     headers: [
-      ['origin', edge.url], ['cf-connecting-ip', freshIp()],
+      ['origin', `http://${APPS[app].host()}`], ['cf-connecting-ip', freshIp()],
       ...(form ? [['content-type', 'application/x-www-form-urlencoded']] : [['content-type', 'application/json'], ['accept', 'application/json']]),
     ],
     body: form ? new URLSearchParams(fields).toString() : JSON.stringify(fields),
@@ -781,7 +887,7 @@ async function passwordLogin(user, { form = false, password = PASSWORD, op = 'pa
   const token = form ? cookieSet(record, SESSION_COOKIE) : json(record)?.token;
   if (!wrong && token) {
     try {
-      session = sessionFromToken(token, 'password');
+      session = sessionFromToken(token, 'password', app);
     } catch {
       // judged below
     }
@@ -790,7 +896,7 @@ async function passwordLogin(user, { form = false, password = PASSWORD, op = 'pa
     if (wrong) return cookieSet(r, SESSION_COOKIE) ? 'a failed login set a session cookie' : null;
     if (!session) return `no verifiable session token: ${r.text.slice(0, 200)}`;
     if (session.sub !== user.name || !sameSet(session.roles, user.roles)) return `logged in as ${session.sub} (${session.roles})`;
-    if (form && r.headers.location !== '/app/data') return `form login went to ${r.headers.location}`;
+    if (form && r.headers.location !== next) return `form login went to ${r.headers.location}`;
     if (!form && cookieSet(r, SESSION_COOKIE) !== token) return 'the JSON login\'s cookie is not its token';
     return null;
   });
@@ -821,10 +927,9 @@ function jarHeader(jar, pathname) {
  * Single sign-on without a browser: the edge's start, the provider's own authorization
  * endpoint, login form and consent (oidc_provider.mjs), back to the edge's callback.
  */
-async function ssoLogin(user) {
+async function ssoLogin(user, { app = 'main', next = '/app/data' } = {}) {
   const ip = freshIp();
-  const next = '/app/data';
-  const start = await send('sso-login', { target: `/auth/sso/alpha?next=${encodeURIComponent(next)}`, headers: [['cf-connecting-ip', ip]], tag: false });
+  const start = await send('sso-login', { app, target: `/auth/sso/alpha?next=${encodeURIComponent(next)}`, headers: [['cf-connecting-ip', ip]], tag: false });
   const transaction = start.setCookies.find((c) => c.startsWith('__Host-edgeauth-sso-'))?.split(';')[0];
   let problem = null;
   let session = null;
@@ -837,7 +942,7 @@ async function ssoLogin(user) {
   try {
     for (let step = 0; step < 12 && !callback; step += 1) {
       const url = new URL(location, alpha.issuer);
-      if (url.origin === edge.url) {
+      if (url.origin === `http://${APPS[app].host()}`) {
         callback = url;
         break;
       }
@@ -863,10 +968,10 @@ async function ssoLogin(user) {
       judge: () => `single sign-on did not reach the callback: ${problem}` });
     return null;
   }
-  const done = await send('sso-login', { target: `${callback.pathname}${callback.search}`, headers: [['cookie', transaction], ['cf-connecting-ip', ip]], tag: false });
+  const done = await send('sso-login', { app, target: `${callback.pathname}${callback.search}`, headers: [['cookie', transaction], ['cf-connecting-ip', ip]], tag: false });
   const token = cookieSet(done, SESSION_COOKIE);
   try {
-    session = token ? sessionFromToken(token, 'sso') : null;
+    session = token ? sessionFromToken(token, 'sso', app) : null;
   } catch {
     session = null;
   }
@@ -874,51 +979,53 @@ async function ssoLogin(user) {
     if (!session) return 'no verifiable session cookie';
     if (r.headers.location !== next) return `went to ${r.headers.location}`;
     if (session.sub !== `alpha:${user.id}` || !sameSet(session.roles, user.roles)) return `signed in as ${session.sub} (${session.roles})`;
-    if (typeof session.idpSid !== 'string') return 'no idp_sid kept';
+    // (the second deployment's provider client has no back-channel logout, so no sid)
+    if (app === 'main' && typeof session.idpSid !== 'string') return 'no idp_sid kept';
     return null;
   });
   return session;
 }
 
-/** A call to the passkey routes as the site's own page makes it (localhost, same origin). */
-function passkeyCall(op, route, { body, cookies = {}, ip = freshIp() }) {
+/** A call to `app`'s passkey routes as the site's own page makes it (localhost, same origin). */
+function passkeyCall(op, route, { body, cookies = {}, ip = freshIp(), app = 'main' }) {
   const cookie = Object.entries(cookies).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join('; ');
+  const host = APPS[app].passkeyHost();
   return send(op, {
-    method: 'POST', target: route, host: passkeyHost, tag: false, body: JSON.stringify(body),
+    app, method: 'POST', target: route, host, tag: false, body: JSON.stringify(body),
     headers: [
-      ['origin', `http://${passkeyHost}`], ['content-type', 'application/json'], ['accept', 'application/json'],
+      ['origin', `http://${host}`], ['content-type', 'application/json'], ['accept', 'application/json'],
       ['cf-connecting-ip', ip], ...(cookie ? [['cookie', cookie]] : []),
     ],
   });
 }
 
 /** Enrolls `user` ({ name, roles, cred }) from a real `edgeauth enroll` link; resolves to its session. */
-async function enrollPasskey(user) {
-  const site = `http://${passkeyHost}`;
+async function enrollPasskey(user, app = 'main') {
+  const site = `http://${APPS[app].passkeyHost()}`;
   const run = await edgeauth(['enroll', '--key', '-', '--url', site, user.name, '--roles', user.roles.join(',')], vectors.privateJwk());
   assert.equal(run.code, 0, run.stderr);
   const token = /#token=([A-Za-z0-9_.-]+)$/.exec(run.stdout.trim())?.[1];
   assert.ok(token, run.stdout);
   const ip = freshIp();
-  const options = await passkeyCall('passkey-enroll', '/auth/passkeys/register/options', { body: { enrollment: token }, ip });
+  const options = await passkeyCall('passkey-enroll', '/auth/passkeys/register/options', { body: { enrollment: token }, ip, app });
   options.judge = statusJudge(200);
   assert.equal(options.status, 200, options.text);
   const publicKey = json(options).publicKey;
   const credential = registrationResponse(user.cred, { rpId: 'localhost', origin: site, challenge: publicKey.challenge });
   const done = await passkeyCall('passkey-enroll', '/auth/passkeys/register', {
-    body: { credential, name: 'soak key', enrollment: token }, cookies: { [PASSKEY_COOKIE]: cookieSet(options, PASSKEY_COOKIE) }, ip,
+    body: { credential, name: 'soak key', enrollment: token }, cookies: { [PASSKEY_COOKIE]: cookieSet(options, PASSKEY_COOKIE) }, ip, app,
   });
   done.judge = statusJudge(200);
   assert.equal(done.status, 200, done.text);
   user.cred.userHandle = fromB64url(publicKey.user.id);
-  return sessionFromToken(cookieSet(done, SESSION_COOKIE), 'passkey');
+  return sessionFromToken(cookieSet(done, SESSION_COOKIE), 'passkey', app);
 }
 
 /** A passkey sign-in (username-less); `tamper` breaks the signature, `replay` reuses a used challenge. */
-async function passkeySignIn(user, { tamper = false, replay = false } = {}) {
-  const site = `http://${passkeyHost}`;
+async function passkeySignIn(user, { tamper = false, replay = false, app = 'main', next = '/app/data' } = {}) {
+  const site = `http://${APPS[app].passkeyHost()}`;
   const ip = freshIp();
-  const options = await passkeyCall('passkey-login', '/auth/passkeys/sign-in/options', { body: {}, ip });
+  const options = await passkeyCall('passkey-login', '/auth/passkeys/sign-in/options', { body: {}, ip, app });
   const challengeCookie = cookieSet(options, PASSKEY_COOKIE);
   options.judge = statusJudge(200, () => (challengeCookie ? null : 'no challenge cookie'));
   if (options.status !== 200 || !challengeCookie) return null;
@@ -926,11 +1033,11 @@ async function passkeySignIn(user, { tamper = false, replay = false } = {}) {
   const credential = assertionResponse(user.cred, {
     rpId: 'localhost', origin: site, challenge, tamper: tamper ? (parts) => { parts.signature[8] ^= 1; } : undefined,
   });
-  const done = await passkeyCall('passkey-login', '/auth/passkeys/sign-in', { body: { credential, next: '/app/data' }, cookies: { [PASSKEY_COOKIE]: challengeCookie }, ip });
+  const done = await passkeyCall('passkey-login', '/auth/passkeys/sign-in', { body: { credential, next }, cookies: { [PASSKEY_COOKIE]: challengeCookie }, ip, app });
   const token = cookieSet(done, SESSION_COOKIE);
   let session = null;
   try {
-    session = !tamper && token ? sessionFromToken(token, 'passkey') : null;
+    session = !tamper && token ? sessionFromToken(token, 'passkey', app) : null;
   } catch {
     session = null;
   }
@@ -943,10 +1050,137 @@ async function passkeySignIn(user, { tamper = false, replay = false } = {}) {
       return null;
     });
   if (replay && session) {
-    const again = await passkeyCall('passkey-login', '/auth/passkeys/sign-in', { body: { credential, next: '/app/data' }, cookies: { [PASSKEY_COOKIE]: challengeCookie }, ip: freshIp() });
+    const again = await passkeyCall('passkey-login', '/auth/passkeys/sign-in', { body: { credential, next }, cookies: { [PASSKEY_COOKIE]: challengeCookie }, ip: freshIp(), app });
     again.judge = statusJudge(401, (r) => (cookieSet(r, SESSION_COOKIE) ? 'a replayed challenge signed in' : null));
   }
   return session;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The second deployment's sign-on: a login at its auth host, then a handoff into each app
+
+/** A new sign-on at the auth host by password, SSO or passkey: `{ central, via }`, or null. */
+async function signOnAtAuthHost() {
+  const how = pick(['password', 'password', 'sso', 'passkey']);
+  let central = null;
+  if (how === 'password') {
+    const user = takePasswordUser((u) => !u.admin);
+    if (user) central = await passwordLogin(user, { app: 'signon', form: true, next: '/', op: 'signon' });
+  } else if (how === 'sso') {
+    central = await ssoLogin(pick(pool.ssoUsers), { app: 'signon', next: '/' });
+  } else {
+    central = await passkeySignIn(pick(pool.appsPasskeyUsers), { app: 'signon', next: '/' });
+  }
+  if (!central) return null;
+  if (typeof central.psid !== 'string') {
+    records.push({ n: null, op: 'signon', method: 'POST', target: '/auth/login', tSend: Date.now(), tRecv: Date.now(), status: null, error: null, setCookies: [],
+      judge: () => `the auth host's session names no sign-on (psid): ${JSON.stringify(central.claims)}` });
+    return null;
+  }
+  addSession(central);
+  const signOn = { central, via: how };
+  pool.signOns.push(signOn);
+  if (pool.signOns.length > 100) pool.signOns.shift();
+  return signOn;
+}
+
+/**
+ * A browser holding `signOn` enters `app` at `next`, as docs/apps.md says: the app's
+ * /auth/login (a nonce cookie, a redirect to the auth host's /auth/handoff), the auth host's
+ * sealed handoff, the app's redemption (its own session, the sign-on's psid). `attack` presents
+ * the handoff wrongly first: at the other app (refused, and still good), without the nonce
+ * (refused, and used up), or again after it was redeemed (refused). Resolves to the app's session.
+ */
+async function handoff(signOn, app, next, { attack } = {}) {
+  const appHost = APPS[app].host();
+  const start = await send('signon', { app, target: `/auth/login?next=${encodeURIComponent(next)}`, headers: NAVIGATION, tag: false });
+  const nonce = cookieSet(start, HANDOFF_COOKIE);
+  let toAuth = null;
+  try {
+    toAuth = new URL(start.headers.location, `http://${appHost}`); // protocol-relative: the scheme is the request's
+  } catch {
+    // judged below
+  }
+  const goesToAuth = nonce && toAuth?.host === APPS.signon.host() && toAuth.pathname === '/auth/handoff'
+    && toAuth.searchParams.get('app') === appHost && toAuth.searchParams.get('next') === next;
+  start.judge = statusJudge(303, () => (goesToAuth ? null : `no nonce or not to the auth host's handoff: ${start.headers.location}`));
+  if (!goesToAuth) return null;
+
+  const central = signOn.central.versions.at(-1).token;
+  const issued = await send('signon', {
+    app: 'signon', target: `${toAuth.pathname}${toAuth.search}`, headers: [...NAVIGATION, ['cookie', `${SESSION_COOKIE}=${central}`]], tag: false,
+  });
+  // The auth host's session may have been logged out meanwhile (another lane's logout-all).
+  const signedOff = credState(sessionCred(signOn.central), issued.tSend, issued.tRecv);
+  let toApp = null;
+  try {
+    toApp = new URL(issued.headers.location, `http://${APPS.signon.host()}`);
+  } catch {
+    // judged below
+  }
+  const handsOff = toApp?.host === appHost && toApp.pathname === '/auth/handoff' && toApp.searchParams.has('token');
+  const toLogin = (issued.headers.location ?? '').startsWith('/auth/login?next=%2Fauth%2Fhandoff%3F');
+  issued.judge = statusJudge(303, () => {
+    if (signedOff === 'invalid') return toLogin ? null : `a handoff for an ended sign-on: ${issued.headers.location}`;
+    if (signedOff === 'either' && toLogin) return null;
+    return handsOff ? null : `not a handoff to ${appHost}: ${issued.headers.location}`;
+  });
+  if (!handsOff) return null;
+  const target = `${toApp.pathname}${toApp.search}`;
+  const refused = (r) => (cookieSet(r, SESSION_COOKIE) ? 'a refused handoff set a session' : null);
+  if (attack === 'other-app') {
+    const wrong = await send('handoff-attack', { app: otherApp(app), target, headers: [['cookie', `${HANDOFF_COOKIE}=${nonce}`]], tag: false });
+    wrong.judge = statusJudge(401, refused);
+  } else if (attack === 'no-nonce') {
+    const leaked = await send('handoff-attack', { app, target, headers: NAVIGATION, tag: false });
+    leaked.judge = statusJudge(401, refused);
+  }
+  const redeemed = await send('signon', { app, target, headers: [...NAVIGATION, ['cookie', `${HANDOFF_COOKIE}=${nonce}`]], tag: false });
+  const token = cookieSet(redeemed, SESSION_COOKIE);
+  let session = null;
+  try {
+    session = token ? sessionFromToken(token, signOn.via, app) : null;
+  } catch {
+    session = null;
+  }
+  const centralState = credState(sessionCred(signOn.central), redeemed.tSend, redeemed.tRecv);
+  if (attack === 'no-nonce' || centralState === 'invalid') {
+    redeemed.judge = statusJudge(401, refused);
+    return null;
+  }
+  redeemed.judge = statusJudge(centralState === 'either' ? [303, 401] : 303, (r) => {
+    if (r.status === 401) return refused(r);
+    if (!session) return 'no verifiable session of the app';
+    if (r.headers.location !== next) return `went to ${r.headers.location}`;
+    const c = signOn.central;
+    if (session.sub !== c.sub || !sameSet(session.roles, c.roles) || session.psid !== c.psid || session.sid === c.sid) {
+      return `the app's session is not the sign-on's: ${JSON.stringify(session.claims)}`;
+    }
+    return cookieSet(r, HANDOFF_COOKIE) === '' ? null : 'the nonce was not cleared';
+  });
+  if (attack === 'replay' && session) {
+    const again = await send('handoff-attack', { app, target, headers: [['cookie', `${HANDOFF_COOKIE}=${nonce}`]], tag: false });
+    again.judge = statusJudge(401, refused);
+  }
+  return session;
+}
+
+/** A logout at the second deployment: of one app's session, of its whole sign-on from an app, or at the auth host. */
+async function appsLogout(op, session, { all = false } = {}) {
+  const app = session.app;
+  const cred = { ...sessionCred(session), session };
+  const before = revocationState(cred, Date.now(), Date.now());
+  const ended = all || app === 'signon';
+  const entry = ended ? revoke('psid', session.psid, op, 'apps') : revoke('sid', session.sid, op, 'apps');
+  entry.wasLive = before === 'none';
+  for (const s of pool.sessions) if (ended ? s.deployment === 'apps' && s.psid === session.psid : s === session) s.gone = true;
+  const record = await send(op, {
+    app, method: 'POST', target: all ? '/auth/logout?all=1' : '/auth/logout', tag: false,
+    headers: [['origin', `http://${APPS[app].host()}`], ['cf-connecting-ip', freshIp()], ['accept', 'application/json'], ['cookie', `${SESSION_COOKIE}=${cred.token}`]],
+  });
+  if (record.status === 204) entry.confirmedAt = record.tRecv;
+  record.judge = statusJudge(204, (r) => (cookieSet(r, SESSION_COOKIE) === '' ? null : 'the cookie was not cleared'));
+  return cred;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -998,10 +1232,14 @@ async function currentExternal() {
 
 const pathOf = (app) => pick(APPS[app].plainPaths);
 
-/** Any session the pool holds: mostly live ones, some revoked or logged out; any of its tokens. */
-function anySessionCred() {
-  const live = liveSessions();
-  const from = live.length > 0 && chance(0.8) ? live : pool.sessions;
+/**
+ * Any session the pool holds, for a request to `app`: mostly its live ones, some of another app,
+ * some revoked or logged out; any of its tokens.
+ */
+function anySessionCred(app) {
+  const draw = random();
+  const wanted = draw < 0.7 ? liveSessions(app) : draw < 0.8 ? liveSessions() : pool.sessions;
+  const from = wanted.length > 0 ? wanted : pool.sessions;
   if (from.length === 0) return null;
   const session = pick(from);
   const version = chance(0.7) ? session.versions.at(-1) : pick(session.versions);
@@ -1028,9 +1266,9 @@ async function adminRevoke(op, body, entry) {
 
 const MIX = [
   {
-    name: 'use-session', weight: 34, apps: ['main'],
+    name: 'use-session', weight: 34, apps: ['main', 'wiki', 'tools'],
     run: async (app) => {
-      const cred = anySessionCred();
+      const cred = anySessionCred(app);
       if (!cred) return MIX_BY_NAME.crafted.run(app);
       const canonical = pathOf(app);
       const present = chance(0.5) ? 'cookie' : 'bearer';
@@ -1040,12 +1278,12 @@ const MIX = [
     },
   },
   {
-    name: 'renewal', weight: 5, apps: ['main'],
+    name: 'renewal', weight: 5, apps: ['main', 'wiki', 'tools'],
     run: async (app) => {
-      const old = liveSessions().filter((s) => nowSecs() - s.versions.at(-1).iat > RENEW_THRESHOLD_SECS + 2);
+      const old = liveSessions(app).filter((s) => nowSecs() - s.versions.at(-1).iat > RENEW_THRESHOLD_SECS + 2);
       if (old.length === 0) return MIX_BY_NAME['use-session'].run(app);
       const session = pick(old);
-      await forward('renewal', { app, cred: { ...sessionCred(session), session }, present: 'cookie', canonical: pick(['/app/data', '/public/page']) });
+      await forward('renewal', { app, cred: { ...sessionCred(session), session }, present: 'cookie', canonical: pick(app === 'tools' ? ['/reports/weekly', '/public/status'] : ['/app/data', '/public/page']) });
     },
   },
   {
@@ -1085,7 +1323,7 @@ const MIX = [
   {
     name: 'logout', weight: 1.5, apps: ['main'],
     run: async (app) => {
-      const live = liveSessions();
+      const live = liveSessions(app);
       if (live.length === 0) return;
       const session = pick(live);
       session.gone = true;
@@ -1107,7 +1345,7 @@ const MIX = [
   {
     name: 'revoke-session', weight: 1, apps: ['main'],
     run: async (app) => {
-      const live = liveSessions();
+      const live = liveSessions(app);
       if (live.length === 0) return;
       const session = pick(live);
       session.gone = true;
@@ -1123,7 +1361,7 @@ const MIX = [
       const sub = pick(targets);
       const entry = revoke('sub', sub, 'admin');
       await adminRevoke('revoke-user', { sub }, entry);
-      const theirs = pool.sessions.filter((s) => s.sub === sub);
+      const theirs = pool.sessions.filter((s) => s.sub === sub && s.app === app);
       for (const s of theirs) if (entry.before !== null && s.authTime < entry.before) s.gone = true;
       if (theirs.length > 0) await forward('use-revoked', { app, cred: { ...sessionCred(theirs[0]), session: theirs[0] }, present: pick(['cookie', 'bearer']), canonical: '/app/data' });
     },
@@ -1131,10 +1369,10 @@ const MIX = [
   {
     name: 'backchannel-logout', weight: 0.6, apps: ['main'],
     run: async (app) => {
-      const live = liveSessions().filter((s) => s.via === 'sso' && s.idpSid);
+      const live = liveSessions(app).filter((s) => s.via === 'sso' && s.idpSid);
       if (live.length === 0) return MIX_BY_NAME['sso-login'].run(app);
       const session = pick(live);
-      for (const s of pool.sessions) if (s.idpSid === session.idpSid) s.gone = true;
+      for (const s of pool.sessions) if (s.idpSid === session.idpSid && s.deployment === 'main') s.gone = true;
       const entry = revoke('idp', session.idpSid, 'backchannel');
       // The logout token the provider sends at back-channel logout, made by oidc-provider itself,
       // posted here (its own sender gives up after 2.5 s, which a loaded edge may take).
@@ -1165,7 +1403,7 @@ const MIX = [
     },
   },
   {
-    name: 'crafted', weight: 10, apps: ['main'],
+    name: 'crafted', weight: 10, apps: ['main', 'wiki', 'tools'],
     run: async (app) => {
       const variant = random();
       let cred;
@@ -1179,15 +1417,15 @@ const MIX = [
     },
   },
   {
-    name: 'anonymous', weight: 4, apps: ['main'],
+    name: 'anonymous', weight: 4, apps: ['main', 'wiki', 'tools'],
     run: async (app) => {
       const nav = chance(0.3);
       const canonical = pathOf(app);
-      await forward('anonymous', { app, cred: { kind: 'none' }, present: 'none', canonical, nav, method: !nav && canonical === '/public/page' && chance(0.3) ? 'POST' : 'GET' });
+      await forward('anonymous', { app, cred: { kind: 'none' }, present: 'none', canonical, nav, method: !nav && canonical.startsWith('/public/') && chance(0.3) ? 'POST' : 'GET' });
     },
   },
   {
-    name: 'service-token', weight: 6, apps: ['main'],
+    name: 'service-token', weight: 6, apps: ['main', 'main', 'wiki'],
     run: async (app) => {
       const tokens = pool.serviceTokens;
       const variant = random();
@@ -1203,7 +1441,7 @@ const MIX = [
     },
   },
   {
-    name: 'external-token', weight: 6, apps: ['main'],
+    name: 'external-token', weight: 6, apps: ['main', 'main', 'wiki'],
     run: async (app) => {
       const variant = random();
       const valid = await currentExternal();
@@ -1225,24 +1463,68 @@ const MIX = [
     },
   },
   {
-    name: 'path-attack', weight: 8, apps: ['main'],
+    name: 'path-attack', weight: 8, apps: ['main', 'wiki', 'tools'],
     run: async (app) => {
       const attack = pick(APPS[app].pathAttacks);
       const who = random();
-      const cred = who < 0.3 ? { kind: 'none' } : who < 0.6 ? crafted({ sub: 'crafted-admin', roles: ['user', 'admin', 'deployer'] }) : anySessionCred() ?? { kind: 'none' };
+      const cred = who < 0.3 ? { kind: 'none' } : who < 0.6 ? crafted({ sub: 'crafted-admin', roles: ['user', 'admin', 'deployer'] }) : anySessionCred(app) ?? { kind: 'none' };
       const present = cred.kind === 'none' ? 'none' : chance(0.5) ? 'cookie' : 'bearer';
       await forward('path-attack', { app, cred, present, canonical: attack.canonical, target: attack.target, fixed: attack.refused });
     },
   },
   {
-    name: 'header-attack', weight: 8, apps: ['main'],
+    name: 'header-attack', weight: 8, apps: ['main', 'wiki', 'tools'],
     run: async (app) => {
-      const live = anySessionCred();
+      const live = anySessionCred(app);
       const cred = live && chance(0.6) ? live : crafted({ sub: `crafted-${Math.floor(random() * 50)}`, roles: pick([['user'], ['user', 'admin']]) });
       const other = crafted({ sub: 'crafted-other', roles: ['user', 'admin'] });
       const canonical = pathOf(app);
       const attack = pick(HEADER_ATTACKS);
       await attack(app, cred, other, canonical);
+    },
+  },
+  {
+    name: 'signon', weight: 5, apps: ['wiki', 'tools'],
+    run: async (app) => {
+      // A browser signed on already enters without a login; otherwise it logs in at the auth host.
+      const reusable = pool.signOns.filter((o) => !o.central.gone);
+      const signOn = reusable.length > 0 && chance(0.4) ? pick(reusable) : await signOnAtAuthHost();
+      if (!signOn) return;
+      const attack = chance(0.2) ? pick(['other-app', 'no-nonce', 'replay']) : undefined;
+      for (const into of chance(0.5) ? [app, otherApp(app)] : [app]) {
+        const next = pick(APPS[into].plainPaths);
+        const session = await handoff(signOn, into, next, { attack: into === app ? attack : undefined });
+        if (!session) return;
+        addSession(session);
+        await forward('use-session', { app: into, cred: { ...sessionCred(session), session }, present: 'cookie', canonical: next, nav: true });
+      }
+    },
+  },
+  {
+    name: 'app-logout', weight: 1, apps: ['wiki', 'tools'],
+    run: async (app) => {
+      const live = liveSessions(app);
+      if (live.length === 0) return MIX_BY_NAME.signon.run(app);
+      const session = pick(live);
+      const cred = await appsLogout('app-logout', session);
+      await forward('use-revoked', { app, cred, present: pick(['cookie', 'bearer']), canonical: pick(APPS[app].plainPaths) });
+      // The other app of the same sign-on keeps its session.
+      const sibling = liveSessions(otherApp(app)).find((s) => s.psid === session.psid);
+      if (sibling) await forward('use-session', { app: sibling.app, cred: { ...sessionCred(sibling), session: sibling }, present: 'cookie', canonical: pick(APPS[sibling.app].plainPaths) });
+    },
+  },
+  {
+    name: 'logout-all', weight: 0.6, apps: ['wiki', 'tools'],
+    run: async (app) => {
+      // From an app (`?all=1`, with its session) or at the auth host (its session): the whole sign-on.
+      const live = liveSessions(chance(0.4) ? 'signon' : app);
+      if (live.length === 0) return MIX_BY_NAME.signon.run(app);
+      const session = pick(live);
+      const ofSignOn = pool.sessions.filter((s) => s.deployment === 'apps' && s.psid === session.psid && s.app !== 'signon');
+      await appsLogout('logout-all', session, { all: session.app !== 'signon' });
+      for (const s of ofSignOn.slice(-2)) {
+        await forward('use-revoked', { app: s.app, cred: { ...sessionCred(s), session: s }, present: pick(['cookie', 'bearer']), canonical: pick(APPS[s.app].plainPaths) });
+      }
     },
   },
 ];
@@ -1280,8 +1562,10 @@ const HEADER_ATTACKS = [
   (app, cred, other, canonical) => forward('duplicate-credentials', {
     app, cred, present: 'cookie', canonical, fixed: 400, extra: [['authorization', `Bearer ${other.token}`]],
   }),
+  // Where no service tokens are configured (the second deployment), the client id is no
+  // credential: dropped, and the bearer decides.
   (app, cred, other, canonical) => forward('duplicate-credentials', {
-    app, cred, present: 'bearer', canonical, fixed: 400, extra: presentHeaders(pool.serviceTokens.deploy, 'service'),
+    app, cred, present: 'bearer', canonical, fixed: APPS[app].deployment === 'main' ? 400 : undefined, extra: presentHeaders(pool.serviceTokens.deploy, 'service'),
   }),
   (app, cred, other, canonical) => forward('duplicate-credentials', {
     app, cred, present: 'bearer', canonical, fixed: 400, extra: [['authorization', `Bearer ${other.token}`]],
@@ -1358,6 +1642,47 @@ before(async () => {
   });
   await loadEdgeKeys();
 
+  // The second deployment: two apps and the auth host, the same key, issuer and provider.
+  [wikiOrigin, toolsOrigin] = await Promise.all([startCheckingOrigin(ORIGIN_SITES.wiki), startCheckingOrigin(ORIGIN_SITES.tools)]);
+  appsEdge = await startWorker({
+    name: 'soak-apps',
+    // No app is served on 127.0.0.1, where the harness asks /healthz: the edge answers 421 there.
+    readyStatus: 421,
+    vars: {
+      SIGNING_KEY: vectors.privateJwk(),
+      ISSUER,
+      SESSION_AUDIENCE: APPS_AUTH_AUDIENCE,
+      ACCESS_RULES: '',
+      AUTH_HOST: APPS_AUTH_HOST,
+      APPS: JSON.stringify([
+        { id: 'wiki', hosts: ['wiki.soak.test'], origin: wikiOrigin.url, rules: RULES, session_audience: APPS.wiki.sessionAudience, assertion_audience: APPS.wiki.assertionAudience },
+        {
+          id: 'tools', hosts: ['*.tools.soak.test'], origin: toolsOrigin.url, rules: TOOLS_RULES, session_audience: APPS.tools.sessionAudience,
+          assertion_audience: APPS.tools.assertionAudience, assertion_binding: 'request',
+        },
+      ]),
+      ORIGIN_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS / 2),
+      RESERVED_HEADERS: 'X-Remote-User',
+      SESSION_TTL_SECS: String(SESSION_TTL_SECS),
+      RENEW_AFTER: String(RENEW_AFTER),
+      SESSION_CACHE_SIZE: String(SESSION_CACHE_SIZE),
+      REVOCATION_REFRESH_SECS: String(REVOCATION_REFRESH_SECS),
+      IDENTITY_PROVIDERS: JSON.stringify([{
+        id: 'alpha', label: 'Alpha', issuer: alpha.issuer, client_id: 'edge-apps-alpha', client_secret_secret: 'ALPHA_SECRET',
+        scopes: ['openid', 'email', 'profile', 'groups'],
+        mapping: { default_roles: ['user'], group_roles: { ops: ['admin'] }, allowed_email_domains: ['example.com'], keep_claims: ['groups'] },
+      }]),
+      ALPHA_SECRET: 'alpha client secret',
+      PASSKEY_RP_ID: 'localhost',
+      PASSKEY_ORIGINS: 'http://localhost:*',
+    },
+  });
+  appsPort = Number(new URL(appsEdge.url).port);
+  await alpha.registerClient({
+    client_id: 'edge-apps-alpha', client_secret: 'alpha client secret', redirect_uris: [`http://${APPS.signon.host()}/auth/callback/alpha`],
+    id_token_signed_response_alg: 'ES256', token_endpoint_auth_method: 'client_secret_basic',
+  });
+
   // The revocation document first, before any session is checked (then confirmed by a probe).
   setupAt = nowSecs();
   await kvBulkPut(edge, {
@@ -1397,6 +1722,7 @@ before(async () => {
     expired: { ...(await serviceToken('svc-expired', ['deployer'], ['--now', String(nowSecs() - 7200), '--ttl', '3600'])), kind: 'invalid' },
   };
   await kvBulkPut(edge, users, 'USERS');
+  await kvBulkPut(appsEdge, Object.fromEntries(Object.entries(users).filter(([key]) => key.startsWith('user:'))), 'USERS');
 
   // The pre-seeded revocations apply (bounded wait for the first read; then they are "must").
   const probe = crafted({ sub: 'crafted-pre', roles: ['user'], sid: PRE_REVOKED_SID });
@@ -1423,13 +1749,30 @@ before(async () => {
   const first = await passwordLogin(takePasswordUser((u) => !u.admin));
   assert.ok(first, 'a password login works');
   addSession(first);
+
+  // The second deployment: passkeys enrolled at its auth host, and one sign-on into both apps.
+  pool.appsPasskeyUsers = Array.from({ length: 3 }, (_, i) => ({
+    name: `pk-apps-${i}`, roles: i === 0 ? ['user', 'admin'] : ['user'], cred: softCredential({ alg: i % 2 ? 'EdDSA' : 'ES256' }),
+  }));
+  for (const user of pool.appsPasskeyUsers) addSession(await enrollPasskey(user, 'signon'));
+  const appsSso = await ssoLogin(SSO_USERS[1], { app: 'signon', next: '/' });
+  assert.ok(appsSso, 'single sign-on works at the auth host of the second deployment');
+  addSession(appsSso);
+  const why = () => records.filter((r) => r.op === 'signon' && r.judge).map((r) => r.judge(r, null)).filter(Boolean).join('; ');
+  const signOn = { central: appsSso, via: 'sso' };
+  pool.signOns.push(signOn);
+  for (const app of ['wiki', 'tools']) {
+    const session = await handoff(signOn, app, '/');
+    assert.ok(session, `a handoff into ${app} works: ${why()}`);
+    addSession(session);
+  }
   memory.push({ at: 'start', kib: workerdRssKib(edge) });
   setupDone = true;
 });
 
 after(async () => {
   await stopAll();
-  await Promise.all([origin?.close(), alpha?.close(), corp?.close()]);
+  await Promise.all([origin?.close(), wikiOrigin?.close(), toolsOrigin?.close(), alpha?.close(), corp?.close()]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1526,8 +1869,8 @@ function summarize(byN, audit) {
 }
 
 /** A request straight to the origin (not through the edge): for the origin checker's controls. */
-function originDirect(target, headers = {}) {
-  const { port } = new URL(origin.url);
+function originDirect(target, headers = {}, to = origin) {
+  const { port } = new URL(to.url);
   return new Promise((resolve, reject) => {
     const req = http.request({ hostname: '127.0.0.1', port, path: target, headers, agent: false }, (res) => {
       res.resume();
@@ -1559,6 +1902,9 @@ async function runControls() {
     };
   };
   const user = { sub: 'control-user', roles: ['user'], sid: 'control-sid' };
+  const bound = (htm, at, jti) => ({
+    ...user, aud: APPS.tools.assertionAudience, htm, htu: `http://${APPS.tools.host()}${at}`, jti, iat: nowSecs(), exp: nowSecs() + 60,
+  });
   const cases = [
     ['ctl-ok', '/app/data', identity(user), null],
     ['ctl-anonymous-admin', '/admin/panel', {}, /anonymous at \/admin\/panel/],
@@ -1572,8 +1918,16 @@ async function runControls() {
     ['ctl-cookie', '/public/page', { cookie: 'a=1; %5F%5Fhost-EDGEAUTH=x' }, /session cookie reached/],
     ['ctl-override', '/public/page?_method=DELETE', {}, /method override/],
     ['ctl-routing', '/public/page', { 'x-original-url': '/admin' }, /x-original-url reached/],
+    // tools' origin: its own audience, and assertions bound to one request.
+    ['ctl-bound-ok', '/reports/weekly', identity(bound('GET', '/reports/weekly', 'control-jti-1')), null, toolsOrigin],
+    ['ctl-bound-replay', '/reports/weekly', identity(bound('GET', '/reports/weekly', 'control-jti-1')), /without a new jti/, toolsOrigin],
+    ['ctl-bound-path', '/reports/weekly', identity(bound('GET', '/ops/panel', 'control-jti-2')), /bound assertion for http/, toolsOrigin],
+    ['ctl-bound-method', '/reports/weekly', identity(bound('POST', '/reports/weekly', 'control-jti-3')), /bound assertion for method/, toolsOrigin],
+    ['ctl-unbound', '/reports/weekly', identity({ ...user, aud: APPS.tools.assertionAudience }), /bound assertion/, toolsOrigin],
+    ['ctl-other-app', '/reports/weekly', identity(user), /does not verify/, toolsOrigin],
+    ['ctl-wiki-at-tools', '/reports/weekly', identity({ ...bound('GET', '/reports/weekly', 'control-jti-4'), aud: APPS.wiki.assertionAudience }), /does not verify/, toolsOrigin],
   ];
-  for (const [n, target, headers] of cases) await originDirect(`${target}${target.includes('?') ? '&' : '?'}n=${n}`, headers);
+  for (const [n, target, headers, , to] of cases) await originDirect(`${target}${target.includes('?') ? '&' : '?'}n=${n}`, headers, to);
   for (const [n, , , want] of cases) {
     const found = originProblems.filter((p) => p.n === n).map((p) => p.problem);
     if (want === null) assert.deepEqual(found, [], `origin control ${n}`);
@@ -1585,7 +1939,7 @@ async function runControls() {
   // The client's judge, fed synthetic answers.
   const t0 = Date.now();
   const cred = crafted({ sub: 'control', roles: ['user'] });
-  const seenAs = (c, at = '/app/data') => ({ path: at, identity: { sub: c.sub, roles: c.roles, sid: c.sid } });
+  const seenAs = (c, at = '/app/data') => ({ app: 'main', path: at, identity: { sub: c.sub, roles: c.roles, sid: c.sid } });
   const answer = (status, extra = {}) => ({ n: 0, tSend: t0, tRecv: t0 + 10, status, headers: {}, setCookies: [], ...extra });
   const judge = (options) => forwardJudge({ present: 'bearer', canonical: '/app/data', need: 'session', ...options });
   const caught = (problem, what) => assert.ok(problem, `the judge must catch: ${what}`);
@@ -1595,6 +1949,11 @@ async function runControls() {
   caught(judge({ cred })(answer(200), seenAs({ ...cred, sub: 'other' })), 'admitted as someone else');
   caught(judge({ cred })(answer(200), seenAs({ ...cred, roles: ['user', 'admin'] })), 'admitted with other roles');
   caught(judge({ cred })(answer(200), { ...seenAs(cred), path: '/admin/panel' }), 'forwarded to another path');
+  caught(judge({ cred })(answer(200), { ...seenAs(cred), app: 'wiki' }), "forwarded to another app's origin");
+  const atWiki = (c) => forwardJudge({ app: 'wiki', cred: validAt('wiki', c), present: 'bearer', canonical: '/app/data', need: 'session' });
+  caught(atWiki(cred)(answer(200), { ...seenAs(cred), app: 'wiki' }), "a session of main admitted at wiki");
+  passed(atWiki(cred)(answer(401), null), "a session of main refused at wiki");
+  passed(atWiki({ ...cred, app: 'wiki', deployment: 'apps' })(answer(200), { ...seenAs(cred), app: 'wiki' }), "a session of wiki admitted there");
   caught(judge({ cred, canonical: '/admin/panel', need: 'admin' })(answer(200), seenAs(cred, '/admin/panel')), 'admitted without the role');
   caught(judge({ cred: { kind: 'none' }, present: 'none' })(answer(200), seenAs(cred)), 'no credential admitted');
   caught(judge({ cred: { kind: 'none' }, present: 'none', canonical: '/public/page', need: 'public' })(answer(200), seenAs(cred, '/public/page')), 'an identity on an anonymous request');
@@ -1605,7 +1964,7 @@ async function runControls() {
   revocations.push(entry);
   caught(judge({ cred })(answer(200), seenAs(cred)), 'admitted after its revocation was confirmed');
   passed(judge({ cred })(answer(401), null), 'refused after its revocation');
-  passed(judge({ cred, canonical: '/public/page', need: 'public' })(answer(200), { path: '/public/page', identity: 'anonymous' }), 'a revoked session anonymous on a public path');
+  passed(judge({ cred, canonical: '/public/page', need: 'public' })(answer(200), { app: 'main', path: '/public/page', identity: 'anonymous' }), 'a revoked session anonymous on a public path');
   entry.confirmedAt = t0 + 5;
   passed(judge({ cred })(answer(200), seenAs(cred)), 'admitted while its revocation was under way');
   passed(judge({ cred })(answer(401), null), 'refused while its revocation was under way');
@@ -1669,37 +2028,52 @@ describe('soak', () => {
 
     // Let the last forwarded requests' origin records settle (they are written before the answer).
     const byN = new Map(records.filter((r) => r.n !== null).map((r) => [r.n, r]));
-    // wrangler writes the worker's log lines after the answers: wait (bounded) for the last one's.
+    // wrangler writes the worker's log lines after the answers: wait (bounded) for the last one's
+    // (the two deployments' logs together: request numbers are unique across both).
+    const bothLogs = () => `${fs.readFileSync(edge.logFile, 'utf8')}\n${fs.readFileSync(appsEdge.logFile, 'utf8')}`;
     const lastAnswered = records.filter((r) => r.n !== null && r.status !== null && r.status < 500).at(-1);
-    for (let attempt = 0; attempt < 100 && !fs.readFileSync(edge.logFile, 'utf8').includes(`"request_id":"soak-${lastAnswered.n}"`); attempt += 1) await sleep(100);
-    const log = fs.readFileSync(edge.logFile, 'utf8');
+    for (let attempt = 0; attempt < 100 && !bothLogs().includes(`"request_id":"soak-${lastAnswered.n}"`); attempt += 1) await sleep(100);
+    const log = bothLogs();
     const { wrong, unexpected5xx, originSide, mix, devProxy } = summarize(byN, auditByRequest(log));
 
-    // The revocation document the isolate copies: read back from KV once the writer published.
-    const wanted = revocations.filter((e) => e.confirmedAt !== null && e.how !== 'kv' && e.how !== 'kv delete' && (e.how !== 'logout' || e.wasLive));
-    const maxRevision = Math.max(0, ...wanted.map((e) => e.revision ?? 0));
-    let published = null;
-    let missing = [];
-    for (let attempt = 0; attempt < 50; attempt += 1) {
-      const text = await kvRead(edge, 'revocations', 'REVOCATIONS');
-      try {
-        published = { bytes: Buffer.byteLength(text), doc: JSON.parse(text) };
-      } catch {
-        published = { bytes: Buffer.byteLength(text), doc: { sessions: {}, users: {}, revision: 0 } };
+    // The revocation document each deployment's isolate copies: read back from KV once its writer published.
+    const byLogout = ['logout', 'app-logout', 'logout-all'];
+    const readPublished = async (worker, deployment) => {
+      const wanted = revocations.filter((e) => (e.deployment ?? 'main') === deployment && e.confirmedAt !== null
+        && e.how !== 'kv' && e.how !== 'kv delete' && (!byLogout.includes(e.how) || e.wasLive));
+      const maxRevision = Math.max(0, ...wanted.map((e) => e.revision ?? 0));
+      let found = null;
+      let absent = [];
+      for (let attempt = 0; attempt < 50; attempt += 1) {
+        const text = await kvRead(worker, 'revocations', 'REVOCATIONS');
+        try {
+          found = { bytes: Buffer.byteLength(text), doc: JSON.parse(text) };
+        } catch {
+          found = { bytes: Buffer.byteLength(text), doc: { sessions: {}, users: {}, revision: 0 } };
+        }
+        absent = wanted.filter((e) => (['sid', 'psid'].includes(e.type) ? !(e.key in found.doc.sessions)
+          : e.type === 'idp' ? !(`idp:alpha/${e.key}` in found.doc.sessions)
+            : !(found.doc.users[e.key]?.before >= e.before)));
+        if (absent.length === 0 && found.doc.revision >= maxRevision) break;
+        await sleep(200);
       }
-      missing = wanted.filter((e) => (e.type === 'sid' ? !(e.key in published.doc.sessions)
-        : e.type === 'idp' ? !(`idp:alpha/${e.key}` in published.doc.sessions)
-          : !(published.doc.users[e.key]?.before >= e.before)));
-      if (missing.length === 0 && published.doc.revision >= maxRevision) break;
-      await sleep(200);
-    }
+      return { found, absent };
+    };
+    const { found: published, absent: missingMain } = await readPublished(edge, 'main');
+    const { found: appsPublished, absent: missingApps } = await readPublished(appsEdge, 'apps');
+    const missing = [...missingMain, ...missingApps];
 
-    // What the isolate itself holds, from its health line (a /healthz asked now).
-    const healthLines = () => fs.readFileSync(edge.logFile, 'utf8').split('\n').filter((l) => l.startsWith('{"event":"health"'));
-    const healthBefore = healthLines().length;
-    await (await fetch(`${edge.url}/healthz`, { signal: AbortSignal.timeout(15_000) })).arrayBuffer();
-    for (let attempt = 0; attempt < 100 && healthLines().length <= healthBefore; attempt += 1) await sleep(100);
-    const isolate = JSON.parse(healthLines().at(-1) ?? '{}').isolate ?? null;
+    // What each isolate itself holds, from its health line (a /healthz asked now).
+    const isolateOf = async (worker, app) => {
+      const healthLines = () => fs.readFileSync(worker.logFile, 'utf8').split('\n').filter((l) => l.startsWith('{"event":"health"'));
+      const healthBefore = healthLines().length;
+      const asked = await send('health', { app, target: '/healthz', tag: false });
+      asked.judge = () => null;
+      for (let attempt = 0; attempt < 100 && healthLines().length <= healthBefore; attempt += 1) await sleep(100);
+      return JSON.parse(healthLines().at(-1) ?? '{}').isolate ?? null;
+    };
+    const isolate = await isolateOf(edge, 'main');
+    const appsIsolate = await isolateOf(appsEdge, 'signon');
 
     const events_ = {};
     for (const match of log.matchAll(/^\{"event":"([a-z_]+)"/gm)) events_[match[1]] = (events_[match[1]] ?? 0) + 1;
@@ -1713,41 +2087,48 @@ describe('soak', () => {
     const tokenBytes = Math.max(...pool.sessions.flatMap((s) => s.versions.map((v) => v.token.length)));
     const requests = edgeRequests - firstRun;
     const forwarded = originSeen.size;
+    const forwardedTo = [...originSeen.values()].reduce((m, seen) => ({ ...m, [seen.app]: (m[seen.app] ?? 0) + 1 }), {});
+    const sentTo = records.filter((r) => r.n > firstRun).reduce((m, r) => ({ ...m, [r.app]: (m[r.app] ?? 0) + 1 }), {});
 
     console.log(`soak: ${requests} requests through the edge (+${providerRequests} to the providers), concurrency ${SOAK_CONCURRENCY}, `
       + `${seconds.toFixed(1)} s (${Math.round(requests / seconds)} req/s), seed ${SEED}; `
       + `${wrong.length} wrong decisions at the client, ${originSide.length} at the origin, ${unexpected5xx.length} 5xx/errors, ${devProxy.length} lost in wrangler's dev proxy; ${forwarded} forwarded`);
+    console.log(`soak: requests by app ${JSON.stringify(sentTo)} (signon: the second deployment's auth host); forwarded by origin ${JSON.stringify(forwardedTo)}`);
     console.log(`soak: mix (requests) ${JSON.stringify(mix)}`);
     console.log(`soak: forwarded-path requests judged ${JSON.stringify(judged)} (revoked: a revocation confirmed before it was sent; revocationUnderWay: either answer allowed; renewed: renewals checked)`);
     console.log(`soak: mix (draws) ${JSON.stringify(drawn)}; fixed-point events ${JSON.stringify(events)}`);
     console.log(`soak: revocations made ${revocations.length} (${Object.entries(revocations.reduce((m, e) => ({ ...m, [e.how]: (m[e.how] ?? 0) + 1 }), {})).map(([k, v]) => `${k} ${v}`).join(', ')}); `
       + `the published document (the isolate's copy): ${published.bytes} bytes, ${Object.keys(published.doc.sessions).length} sessions, `
-      + `${Object.keys(published.doc.users).length} users, revision ${published.doc.revision}; ${refreshFailures} refresh failures logged`);
+      + `${Object.keys(published.doc.users).length} users, revision ${published.doc.revision}; the second deployment's: ${appsPublished.bytes} bytes, `
+      + `${Object.keys(appsPublished.doc.sessions).length} sessions and sign-ons, revision ${appsPublished.doc.revision}; ${refreshFailures} refresh failures logged`);
     console.log(`soak: the worker's workerd resident memory ${kibs.length ? `start ${mib(kibs[0])} MiB, peak ${mib(Math.max(...kibs))} MiB, end ${mib(kibs.at(-1))} MiB`
       + `${half.length > 1 ? `, over the second half ${mib(half[0].kib.worker)} → ${mib(half.at(-1).kib.worker)} MiB` : ''} (${kibs.length} samples)` : 'not found'}`
       + `${proxyKibs.length ? ` (the dev proxy's: ${mib(proxyKibs[0])} → ${mib(proxyKibs.at(-1))} MiB)` : ''}; `
       + `verified-session cache: at most ${SESSION_CACHE_SIZE} entries by configuration (${presented} distinct valid-looking tokens presented; its size is not exposed), `
       + `≤ ${Math.round((SESSION_CACHE_SIZE * (3 * tokenBytes + assertionBytes + 256)) / 1024)} KiB by the cache's own cost estimate (3 × token ${tokenBytes} B + assertion ${assertionBytes} B + 256)`);
     console.log(`soak: audit log events ${JSON.stringify(events_)}`);
-    console.log(`soak: the isolate holds ${JSON.stringify(isolate)} (its health line: cache entries and estimated bytes, the revocation copy's sessions and users, wasm memory)`);
+    console.log(`soak: the isolate holds ${JSON.stringify(isolate)}, the second deployment's ${JSON.stringify(appsIsolate)} (health lines: cache entries and estimated bytes, the revocation copy's sessions and users, wasm memory)`);
     const show = (list) => list.slice(0, 40).map(({ record, problem }) => `#${record.n} ${record.op} ${record.method} ${record.target}: ${problem}`);
     if (wrong.length) console.log(`soak: wrong decisions (first 40):\n  ${show(wrong).join('\n  ')}`);
     if (devProxy.length) console.log(`soak: wrangler dev's proxy lost or retried ${devProxy.length} requests (not the edge's decisions; the edge logged: ${devProxy.slice(0, 10).map((d) => `#${d.record.n} ${d.record.method} ${d.record.target.split('?')[0]} ${d.why} [${d.edge.join(',') || 'nothing'}]`).join('; ')})`);
     if (originSide.length) console.log(`soak: at the origin (first 15):\n  ${originSide.slice(0, 15).map((p) => `#${p.n}: ${p.problem}`).join('\n  ')}`);
 
     assert.deepEqual(failures, [], 'no operation threw');
-    assert.ok(isolate, 'the health line reports what the isolate holds');
-    assert.ok(isolate.cache_entries <= SESSION_CACHE_SIZE, `the cache holds ${isolate.cache_entries} of at most ${SESSION_CACHE_SIZE}`);
-    assert.ok(isolate.memory_bytes <= 128 * 1024 * 1024, `wasm memory ${isolate.memory_bytes} B, within an isolate's 128 MB`);
+    for (const held of [isolate, appsIsolate]) {
+      assert.ok(held, 'the health line reports what the isolate holds');
+      assert.ok(held.cache_entries <= SESSION_CACHE_SIZE, `the cache holds ${held.cache_entries} of at most ${SESSION_CACHE_SIZE}`);
+      assert.ok(held.memory_bytes <= 128 * 1024 * 1024, `wasm memory ${held.memory_bytes} B, within an isolate's 128 MB`);
+    }
     assert.ok(devProxy.length <= Math.max(10, requests / 200), `wrangler dev's proxy lost or retried ${devProxy.length} of ${requests} requests: the run says too little about the edge`);
     assert.deepEqual(show(wrong), [], `${wrong.length} wrong decisions`);
     assert.deepEqual(originSide.slice(0, 15), [], `${originSide.length} problems at the origin`);
     assert.deepEqual(unexpected5xx.slice(0, 15).map((r) => `#${r.n} ${r.op} ${r.method} ${r.target}: ${r.status ?? r.error}`), [], 'no 5xx, no failed request');
     assert.equal(events_.error ?? 0, 0, 'no error line in the audit log');
     assert.deepEqual(missing.map((e) => `${e.type} ${e.key}`), [], 'every confirmed revocation is in the published document');
-    for (const op of ['password-login', 'sso-login', 'passkey-login', 'logout', 'revoke-session', 'use-revoked', 'crafted', 'service-token', 'external-token', 'path-attack']) {
+    for (const op of ['password-login', 'sso-login', 'passkey-login', 'logout', 'revoke-session', 'use-revoked', 'crafted', 'service-token', 'external-token', 'path-attack', 'signon', 'app-logout']) {
       assert.ok((mix[op] ?? 0) > 0, `the run did some ${op}`);
     }
+    for (const app of ['main', 'wiki', 'tools']) assert.ok((forwardedTo[app] ?? 0) > 0, `requests reached the origin of ${app}`);
     assert.ok(records.some((r) => r.op === 'renewal' || r.setCookies?.some((c) => c.startsWith(`${SESSION_COOKIE}=ey`))), 'sessions were renewed');
   });
 });
