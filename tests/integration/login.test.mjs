@@ -52,6 +52,11 @@ function startUpstream() {
       if (username === 'up-badjson') return reply(200, '{"sub": "up-badjson", "roles": ');
       if (username === 'up-5xx') return reply(503, '{}');
       if (username === 'up-slow') return setTimeout(() => reply(200, JSON.stringify({ sub: 'up-slow', roles: [] })), 3_000);
+      // Headers and half a body, then nothing: the bound covers the body, not just the headers.
+      if (username === 'up-stall') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '64' });
+        return res.write('{"sub": "up-stall", "roles": ["adm');
+      }
       return reply(401, '{"error":"nope"}');
     });
   });
@@ -375,7 +380,7 @@ describe('POST /auth/login with the upstream store', () => {
     assert.deepEqual(upstream.captured, []);
   });
 
-  for (const [username, what] of [['up-deny', '401'], ['up-5xx', '5xx'], ['up-badjson', 'bad JSON'], ['up-slow', 'timeout']]) {
+  for (const [username, what] of [['up-deny', '401'], ['up-5xx', '5xx'], ['up-badjson', 'bad JSON'], ['up-slow', 'timeout'], ['up-stall', 'a body stalled half-way']]) {
     test(`${what} from upstream fails closed with the generic 401`, async () => {
       const r = await postJson(upEdge, { username, password: PASSWORD });
       assert.equal(r.status, 401);
