@@ -493,6 +493,15 @@ function revocationState(id, tSend, tRecv) {
   return state;
 }
 
+/**
+ * Whether a logout answered at `tRecv` found `cred` still live, and so wrote `entry` to the
+ * revocation document: no other revocation covering it was under way by then (a logout of a
+ * session already revoked writes nothing, and rightly).
+ */
+function foundLive(entry, cred, tRecv) {
+  return !revocations.some((other) => other !== entry && revocationMatches(other, cred) && other.pendingSince < tRecv);
+}
+
 /** 'valid', 'invalid' or 'either' for credential `cred` over a request's life. */
 function credState(cred, tSend, tRecv) {
   if (!cred || cred.kind === 'none' || cred.kind === 'invalid') return 'invalid';
@@ -872,12 +881,13 @@ function takePasswordUser(filter = () => true) {
 }
 
 /** A password login at `app` (`main`, or the second deployment's auth host, `signon`). */
-async function passwordLogin(user, { form = false, password = PASSWORD, op = 'password-login', app = 'main', next = '/app/data' } = {}) {
+async function passwordLogin(user, { form = false, password = PASSWORD, op = 'password-login', app = 'main', next = '/app/data', holding } = {}) {
   const fields = { username: user.name, password, next };
   const record = await send(op, {
     app, method: 'POST', target: '/auth/login',
     headers: [
       ['origin', `http://${APPS[app].host()}`], ['cf-connecting-ip', freshIp()],
+      ...(holding ? [['cookie', `${SESSION_COOKIE}=${holding}`]] : []),
       ...(form ? [['content-type', 'application/x-www-form-urlencoded']] : [['content-type', 'application/json'], ['accept', 'application/json']]),
     ],
     body: form ? new URLSearchParams(fields).toString() : JSON.stringify(fields),
@@ -1059,28 +1069,70 @@ async function passkeySignIn(user, { tamper = false, replay = false, app = 'main
 // ---------------------------------------------------------------------------------------------
 // The second deployment's sign-on: a login at its auth host, then a handoff into each app
 
-/** A new sign-on at the auth host by password, SSO or passkey: `{ central, via }`, or null. */
+/** Every sign-on id a fresh login at the auth host was given: each must be new. */
+const psidsSeen = new Set();
+/** What the second deployment's sign-ons did (for the summary). */
+const signOnCounts = { fresh: 0, reused: 0, loginAgain: 0, keptSignOn: 0, handoffs: 0 };
+
+/** A finding of the model's own, not tied to one answer (judged as a wrong decision). */
+function wrongNow(op, problem) {
+  records.push({ n: null, op, method: '-', target: '-', tSend: Date.now(), tRecv: Date.now(), status: null, error: null, setCookies: [], judge: () => problem });
+}
+
+/** Whether `central`, a fresh login's session at the auth host, begins a sign-on of its own. */
+function newSignOn(central) {
+  if (typeof central.psid !== 'string') return wrongNow('signon', `the auth host's session names no sign-on (psid): ${JSON.stringify(central.claims)}`), false;
+  if (psidsSeen.has(central.psid)) return wrongNow('signon', `a fresh login was given another sign-on's psid ${central.psid}`), false;
+  psidsSeen.add(central.psid);
+  return true;
+}
+
+/** A new sign-on at the auth host by password, SSO or passkey: `{ central, via, user }`, or null. */
 async function signOnAtAuthHost() {
   const how = pick(['password', 'password', 'sso', 'passkey']);
   let central = null;
+  let user = null;
   if (how === 'password') {
-    const user = takePasswordUser((u) => !u.admin);
+    user = takePasswordUser((u) => !u.admin);
     if (user) central = await passwordLogin(user, { app: 'signon', form: true, next: '/', op: 'signon' });
   } else if (how === 'sso') {
     central = await ssoLogin(pick(pool.ssoUsers), { app: 'signon', next: '/' });
   } else {
     central = await passkeySignIn(pick(pool.appsPasskeyUsers), { app: 'signon', next: '/' });
   }
-  if (!central) return null;
-  if (typeof central.psid !== 'string') {
-    records.push({ n: null, op: 'signon', method: 'POST', target: '/auth/login', tSend: Date.now(), tRecv: Date.now(), status: null, error: null, setCookies: [],
-      judge: () => `the auth host's session names no sign-on (psid): ${JSON.stringify(central.claims)}` });
-    return null;
-  }
+  if (!central || !newSignOn(central)) return null;
   addSession(central);
-  const signOn = { central, via: how };
+  signOnCounts.fresh += 1;
+  const signOn = { central, via: how, user };
   pool.signOns.push(signOn);
   if (pool.signOns.length > 100) pool.signOns.shift();
+  return signOn;
+}
+
+/**
+ * A second password login in a browser signed on already (a rule asked for a fresh login, say):
+ * presenting the live session of the same user there, it keeps the sign-on (same psid, a new
+ * sid), and a later logout of the sign-on ends both logins' apps. Without a live one, a new psid.
+ */
+async function loginAgainAtAuthHost(signOn) {
+  const user = signOn.user;
+  if (!user || user.attempts.filter((t) => t > Date.now() - 130_000).length >= 4) return null;
+  user.attempts.push(Date.now());
+  const before = signOn.central;
+  const held = sessionCred(before);
+  const tSend = Date.now();
+  const central = await passwordLogin(user, { app: 'signon', form: true, next: '/', op: 'signon', holding: held.token });
+  if (!central) return null;
+  const state = credState(held, tSend, Date.now());
+  const kept = central.psid === before.psid;
+  if (central.sid === before.sid) return wrongNow('signon', 'a second login kept the first one\'s sid'), null;
+  if (state === 'valid' && !kept) return wrongNow('signon', `a second login with a live session there began a new sign-on (${before.psid} → ${central.psid})`), null;
+  if (state === 'invalid' && kept) return wrongNow('signon', 'a second login kept the sign-on of an ended session'), null;
+  if (!kept && !newSignOn(central)) return null;
+  addSession(central);
+  signOnCounts.loginAgain += 1;
+  if (kept) signOnCounts.keptSignOn += 1;
+  signOn.central = central;
   return signOn;
 }
 
@@ -1148,7 +1200,9 @@ async function handoff(signOn, app, next, { attack } = {}) {
     redeemed.judge = statusJudge(401, refused);
     return null;
   }
-  redeemed.judge = statusJudge(centralState === 'either' ? [303, 401] : 303, (r) => {
+  // A handoff lives 60 s from its issue: one redeemed later than that may have expired.
+  const late = redeemed.tRecv - issued.tSend > 55_000;
+  redeemed.judge = statusJudge(centralState === 'either' || late ? [303, 401] : 303, (r) => {
     if (r.status === 401) return refused(r);
     if (!session) return 'no verifiable session of the app';
     if (r.headers.location !== next) return `went to ${r.headers.location}`;
@@ -1162,6 +1216,9 @@ async function handoff(signOn, app, next, { attack } = {}) {
     const again = await send('handoff-attack', { app, target, headers: [['cookie', `${HANDOFF_COOKIE}=${nonce}`]], tag: false });
     again.judge = statusJudge(401, refused);
   }
+  // Made while its sign-on was being logged out: it may or may not be ended; no row takes it as live.
+  if (session && centralState === 'either') session.gone = true;
+  if (session) signOnCounts.handoffs += 1;
   return session;
 }
 
@@ -1169,18 +1226,33 @@ async function handoff(signOn, app, next, { attack } = {}) {
 async function appsLogout(op, session, { all = false } = {}) {
   const app = session.app;
   const cred = { ...sessionCred(session), session };
-  const before = revocationState(cred, Date.now(), Date.now());
   const ended = all || app === 'signon';
   const entry = ended ? revoke('psid', session.psid, op, 'apps') : revoke('sid', session.sid, op, 'apps');
-  entry.wasLive = before === 'none';
   for (const s of pool.sessions) if (ended ? s.deployment === 'apps' && s.psid === session.psid : s === session) s.gone = true;
   const record = await send(op, {
     app, method: 'POST', target: all ? '/auth/logout?all=1' : '/auth/logout', tag: false,
     headers: [['origin', `http://${APPS[app].host()}`], ['cf-connecting-ip', freshIp()], ['accept', 'application/json'], ['cookie', `${SESSION_COOKIE}=${cred.token}`]],
   });
   if (record.status === 204) entry.confirmedAt = record.tRecv;
+  entry.wasLive = foundLive(entry, cred, record.tRecv);
   record.judge = statusJudge(204, (r) => (cookieSet(r, SESSION_COOKIE) === '' ? null : 'the cookie was not cleared'));
   return cred;
+}
+
+/**
+ * `/auth/session` at the second deployment's auth host with `cred` as its cookie: only a live
+ * session of the auth host itself answers 200 (its claims); an app's session, the first
+ * deployment's or an ended one, 401.
+ */
+async function probeAuthHost(op, held) {
+  const cred = validAt('signon', held);
+  const record = await send(op, { app: 'signon', target: '/auth/session', headers: [['accept', 'application/json'], ['cookie', `${SESSION_COOKIE}=${cred.token}`]], tag: false });
+  const state = credState(cred, record.tSend, record.tRecv);
+  record.judge = statusJudge(state === 'valid' ? 200 : state === 'invalid' ? 401 : [200, 401], (r) => {
+    if (r.status === 401) return null;
+    const claims = json(r);
+    return claims?.sub === cred.sub && claims.sid === cred.sid && claims.psid === cred.psid ? null : `the auth host answered for ${r.text.slice(0, 200)}`;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1329,14 +1401,13 @@ const MIX = [
       session.gone = true;
       const cred = { ...sessionCred(session), session };
       const present = chance(0.5) ? 'cookie' : 'bearer';
-      const before = revocationState(cred, Date.now(), Date.now());
       const entry = revoke('sid', session.sid, 'logout');
-      entry.wasLive = before === 'none';
       const record = await send('logout', {
         method: 'POST', target: '/auth/logout', tag: false,
         headers: [['origin', edge.url], ['cf-connecting-ip', freshIp()], ['accept', 'application/json'], ...presentHeaders(cred, present)],
       });
       if (record.status === 204) entry.confirmedAt = record.tRecv;
+      entry.wasLive = foundLive(entry, cred, record.tRecv);
       record.judge = statusJudge(204, (r) => (cookieSet(r, SESSION_COOKIE) === '' ? null : 'the cookie was not cleared'));
       // At once, the same token again: refused from now on.
       await forward('use-revoked', { app, cred, present, canonical: pick(['/app/data', '/public/page']) });
@@ -1488,7 +1559,9 @@ const MIX = [
     run: async (app) => {
       // A browser signed on already enters without a login; otherwise it logs in at the auth host.
       const reusable = pool.signOns.filter((o) => !o.central.gone);
-      const signOn = reusable.length > 0 && chance(0.4) ? pick(reusable) : await signOnAtAuthHost();
+      const again = reusable.filter((o) => o.user);
+      const signOn = again.length > 0 && chance(0.1) ? await loginAgainAtAuthHost(pick(again))
+        : reusable.length > 0 && chance(0.4) ? (signOnCounts.reused += 1, pick(reusable)) : await signOnAtAuthHost();
       if (!signOn) return;
       const attack = chance(0.2) ? pick(['other-app', 'no-nonce', 'replay']) : undefined;
       for (const into of chance(0.5) ? [app, otherApp(app)] : [app]) {
@@ -1520,11 +1593,24 @@ const MIX = [
       const live = liveSessions(chance(0.4) ? 'signon' : app);
       if (live.length === 0) return MIX_BY_NAME.signon.run(app);
       const session = pick(live);
-      const ofSignOn = pool.sessions.filter((s) => s.deployment === 'apps' && s.psid === session.psid && s.app !== 'signon');
+      // Sessions of the sign-on that were live until now: one per app and one at the auth host.
+      const ofSignOn = ['wiki', 'tools', 'signon'].map((at) => liveSessions(at).find((s) => s.psid === session.psid && s !== session)).filter(Boolean);
       await appsLogout('logout-all', session, { all: session.app !== 'signon' });
-      for (const s of ofSignOn.slice(-2)) {
-        await forward('use-revoked', { app: s.app, cred: { ...sessionCred(s), session: s }, present: pick(['cookie', 'bearer']), canonical: pick(APPS[s.app].plainPaths) });
+      for (const s of ofSignOn) {
+        const cred = { ...sessionCred(s), session: s };
+        if (s.app === 'signon') await probeAuthHost('use-revoked', cred);
+        else await forward('use-revoked', { app: s.app, cred, present: pick(['cookie', 'bearer']), canonical: pick(APPS[s.app].plainPaths) });
       }
+    },
+  },
+  {
+    name: 'auth-host-session', weight: 1, apps: ['wiki', 'tools'],
+    run: async (app) => {
+      // The auth host takes its own sessions only: not an app's, not the first deployment's.
+      const central = liveSessions('signon');
+      const cred = chance(0.3) && central.length > 0 ? { ...sessionCred(pick(central)) }
+        : chance(0.3) ? crafted({ sub: 'crafted-central', roles: ['user', 'admin'] }) : anySessionCred(app);
+      if (cred) await probeAuthHost('auth-host-session', cred);
     },
   },
 ];
@@ -1754,9 +1840,12 @@ before(async () => {
   pool.appsPasskeyUsers = Array.from({ length: 3 }, (_, i) => ({
     name: `pk-apps-${i}`, roles: i === 0 ? ['user', 'admin'] : ['user'], cred: softCredential({ alg: i % 2 ? 'EdDSA' : 'ES256' }),
   }));
-  for (const user of pool.appsPasskeyUsers) addSession(await enrollPasskey(user, 'signon'));
+  for (const user of pool.appsPasskeyUsers) {
+    const enrolled = await enrollPasskey(user, 'signon');
+    if (newSignOn(enrolled)) addSession(enrolled);
+  }
   const appsSso = await ssoLogin(SSO_USERS[1], { app: 'signon', next: '/' });
-  assert.ok(appsSso, 'single sign-on works at the auth host of the second deployment');
+  assert.ok(appsSso && newSignOn(appsSso), 'single sign-on works at the auth host of the second deployment, and begins a sign-on');
   addSession(appsSso);
   const why = () => records.filter((r) => r.op === 'signon' && r.judge).map((r) => r.judge(r, null)).filter(Boolean).join('; ');
   const signOn = { central: appsSso, via: 'sso' };
@@ -2093,7 +2182,8 @@ describe('soak', () => {
     console.log(`soak: ${requests} requests through the edge (+${providerRequests} to the providers), concurrency ${SOAK_CONCURRENCY}, `
       + `${seconds.toFixed(1)} s (${Math.round(requests / seconds)} req/s), seed ${SEED}; `
       + `${wrong.length} wrong decisions at the client, ${originSide.length} at the origin, ${unexpected5xx.length} 5xx/errors, ${devProxy.length} lost in wrangler's dev proxy; ${forwarded} forwarded`);
-    console.log(`soak: requests by app ${JSON.stringify(sentTo)} (signon: the second deployment's auth host); forwarded by origin ${JSON.stringify(forwardedTo)}`);
+    console.log(`soak: requests by app ${JSON.stringify(sentTo)} (signon: the second deployment's auth host); forwarded by origin ${JSON.stringify(forwardedTo)}; `
+      + `sign-ons ${JSON.stringify(signOnCounts)} (fresh logins at the auth host, reused sign-ons, second logins in a signed-on browser and how many kept the sign-on, handoffs redeemed)`);
     console.log(`soak: mix (requests) ${JSON.stringify(mix)}`);
     console.log(`soak: forwarded-path requests judged ${JSON.stringify(judged)} (revoked: a revocation confirmed before it was sent; revocationUnderWay: either answer allowed; renewed: renewals checked)`);
     console.log(`soak: mix (draws) ${JSON.stringify(drawn)}; fixed-point events ${JSON.stringify(events)}`);
@@ -2125,7 +2215,7 @@ describe('soak', () => {
     assert.deepEqual(unexpected5xx.slice(0, 15).map((r) => `#${r.n} ${r.op} ${r.method} ${r.target}: ${r.status ?? r.error}`), [], 'no 5xx, no failed request');
     assert.equal(events_.error ?? 0, 0, 'no error line in the audit log');
     assert.deepEqual(missing.map((e) => `${e.type} ${e.key}`), [], 'every confirmed revocation is in the published document');
-    for (const op of ['password-login', 'sso-login', 'passkey-login', 'logout', 'revoke-session', 'use-revoked', 'crafted', 'service-token', 'external-token', 'path-attack', 'signon', 'app-logout']) {
+    for (const op of ['password-login', 'sso-login', 'passkey-login', 'logout', 'revoke-session', 'use-revoked', 'crafted', 'service-token', 'external-token', 'path-attack', 'signon', 'app-logout', 'logout-all', 'handoff-attack', 'auth-host-session']) {
       assert.ok((mix[op] ?? 0) > 0, `the run did some ${op}`);
     }
     for (const app of ['main', 'wiki', 'tools']) assert.ok((forwardedTo[app] ?? 0) > 0, `requests reached the origin of ${app}`);
