@@ -388,8 +388,29 @@ export function kvDelete(worker, key, binding = 'USERS') {
   return next;
 }
 
+/**
+ * Runs `attempt` (a `wrangler kv … --local` call) again, up to 8 times, while it fails with a
+ * 5xx of the local store. The CLI opens the same on-disk store that the running `wrangler dev`
+ * writes to (its revocation writer, say), and one of two writers at once can be refused
+ * ("KV DELETE failed: 500"). The calls are idempotent, and a caller counts its change as made
+ * only when one returned, so a repeat changes no outcome.
+ */
+export async function withStoreRetries(attempt) {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (tries >= 8 || !/failed: 5\d\d|SQLITE_BUSY|database is locked/.test(error.message)) throw error;
+    }
+  }
+}
+
 /** `wrangler kv key put` of `value`, or `wrangler kv key delete` when `value` is null. */
 function kvPutNow(worker, key, value, binding) {
+  return withStoreRetries(() => kvPutOnce(worker, key, value, binding));
+}
+
+function kvPutOnce(worker, key, value, binding) {
   // Asynchronous on purpose: blocking the event loop here would leave idle keep-alive sockets
   // that the server closed meanwhile looking alive to the next fetch.
   return new Promise((resolve, reject) => {
@@ -412,7 +433,7 @@ function kvPutNow(worker, key, value, binding) {
  */
 export function kvGet(worker, key, binding = 'USERS') {
   const previous = kvQueues.get(worker.persistTo) ?? Promise.resolve();
-  const next = previous.then(() => kvGetNow(worker, key, binding));
+  const next = previous.then(() => withStoreRetries(() => kvGetNow(worker, key, binding)));
   kvQueues.set(worker.persistTo, next.catch(() => {}));
   return next;
 }
@@ -425,11 +446,13 @@ function kvGetNow(worker, key, binding) {
       { cwd: ROOT, env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
+    let stderr = '';
     child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
     child.on('error', reject);
     // 'close', not 'exit': a process may exit before all of its output has been read.
     child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`wrangler kv key list ${key} failed`));
+      if (code !== 0) return reject(new Error(`wrangler kv key list ${key} failed: ${stderr}`));
       if (!JSON.parse(stdout).some((entry) => entry.name === key)) return resolve(null);
       const get = spawn(
         WRANGLER,
@@ -437,9 +460,11 @@ function kvGetNow(worker, key, binding) {
         { cwd: ROOT, env: { ...process.env, CI: 'true', WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let value = '';
+      let getErr = '';
       get.stdout.on('data', (chunk) => { value += chunk; });
+      get.stderr.on('data', (chunk) => { getErr += chunk; });
       get.on('error', reject);
-      get.on('close', (status) => (status === 0 ? resolve(value.trim()) : reject(new Error(`wrangler kv key get ${key} failed`))));
+      get.on('close', (status) => (status === 0 ? resolve(value.trim()) : reject(new Error(`wrangler kv key get ${key} failed: ${getErr}`))));
     });
   });
 }

@@ -71,7 +71,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { ROOT, kvDelete, startWorker, stopAll } from './harness.mjs';
+import { ROOT, kvDelete, startWorker, stopAll, withStoreRetries } from './harness.mjs';
 import { startProvider } from './oidc_provider.mjs';
 import { loadExpectFail } from './expect_fail_vectors.mjs';
 import { assertionResponse, fromB64url, registrationResponse, softCredential } from './webauthn.mjs';
@@ -275,6 +275,10 @@ function edgeauth(args, input = '') {
 
 /** `wrangler kv bulk put --local` of `entries` ({key: value}) into `binding`: one process for all. */
 function kvBulkPut(worker, entries, binding) {
+  return withStoreRetries(() => kvBulkPutOnce(worker, entries, binding));
+}
+
+function kvBulkPutOnce(worker, entries, binding) {
   const file = path.join(os.tmpdir(), `edgeauth-soak-${process.pid}-${binding}.json`);
   fs.writeFileSync(file, JSON.stringify(Object.entries(entries).map(([key, value]) => ({ key, value }))));
   return new Promise((resolve, reject) => {
@@ -298,6 +302,10 @@ function kvBulkPut(worker, entries, binding) {
  * stdout until the process exits, which can cut it short; this reads until the stream closes.
  */
 function kvRead(worker, key, binding) {
+  return withStoreRetries(() => kvReadOnce(worker, key, binding));
+}
+
+function kvReadOnce(worker, key, binding) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       WRANGLER,
