@@ -1089,8 +1089,12 @@ function wrongNow(op, problem) {
 
 /** Whether `central`, a fresh login's session at the auth host, begins a sign-on of its own. */
 function newSignOn(central) {
-  if (typeof central.psid !== 'string') return wrongNow('signon', `the auth host's session names no sign-on (psid): ${JSON.stringify(central.claims)}`), false;
-  if (psidsSeen.has(central.psid)) return wrongNow('signon', `a fresh login was given another sign-on's psid ${central.psid}`), false;
+  const problem = typeof central.psid !== 'string' ? `the auth host's session names no sign-on (psid): ${JSON.stringify(central.claims)}`
+    : psidsSeen.has(central.psid) ? `a fresh login was given another sign-on's psid ${central.psid}` : null;
+  if (problem) {
+    wrongNow('signon', problem);
+    return false;
+  }
   psidsSeen.add(central.psid);
   return true;
 }
@@ -1133,9 +1137,13 @@ async function loginAgainAtAuthHost(signOn) {
   if (!central) return null;
   const state = credState(held, tSend, Date.now());
   const kept = central.psid === before.psid;
-  if (central.sid === before.sid) return wrongNow('signon', 'a second login kept the first one\'s sid'), null;
-  if (state === 'valid' && !kept) return wrongNow('signon', `a second login with a live session there began a new sign-on (${before.psid} → ${central.psid})`), null;
-  if (state === 'invalid' && kept) return wrongNow('signon', 'a second login kept the sign-on of an ended session'), null;
+  const problem = central.sid === before.sid ? 'a second login kept the first one\'s sid'
+    : state === 'valid' && !kept ? `a second login with a live session there began a new sign-on (${before.psid} → ${central.psid})`
+      : state === 'invalid' && kept ? 'a second login kept the sign-on of an ended session' : null;
+  if (problem) {
+    wrongNow('signon', problem);
+    return null;
+  }
   if (!kept && !newSignOn(central)) return null;
   addSession(central);
   signOnCounts.loginAgain += 1;
@@ -1568,8 +1576,12 @@ const MIX = [
       // A browser signed on already enters without a login; otherwise it logs in at the auth host.
       const reusable = pool.signOns.filter((o) => !o.central.gone);
       const again = reusable.filter((o) => o.user);
-      const signOn = again.length > 0 && chance(0.1) ? await loginAgainAtAuthHost(pick(again))
-        : reusable.length > 0 && chance(0.4) ? (signOnCounts.reused += 1, pick(reusable)) : await signOnAtAuthHost();
+      let signOn;
+      if (again.length > 0 && chance(0.1)) signOn = await loginAgainAtAuthHost(pick(again));
+      else if (reusable.length > 0 && chance(0.4)) {
+        signOnCounts.reused += 1;
+        signOn = pick(reusable);
+      } else signOn = await signOnAtAuthHost();
       if (!signOn) return;
       const attack = chance(0.2) ? pick(['other-app', 'no-nonce', 'replay']) : undefined;
       for (const into of chance(0.5) ? [app, otherApp(app)] : [app]) {
@@ -1688,6 +1700,31 @@ let setupDone = false;
 let setupAt = 0;
 const memory = [];
 
+/**
+ * What both deployments share: the key, issuer, lifetimes, bounds, the alpha provider (under
+ * `clientId`, one client per deployment) and passkeys at `localhost`.
+ */
+function deploymentVars(clientId) {
+  return {
+    SIGNING_KEY: vectors.privateJwk(),
+    ISSUER,
+    ORIGIN_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS / 2),
+    RESERVED_HEADERS: 'X-Remote-User',
+    SESSION_TTL_SECS: String(SESSION_TTL_SECS),
+    RENEW_AFTER: String(RENEW_AFTER),
+    SESSION_CACHE_SIZE: String(SESSION_CACHE_SIZE),
+    REVOCATION_REFRESH_SECS: String(REVOCATION_REFRESH_SECS),
+    IDENTITY_PROVIDERS: JSON.stringify([{
+      id: 'alpha', label: 'Alpha', issuer: alpha.issuer, client_id: clientId, client_secret_secret: 'ALPHA_SECRET',
+      scopes: ['openid', 'email', 'profile', 'groups'],
+      mapping: { default_roles: ['user'], group_roles: { ops: ['admin'] }, allowed_email_domains: ['example.com'], keep_claims: ['groups'] },
+    }]),
+    ALPHA_SECRET: 'alpha client secret',
+    PASSKEY_RP_ID: 'localhost',
+    PASSKEY_ORIGINS: 'http://localhost:*',
+  };
+}
+
 before(async () => {
   origin = await startCheckingOrigin();
   [alpha, corp] = await Promise.all([
@@ -1700,30 +1737,15 @@ before(async () => {
   edge = await startWorker({
     name: 'soak',
     vars: {
-      SIGNING_KEY: vectors.privateJwk(),
-      ISSUER,
       SESSION_AUDIENCE,
       ORIGIN_URL: origin.url,
-      ORIGIN_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS / 2),
+      ...deploymentVars('edge-alpha'),
       ACCESS_RULES: JSON.stringify(RULES),
-      RESERVED_HEADERS: 'X-Remote-User',
-      SESSION_TTL_SECS: String(SESSION_TTL_SECS),
-      RENEW_AFTER: String(RENEW_AFTER),
-      SESSION_CACHE_SIZE: String(SESSION_CACHE_SIZE),
-      REVOCATION_REFRESH_SECS: String(REVOCATION_REFRESH_SECS),
-      IDENTITY_PROVIDERS: JSON.stringify([{
-        id: 'alpha', label: 'Alpha', issuer: alpha.issuer, client_id: 'edge-alpha', client_secret_secret: 'ALPHA_SECRET',
-        scopes: ['openid', 'email', 'profile', 'groups'],
-        mapping: { default_roles: ['user'], group_roles: { ops: ['admin'] }, allowed_email_domains: ['example.com'], keep_claims: ['groups'] },
-      }]),
-      ALPHA_SECRET: 'alpha client secret',
       TRUSTED_ISSUERS: JSON.stringify([{
         id: 'corp', issuer: corp.issuer, audiences: [API], algorithms: ['RS256'], required_scopes: ['deploy'],
         mapping: { default_roles: ['machine'], scope_roles: { deploy: ['deployer'], read: ['reader'] } },
       }]),
       SERVICE_TOKENS: 'kv',
-      PASSKEY_RP_ID: 'localhost',
-      PASSKEY_ORIGINS: 'http://localhost:*',
     },
   });
   const { port } = new URL(edge.url);
@@ -1743,8 +1765,7 @@ before(async () => {
     // No app is served on 127.0.0.1, where the harness asks /healthz: the edge answers 421 there.
     readyStatus: 421,
     vars: {
-      SIGNING_KEY: vectors.privateJwk(),
-      ISSUER,
+      ...deploymentVars('edge-apps-alpha'),
       SESSION_AUDIENCE: APPS_AUTH_AUDIENCE,
       ACCESS_RULES: '',
       AUTH_HOST: APPS_AUTH_HOST,
@@ -1755,20 +1776,6 @@ before(async () => {
           assertion_audience: APPS.tools.assertionAudience, assertion_binding: 'request',
         },
       ]),
-      ORIGIN_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS / 2),
-      RESERVED_HEADERS: 'X-Remote-User',
-      SESSION_TTL_SECS: String(SESSION_TTL_SECS),
-      RENEW_AFTER: String(RENEW_AFTER),
-      SESSION_CACHE_SIZE: String(SESSION_CACHE_SIZE),
-      REVOCATION_REFRESH_SECS: String(REVOCATION_REFRESH_SECS),
-      IDENTITY_PROVIDERS: JSON.stringify([{
-        id: 'alpha', label: 'Alpha', issuer: alpha.issuer, client_id: 'edge-apps-alpha', client_secret_secret: 'ALPHA_SECRET',
-        scopes: ['openid', 'email', 'profile', 'groups'],
-        mapping: { default_roles: ['user'], group_roles: { ops: ['admin'] }, allowed_email_domains: ['example.com'], keep_claims: ['groups'] },
-      }]),
-      ALPHA_SECRET: 'alpha client secret',
-      PASSKEY_RP_ID: 'localhost',
-      PASSKEY_ORIGINS: 'http://localhost:*',
     },
   });
   appsPort = Number(new URL(appsEdge.url).port);
